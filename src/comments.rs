@@ -1,0 +1,67 @@
+//! Comment use cases.
+
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::models::{Comment, Image, User};
+use crate::error::{Error, Result};
+
+pub const MAX_COMMENT_CHARS: usize = 5000;
+
+fn clean_text(text: &str) -> Result<&str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::bad_input("comment text must not be blank"));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_COMMENT_CHARS {
+        return Err(Error::bad_input(format!(
+            "comment text is {chars} characters; the limit is {MAX_COMMENT_CHARS}"
+        )));
+    }
+    Ok(text)
+}
+
+/// Adds a comment. The image is checked first, so a comment on a missing image is
+/// `NOT_FOUND` whatever its text.
+pub async fn add(app: &App, author: &User, image_id: Uuid, text: &str) -> Result<Comment> {
+    let mut conn = app.db.conn().await?;
+    if Image::find(&mut conn, image_id).await?.is_none() {
+        return Err(Error::NotFound("image"));
+    }
+    let text = clean_text(text)?;
+    match Comment::insert(&mut conn, image_id, author.id, text).await {
+        Ok(comment) => Ok(comment),
+        // The image was deleted between the check and the insert.
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _)) => {
+            Err(Error::NotFound("image"))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn update(app: &App, viewer: &User, id: Uuid, text: &str) -> Result<Comment> {
+    let mut conn = app.db.conn().await?;
+    let comment = Comment::find(&mut conn, id).await?.ok_or(Error::NotFound("comment"))?;
+    authorize(viewer, &comment, "edit")?;
+    let text = clean_text(text)?;
+    Ok(Comment::update_text(&mut conn, id, text).await?)
+}
+
+pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
+    let mut conn = app.db.conn().await?;
+    let comment = Comment::find(&mut conn, id).await?.ok_or(Error::NotFound("comment"))?;
+    authorize(viewer, &comment, "delete")?;
+    if !Comment::delete(&mut conn, id).await? {
+        return Err(Error::NotFound("comment"));
+    }
+    Ok(id)
+}
+
+fn authorize(viewer: &User, comment: &Comment, action: &str) -> Result<()> {
+    if comment.author_id == viewer.id || viewer.is_admin() {
+        Ok(())
+    } else {
+        Err(Error::forbidden(format!("only the comment's author or an admin can {action} it")))
+    }
+}

@@ -1,0 +1,121 @@
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::page::{Direction, Page, PageRequest};
+use crate::db::schema::comments;
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = comments)]
+pub struct Comment {
+    pub id: Uuid,
+    pub image_id: Uuid,
+    pub author_id: Uuid,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: DateTime<Utc>,
+}
+
+impl Comment {
+    pub async fn insert(conn: &mut AsyncPgConnection, image_id: Uuid, author_id: Uuid, text: &str) -> QueryResult<Comment> {
+        let now = Utc::now();
+        let comment = Comment {
+            id: Uuid::now_v7(),
+            image_id,
+            author_id,
+            text: text.to_owned(),
+            created_at: now,
+            edited_at: now,
+        };
+        diesel::insert_into(comments::table)
+            .values(&comment)
+            .returning(Comment::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Comment>> {
+        comments::table.find(id).select(Comment::as_select()).first(conn).await.optional()
+    }
+
+    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Comment>> {
+        comments::table
+            .filter(comments::id.eq_any(ids))
+            .select(Comment::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn update_text(conn: &mut AsyncPgConnection, id: Uuid, text: &str) -> QueryResult<Comment> {
+        diesel::update(comments::table.find(id))
+            .set((comments::text.eq(text), comments::edited_at.eq(Utc::now())))
+            .returning(Comment::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+        Ok(diesel::delete(comments::table.find(id)).execute(conn).await? > 0)
+    }
+
+    /// One page of comments for each of many images, in a single statement: a LATERAL
+    /// subquery walks each image's `(image_id, created_at, id)` index range separately.
+    pub async fn pages_for_images(
+        conn: &mut AsyncPgConnection,
+        image_ids: &[Uuid],
+        req: &PageRequest,
+    ) -> QueryResult<HashMap<Uuid, Page<Comment>>> {
+        let (op, order) = match req.direction {
+            Direction::Forward => ("<", "DESC"),
+            Direction::Backward => (">", "ASC"),
+        };
+        let mut query = diesel::sql_query(
+            "SELECT c.id, c.image_id, c.author_id, c.text, c.created_at, c.edited_at \
+             FROM unnest($1) AS i(id) CROSS JOIN LATERAL ( \
+               SELECT * FROM comments WHERE comments.image_id = i.id",
+        )
+        .into_boxed()
+        .bind::<Array<SqlUuid>, _>(image_ids);
+        if let Some(cursor) = req.cursor {
+            query = query
+                .sql(format!(" AND (comments.created_at, comments.id) {op} ($2, $3)"))
+                .bind::<Timestamptz, _>(cursor.created_at)
+                .bind::<SqlUuid, _>(cursor.id);
+        }
+        let limit_param = if req.cursor.is_some() { "$4" } else { "$2" };
+        let rows: Vec<Comment> = query
+            .sql(format!(
+                " ORDER BY comments.created_at {order}, comments.id {order} LIMIT {limit_param}) c"
+            ))
+            .bind::<BigInt, _>(req.limit + 1)
+            .load(conn)
+            .await?;
+
+        let mut grouped: HashMap<Uuid, Vec<Comment>> = HashMap::with_capacity(image_ids.len());
+        for row in rows {
+            grouped.entry(row.image_id).or_default().push(row);
+        }
+        Ok(image_ids
+            .iter()
+            .map(|id| {
+                let rows = grouped.remove(id).unwrap_or_default();
+                (*id, Page::from_rows(rows, req))
+            })
+            .collect())
+    }
+
+    /// Comment counts for many images in one statement; images without comments are absent.
+    pub async fn counts_for_images(conn: &mut AsyncPgConnection, image_ids: &[Uuid]) -> QueryResult<HashMap<Uuid, i64>> {
+        let rows: Vec<(Uuid, i64)> = comments::table
+            .filter(comments::image_id.eq_any(image_ids))
+            .group_by(comments::image_id)
+            .select((comments::image_id, diesel::dsl::count_star()))
+            .load(conn)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+}

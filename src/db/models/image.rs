@@ -1,0 +1,114 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::page::{Direction, Page, PageRequest};
+use crate::db::schema::images;
+use crate::db::text_enum::text_enum;
+
+text_enum! {
+    pub enum ImageSource { Upload => "UPLOAD", Generation => "GENERATION", Edit => "EDIT" }
+}
+
+text_enum! {
+    pub enum AnalysisStatus {
+        NotRequested => "NOT_REQUESTED",
+        Pending => "PENDING",
+        Running => "RUNNING",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = images)]
+pub struct Image {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub content_id: Uuid,
+    pub content_type: String,
+    pub width: i32,
+    pub height: i32,
+    pub byte_size: i64,
+    pub thumbnail_content_type: String,
+    pub description: Option<String>,
+    pub analysis_status: AnalysisStatus,
+    pub analysis_model: Option<String>,
+    pub analysis_error: Option<String>,
+    pub analysis_requested_at: Option<DateTime<Utc>>,
+    pub analysis_completed_at: Option<DateTime<Utc>>,
+    pub source: ImageSource,
+    pub prompt: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: DateTime<Utc>,
+}
+
+/// Which images a list walks over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ImageFilter {
+    /// Only images derived from this one (its versions).
+    pub parent_id: Option<Uuid>,
+}
+
+impl ImageFilter {
+    fn apply<'a>(&self, mut query: images::BoxedQuery<'a, diesel::pg::Pg>) -> images::BoxedQuery<'a, diesel::pg::Pg> {
+        if let Some(parent) = self.parent_id {
+            query = query.filter(images::parent_id.eq(parent));
+        }
+        query
+    }
+}
+
+impl Image {
+    pub async fn insert(conn: &mut AsyncPgConnection, image: &Image) -> QueryResult<Image> {
+        diesel::insert_into(images::table)
+            .values(image)
+            .returning(Image::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Image>> {
+        images::table.find(id).select(Image::as_select()).first(conn).await.optional()
+    }
+
+    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Image>> {
+        images::table
+            .filter(images::id.eq_any(ids))
+            .select(Image::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn page(conn: &mut AsyncPgConnection, filter: ImageFilter, req: &PageRequest) -> QueryResult<Page<Image>> {
+        let mut query = filter.apply(images::table.into_boxed());
+        if let Some(keyset) = req.cursor_filter("images") {
+            query = query.filter(keyset);
+        }
+        query = match req.direction {
+            Direction::Forward => query.order((images::created_at.desc(), images::id.desc())),
+            Direction::Backward => query.order((images::created_at.asc(), images::id.asc())),
+        };
+        let rows = query
+            .limit(req.limit + 1)
+            .select(Image::as_select())
+            .load(conn)
+            .await?;
+        Ok(Page::from_rows(rows, req))
+    }
+
+    pub async fn count(conn: &mut AsyncPgConnection, filter: ImageFilter) -> QueryResult<i64> {
+        filter.apply(images::table.into_boxed()).count().get_result(conn).await
+    }
+
+    /// Deletes the row (comments go with it); returns it so its objects can be removed.
+    pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Image>> {
+        diesel::delete(images::table.find(id))
+            .returning(Image::as_returning())
+            .get_result(conn)
+            .await
+            .optional()
+    }
+}

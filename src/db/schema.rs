@@ -1,0 +1,62 @@
+// Mirrors migrations/; kept by hand (diesel print-schema output format) because
+// diesel_cli needs libpq, which the project otherwise does without.
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Uuid,
+        image_id -> Uuid,
+        author_id -> Uuid,
+        text -> Text,
+        created_at -> Timestamptz,
+        edited_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    images (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        content_id -> Uuid,
+        content_type -> Text,
+        width -> Int4,
+        height -> Int4,
+        byte_size -> Int8,
+        thumbnail_content_type -> Text,
+        description -> Nullable<Text>,
+        analysis_status -> Text,
+        analysis_model -> Nullable<Text>,
+        analysis_error -> Nullable<Text>,
+        analysis_requested_at -> Nullable<Timestamptz>,
+        analysis_completed_at -> Nullable<Timestamptz>,
+        source -> Text,
+        prompt -> Nullable<Text>,
+        parent_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        edited_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        name -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(comments -> images (image_id));
+diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(images -> users (owner_id));
+
+diesel::allow_tables_to_appear_in_same_query!(api_tokens, comments, images, users);

@@ -1,0 +1,93 @@
+//! The domain error: what went wrong, in terms a client can act on.
+//!
+//! It deliberately does not implement `Display`: async-graphql converts any `Display`
+//! type into an error carrying its text, which would let a resolver's `?` leak an
+//! internal message. Without `Display`, the one conversion is `graphql::errors`, which
+//! attaches `extensions.code` and hides internals.
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    BadInput(String),
+    NotFound(&'static str),
+    Unauthenticated,
+    Forbidden(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    /// Anything the client cannot fix. The message is logged, never sent.
+    Internal(anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn bad_input(msg: impl fmt::Display) -> Self {
+        Self::BadInput(msg.to_string())
+    }
+
+    pub fn forbidden(msg: impl fmt::Display) -> Self {
+        Self::Forbidden(msg.to_string())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The message safe to show a client; internal errors are logged here, once.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::BadInput(msg) | Self::Forbidden(msg) | Self::PayloadTooLarge(msg) | Self::UnsupportedMediaType(msg) => {
+                msg.clone()
+            }
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::Unauthenticated => "authentication required: send `Authorization: Bearer <token>`".to_owned(),
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                "internal server error".to_owned()
+            }
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<crate::db::PoolError> for Error {
+    fn from(err: crate::db::PoolError) -> Self {
+        Self::Internal(anyhow::anyhow!("database pool: {err}"))
+    }
+}
+
+impl From<object_store::Error> for Error {
+    fn from(err: object_store::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(err: tokio::task::JoinError) -> Self {
+        Self::Internal(err.into())
+    }
+}

@@ -1,0 +1,61 @@
+//! The one conversion from domain errors to GraphQL errors, and the code given to
+//! errors async-graphql raises itself (parse, validation, input coercion).
+
+use async_graphql::{ErrorExtensions as _, ServerError};
+
+use crate::error::Error;
+
+impl From<Error> for async_graphql::Error {
+    fn from(err: Error) -> Self {
+        let code = err.code();
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// Loader errors must be `Clone`; this shares one domain error between waiters.
+#[derive(Clone)]
+pub struct LoadError(pub std::sync::Arc<Error>);
+
+impl From<Error> for LoadError {
+    fn from(err: Error) -> Self {
+        Self(std::sync::Arc::new(err))
+    }
+}
+
+impl From<diesel::result::Error> for LoadError {
+    fn from(err: diesel::result::Error) -> Self {
+        Error::from(err).into()
+    }
+}
+
+impl From<crate::db::PoolError> for LoadError {
+    fn from(err: crate::db::PoolError) -> Self {
+        Error::from(err).into()
+    }
+}
+
+impl From<LoadError> for async_graphql::Error {
+    fn from(err: LoadError) -> Self {
+        let code = err.0.code();
+        async_graphql::Error::new(err.0.public_message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// Every error reaching a client carries a code. Errors without one come from
+/// async-graphql's own checks of the request (syntax, unknown fields, wrong variable
+/// types), which are all the client's to fix.
+pub fn ensure_codes(errors: &mut [ServerError]) {
+    for error in errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if !has_code {
+            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+        }
+    }
+}
+
+/// A whole-request error in the GraphQL response shape, for failures before execution.
+pub fn request_error(message: &str, code: &str) -> async_graphql::Response {
+    let mut err = ServerError::new(message, None);
+    err.extensions.get_or_insert_with(Default::default).set("code", code);
+    async_graphql::Response::from_errors(vec![err])
+}

@@ -1,0 +1,115 @@
+//! Per-request DataLoaders: nested fields of a page resolve in one statement per
+//! kind, not one per parent. Created for each request, so no cache outlives it.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use uuid::Uuid;
+
+use super::errors::LoadError;
+use crate::db::Db;
+use crate::db::models::{Comment, Image, User};
+use crate::db::page::{Page, PageRequest};
+
+pub struct Loaders {
+    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub images: DataLoader<ImageLoader, HashMapCache>,
+    pub comments: DataLoader<CommentLoader, HashMapCache>,
+    pub comment_counts: DataLoader<CommentCountLoader, HashMapCache>,
+    pub comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
+}
+
+impl Loaders {
+    pub fn new(db: &Db) -> Self {
+        fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, HashMapCache> {
+            DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default())
+        }
+        Self {
+            users: loader(UserLoader(db.clone())),
+            images: loader(ImageLoader(db.clone())),
+            comments: loader(CommentLoader(db.clone())),
+            comment_counts: loader(CommentCountLoader(db.clone())),
+            comment_pages: loader(CommentPageLoader(db.clone())),
+        }
+    }
+}
+
+pub struct UserLoader(Db);
+
+impl Loader<Uuid> for UserLoader {
+    type Value = User;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, LoadError> {
+        let mut conn = self.0.conn().await?;
+        Ok(User::load_many(&mut conn, keys).await?.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+pub struct ImageLoader(Db);
+
+impl Loader<Uuid> for ImageLoader {
+    type Value = Image;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Image>, LoadError> {
+        let mut conn = self.0.conn().await?;
+        Ok(Image::load_many(&mut conn, keys).await?.into_iter().map(|i| (i.id, i)).collect())
+    }
+}
+
+pub struct CommentLoader(Db);
+
+impl Loader<Uuid> for CommentLoader {
+    type Value = Comment;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Comment>, LoadError> {
+        let mut conn = self.0.conn().await?;
+        Ok(Comment::load_many(&mut conn, keys).await?.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+/// Comment counts by image id; an image without comments counts 0.
+pub struct CommentCountLoader(Db);
+
+impl Loader<Uuid> for CommentCountLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, LoadError> {
+        let mut conn = self.0.conn().await?;
+        let counts = Comment::counts_for_images(&mut conn, keys).await?;
+        Ok(keys.iter().map(|id| (*id, counts.get(id).copied().unwrap_or(0))).collect())
+    }
+}
+
+/// A page of comments per image. Keys asking for the same page shape (the usual
+/// case: `comments(first: 5)` under every image of a feed) share one statement.
+pub struct CommentPageLoader(Db);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommentPageKey {
+    pub image_id: Uuid,
+    pub request: PageRequest,
+}
+
+impl Loader<CommentPageKey> for CommentPageLoader {
+    type Value = Page<Comment>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CommentPageKey]) -> Result<HashMap<CommentPageKey, Page<Comment>>, LoadError> {
+        let mut by_request: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            by_request.entry(key.request).or_default().push(key.image_id);
+        }
+        let mut conn = self.0.conn().await?;
+        let mut pages = HashMap::with_capacity(keys.len());
+        for (request, image_ids) in by_request {
+            for (image_id, page) in Comment::pages_for_images(&mut conn, &image_ids, &request).await? {
+                pages.insert(CommentPageKey { image_id, request }, page);
+            }
+        }
+        Ok(pages)
+    }
+}

@@ -1,0 +1,79 @@
+//! The GraphQL schema. It knows nothing of HTTP: the HTTP layer attaches the viewer
+//! and fresh loaders to each request with `prepare_request`.
+
+pub mod errors;
+pub mod loaders;
+mod mutation;
+pub mod pagination;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Schema};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::models::User;
+use crate::error::{Error, Result};
+use loaders::Loaders;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn build_schema(app: Arc<App>) -> AppSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(app)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+}
+
+/// The authenticated user, if any, for one request or WebSocket connection.
+#[derive(Clone)]
+pub struct Viewer(pub Option<User>);
+
+/// Attaches per-request data: who is asking, and loaders whose cache lives as long
+/// as the request.
+pub fn prepare_request(request: async_graphql::Request, app: &App, viewer: Option<User>) -> async_graphql::Request {
+    request.data(Viewer(viewer)).data(Loaders::new(&app.db))
+}
+
+/// The same for a WebSocket connection: one set of loaders per connection is fine,
+/// as subscriptions only read rows that already exist when an event fires.
+pub fn connection_data(app: &App, viewer: Option<User>) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    data.insert(Viewer(viewer));
+    data.insert(Loaders::new(&app.db));
+    data
+}
+
+pub(crate) trait ContextExt {
+    fn app(&self) -> &Arc<App>;
+    fn viewer(&self) -> Result<&User>;
+    fn loaders(&self) -> &Loaders;
+}
+
+impl ContextExt for Context<'_> {
+    fn app(&self) -> &Arc<App> {
+        self.data_unchecked::<Arc<App>>()
+    }
+
+    fn viewer(&self) -> Result<&User> {
+        self.data_opt::<Viewer>().and_then(|v| v.0.as_ref()).ok_or(Error::Unauthenticated)
+    }
+
+    fn loaders(&self) -> &Loaders {
+        self.data_unchecked::<Loaders>()
+    }
+}
+
+/// Parses an `ID!` argument: a UUID, or `BAD_USER_INPUT`.
+pub(crate) fn parse_id(id: &async_graphql::ID) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| Error::bad_input(format!("`{}` is not a valid id", id.chars().take(64).collect::<String>())))
+}

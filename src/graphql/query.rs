@@ -1,0 +1,65 @@
+use async_graphql::{Context, ID, Object, Result};
+
+use super::types::{ImageConnection, Node, TotalCount};
+use super::{ContextExt as _, parse_id};
+use crate::db::models::image::ImageFilter;
+use crate::db::models::{Comment, Image, User};
+use crate::error::Error;
+use crate::graphql::pagination::{self, page_request};
+
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Any object by its id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        ctx.viewer()?;
+        let id = parse_id(&id)?;
+        let loaders = ctx.loaders();
+        if let Some(image) = loaders.images.load_one(id).await? {
+            return Ok(Some(Node::Image(image)));
+        }
+        if let Some(comment) = loaders.comments.load_one(id).await? {
+            return Ok(Some(Node::Comment(comment)));
+        }
+        if let Some(user) = loaders.users.load_one(id).await? {
+            return Ok(Some(Node::User(user)));
+        }
+        Err(Error::NotFound("node").into())
+    }
+
+    /// The user the request's token belongs to.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(ctx.viewer()?.clone())
+    }
+
+    async fn image(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Image>> {
+        ctx.viewer()?;
+        let id = parse_id(&id)?;
+        Ok(Some(ctx.loaders().images.load_one(id).await?.ok_or(Error::NotFound("image"))?))
+    }
+
+    /// Every image, newest first.
+    async fn images(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 30; default 10.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 30.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ImageConnection> {
+        ctx.viewer()?;
+        let request = page_request(first, after.as_deref(), last, before.as_deref(), &pagination::IMAGES)?;
+        let filter = ImageFilter::default();
+        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+        let page = Image::page(&mut conn, filter, &request).await.map_err(Error::from)?;
+        Ok(ImageConnection::new(page, &request, TotalCount::Images(filter)))
+    }
+
+    async fn comment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Comment>> {
+        ctx.viewer()?;
+        let id = parse_id(&id)?;
+        Ok(Some(ctx.loaders().comments.load_one(id).await?.ok_or(Error::NotFound("comment"))?))
+    }
+}

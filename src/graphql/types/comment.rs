@@ -1,0 +1,33 @@
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::db::models::{Comment, Image, User};
+use crate::error::Error;
+use crate::graphql::ContextExt as _;
+
+#[Object]
+impl Comment {
+    pub async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn image(&self, ctx: &Context<'_>) -> Result<Image> {
+        Ok(ctx.loaders().images.load_one(self.image_id).await?.ok_or(Error::NotFound("image"))?)
+    }
+
+    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(ctx.loaders().users.load_one(self.author_id).await?.ok_or(Error::NotFound("user"))?)
+    }
+
+    async fn text(&self) -> &str {
+        &self.text
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    async fn edited_at(&self) -> DateTime<Utc> {
+        self.edited_at
+    }
+}

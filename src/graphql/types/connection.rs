@@ -1,0 +1,79 @@
+//! Relay connection types. `totalCount` is computed only when asked for.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+use uuid::Uuid;
+
+use crate::db::models::image::ImageFilter;
+use crate::db::models::{Comment, Image};
+use crate::db::page::{Cursor, Page, PageRequest};
+use crate::error::Error;
+use crate::graphql::ContextExt as _;
+use crate::graphql::pagination::{PageInfo, encode_cursor};
+
+/// How to count the rows a connection walks over.
+#[derive(Clone, Copy)]
+pub enum TotalCount {
+    Images(ImageFilter),
+    CommentsOf(Uuid),
+}
+
+impl TotalCount {
+    async fn resolve(&self, ctx: &Context<'_>) -> Result<i64> {
+        match self {
+            Self::Images(filter) => {
+                let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+                Ok(Image::count(&mut conn, *filter).await.map_err(Error::from)?)
+            }
+            Self::CommentsOf(image_id) => Ok(ctx.loaders().comment_counts.load_one(*image_id).await?.unwrap_or(0)),
+        }
+    }
+}
+
+macro_rules! connection {
+    ($connection:ident, $edge:ident, $node:ty, $doc:literal) => {
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            pub cursor: String,
+            pub node: $node,
+        }
+
+        #[doc = $doc]
+        pub struct $connection {
+            edges: Vec<$edge>,
+            page_info: PageInfo,
+            total: TotalCount,
+        }
+
+        impl $connection {
+            pub fn new(page: Page<$node>, request: &PageRequest, total: TotalCount) -> Self {
+                let key = |node: &$node| Cursor { created_at: node.created_at, id: node.id };
+                let page_info = PageInfo::new(&page, request, key);
+                let edges = page.items.into_iter().map(|node| $edge { cursor: encode_cursor(key(&node)), node }).collect();
+                Self { edges, page_info, total }
+            }
+        }
+
+        #[Object]
+        impl $connection {
+            async fn edges(&self) -> &[$edge] {
+                &self.edges
+            }
+
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|edge| &edge.node).collect()
+            }
+
+            async fn page_info(&self) -> &PageInfo {
+                &self.page_info
+            }
+
+            /// All items of the list, on every page.
+            async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+                self.total.resolve(ctx).await
+            }
+        }
+    };
+}
+
+connection!(ImageConnection, ImageEdge, Image, "A page of images, newest first.");
+connection!(CommentConnection, CommentEdge, Comment, "A page of comments, newest first.");

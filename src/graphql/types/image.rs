@@ -1,0 +1,155 @@
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::connection::{CommentConnection, ImageConnection, TotalCount};
+use crate::db::models::image::{AnalysisStatus, ImageFilter, ImageSource};
+use crate::db::models::{Image, User};
+use crate::error::Error;
+use crate::graphql::ContextExt as _;
+use crate::graphql::loaders::CommentPageKey;
+use crate::graphql::pagination::{self, page_request};
+use crate::images::{original_key, thumbnail_key};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ImageSource")]
+pub enum ImageSourceGql {
+    Upload,
+    Generation,
+    Edit,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "AnalysisStatus")]
+pub enum AnalysisStatusGql {
+    NotRequested,
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// Where the AI description of an image stands.
+#[derive(SimpleObject)]
+pub struct Analysis {
+    status: AnalysisStatusGql,
+    /// The model that wrote (or is writing) the description.
+    model: Option<String>,
+    /// Why the analysis failed, in words safe to show a user.
+    error: Option<String>,
+    requested_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+#[Object]
+impl Image {
+    pub async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(ctx.loaders().users.load_one(self.owner_id).await?.ok_or(Error::NotFound("user"))?)
+    }
+
+    /// The original, as a signed URL usable in an `<img>` tag.
+    async fn url(&self, ctx: &Context<'_>) -> String {
+        ctx.app().media.url(&original_key(self))
+    }
+
+    /// A rendition at most 400 pixels on its long side.
+    async fn thumbnail_url(&self, ctx: &Context<'_>) -> String {
+        ctx.app().media.url(&thumbnail_key(self))
+    }
+
+    async fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    async fn width(&self) -> i32 {
+        self.width
+    }
+
+    async fn height(&self) -> i32 {
+        self.height
+    }
+
+    /// Size of the original in bytes.
+    async fn byte_size(&self) -> i64 {
+        self.byte_size
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    async fn analysis(&self) -> Analysis {
+        Analysis {
+            status: match self.analysis_status {
+                AnalysisStatus::NotRequested => AnalysisStatusGql::NotRequested,
+                AnalysisStatus::Pending => AnalysisStatusGql::Pending,
+                AnalysisStatus::Running => AnalysisStatusGql::Running,
+                AnalysisStatus::Succeeded => AnalysisStatusGql::Succeeded,
+                AnalysisStatus::Failed => AnalysisStatusGql::Failed,
+            },
+            model: self.analysis_model.clone(),
+            error: self.analysis_error.clone(),
+            requested_at: self.analysis_requested_at,
+            completed_at: self.analysis_completed_at,
+        }
+    }
+
+    async fn source(&self) -> ImageSourceGql {
+        match self.source {
+            ImageSource::Upload => ImageSourceGql::Upload,
+            ImageSource::Generation => ImageSourceGql::Generation,
+            ImageSource::Edit => ImageSourceGql::Edit,
+        }
+    }
+
+    /// The prompt an image was generated from.
+    async fn prompt(&self) -> Option<&str> {
+        self.prompt.as_deref()
+    }
+
+    /// The image this one was derived from.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Image>> {
+        let Some(parent_id) = self.parent_id else { return Ok(None) };
+        Ok(ctx.loaders().images.load_one(parent_id).await?)
+    }
+
+    /// Images derived from this one, newest first.
+    async fn versions(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<ImageConnection> {
+        let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
+        let filter = ImageFilter { parent_id: Some(self.id) };
+        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+        let page = Image::page(&mut conn, filter, &request).await.map_err(Error::from)?;
+        Ok(ImageConnection::new(page, &request, TotalCount::Images(filter)))
+    }
+
+    /// Comments on this image, newest first.
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 80; default 20.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 80.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<CommentConnection> {
+        let request = page_request(first, after.as_deref(), last, before.as_deref(), &pagination::COMMENTS)?;
+        let key = CommentPageKey { image_id: self.id, request };
+        let page = ctx.loaders().comment_pages.load_one(key).await?.unwrap_or_else(crate::db::page::Page::empty);
+        Ok(CommentConnection::new(page, &request, TotalCount::CommentsOf(self.id)))
+    }
+
+    async fn comment_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx.loaders().comment_counts.load_one(self.id).await?.unwrap_or(0))
+    }
+
+    async fn uploaded_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When the image's content last changed.
+    async fn edited_at(&self) -> DateTime<Utc> {
+        self.edited_at
+    }
+}

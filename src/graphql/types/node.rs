@@ -1,0 +1,12 @@
+use async_graphql::{ID, Interface};
+
+use crate::db::models::{Comment, Image, User};
+
+/// Any object with a global id (`Query.node`).
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Image(Image),
+    Comment(Comment),
+    User(User),
+}

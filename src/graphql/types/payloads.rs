@@ -1,0 +1,59 @@
+use async_graphql::{ID, InputObject, SimpleObject, Upload};
+
+use crate::db::models::{Comment, Image};
+
+#[derive(InputObject)]
+pub struct UploadImageInput {
+    /// A file sent with the GraphQL multipart request spec.
+    pub file: Option<Upload>,
+    /// The image as base64, bare or as a `data:image/<type>;base64,` URI.
+    pub base64: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct UploadImagePayload {
+    pub image: Image,
+}
+
+#[derive(InputObject)]
+pub struct DeleteImageInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteImagePayload {
+    pub deleted_image_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AddCommentInput {
+    pub image_id: ID,
+    /// 1 to 5000 characters after trimming.
+    pub text: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AddCommentPayload {
+    pub comment: Comment,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCommentInput {
+    pub id: ID,
+    pub text: String,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateCommentPayload {
+    pub comment: Comment,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCommentInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCommentPayload {
+    pub deleted_comment_id: ID,
+}

@@ -1,0 +1,38 @@
+use async_graphql::{Enum, ID, Object};
+
+use crate::db::models::{Role, User};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum RoleGql {
+    Admin,
+    Member,
+}
+
+impl From<Role> for RoleGql {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => Self::Admin,
+            Role::Member => Self::Member,
+        }
+    }
+}
+
+#[Object]
+impl User {
+    pub async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn role(&self) -> RoleGql {
+        self.role.into()
+    }
+
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+}

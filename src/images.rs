@@ -1,0 +1,168 @@
+//! Image use cases: upload, delete. Resolvers call these; these call db and storage.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::models::image::{AnalysisStatus, ImageSource};
+use crate::db::models::{Image, User};
+use crate::error::{Error, Result};
+use crate::imaging::{self, MediaFormat};
+use crate::storage::StorageKey;
+
+/// Decodes a bare base64 string or a `data:image/<type>;base64,` URI. The declared type
+/// is not trusted: the bytes are sniffed later like any upload.
+pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>> {
+    let payload = match input.strip_prefix("data:") {
+        Some(rest) => {
+            let (meta, data) = rest
+                .split_once(',')
+                .ok_or_else(|| Error::bad_input("a data URI needs a `,` before its data"))?;
+            if !meta.ends_with(";base64") {
+                return Err(Error::bad_input("a data URI must be base64-encoded (`data:image/png;base64,...`)"));
+            }
+            if !meta.starts_with("image/") {
+                return Err(Error::UnsupportedMediaType(format!(
+                    "a data URI of type `{}` is not an image",
+                    meta.trim_end_matches(";base64")
+                )));
+            }
+            data
+        }
+        None => input,
+    };
+    let payload = payload.trim();
+    // Refuse before allocating: 4 base64 characters carry 3 bytes.
+    if payload.len() / 4 * 3 > max_bytes + 3 {
+        return Err(Error::PayloadTooLarge(format!("the image is larger than {max_bytes} bytes")));
+    }
+    let engine = base64::engine::general_purpose::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine
+        .decode(payload)
+        .map_err(|_| Error::bad_input("`base64` is not valid base64 or a base64 data URI"))?;
+    if bytes.is_empty() {
+        return Err(Error::bad_input("the image is empty"));
+    }
+    Ok(bytes)
+}
+
+pub fn original_key(image: &Image) -> StorageKey {
+    StorageKey::Original {
+        image_id: image.id,
+        content_id: image.content_id,
+        format: MediaFormat::from_content_type(&image.content_type).unwrap_or(MediaFormat::Png),
+    }
+}
+
+pub fn thumbnail_key(image: &Image) -> StorageKey {
+    StorageKey::Thumbnail {
+        image_id: image.id,
+        content_id: image.content_id,
+        format: MediaFormat::from_content_type(&image.thumbnail_content_type).unwrap_or(MediaFormat::Jpeg),
+    }
+}
+
+/// Stores an uploaded image: checked and thumbnailed off the async runtime, objects
+/// written first, then the row; if the row fails the objects are removed again.
+pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>) -> Result<Image> {
+    let limits = app.config.upload_limits();
+    let bytes = Bytes::from(bytes);
+    let input = bytes.clone();
+    let prepared = tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits))
+        .await??;
+
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let image = Image {
+        id,
+        owner_id: owner.id,
+        content_id: id,
+        content_type: prepared.format.content_type().to_owned(),
+        width: prepared.width as i32,
+        height: prepared.height as i32,
+        byte_size: bytes.len() as i64,
+        thumbnail_content_type: prepared.thumbnail_format.content_type().to_owned(),
+        description: None,
+        analysis_status: AnalysisStatus::NotRequested,
+        analysis_model: None,
+        analysis_error: None,
+        analysis_requested_at: None,
+        analysis_completed_at: None,
+        source: ImageSource::Upload,
+        prompt: None,
+        parent_id: None,
+        created_at: now,
+        edited_at: now,
+    };
+    let keys = [original_key(&image), thumbnail_key(&image)];
+    let written = futures::future::try_join(
+        app.storage.put(&keys[0], bytes),
+        app.storage.put(&keys[1], Bytes::from(prepared.thumbnail)),
+    )
+    .await;
+    if let Err(err) = written {
+        remove_objects(app, &keys).await;
+        return Err(err.into());
+    }
+
+    let inserted = async {
+        let mut conn = app.db.conn().await?;
+        Ok::<_, Error>(Image::insert(&mut conn, &image).await?)
+    }
+    .await;
+    if inserted.is_err() {
+        remove_objects(app, &keys).await;
+    }
+    inserted
+}
+
+/// Deletes an image (owner or admin): the row first, so it disappears at once, then
+/// its objects; an object left behind by a failure is swept by `imagegraph gc`.
+pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
+    let mut conn = app.db.conn().await?;
+    let image = Image::find(&mut conn, id).await?.ok_or(Error::NotFound("image"))?;
+    if image.owner_id != viewer.id && !viewer.is_admin() {
+        return Err(Error::forbidden("only the image's owner or an admin can delete it"));
+    }
+    let Some(deleted) = Image::delete(&mut conn, id).await? else {
+        return Err(Error::NotFound("image"));
+    };
+    drop(conn);
+    remove_objects(app, &[original_key(&deleted), thumbnail_key(&deleted)]).await;
+    Ok(id)
+}
+
+async fn remove_objects(app: &App, keys: &[StorageKey]) {
+    for key in keys {
+        if let Err(err) = app.storage.delete(key).await {
+            tracing::warn!(key = %key.path(), error = %err, "could not delete object; gc will sweep it");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_bare_base64_and_data_uris() {
+        assert_eq!(decode_base64("aGVsbG8=", 100).unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVsbG8", 100).unwrap(), b"hello");
+        assert_eq!(decode_base64("data:image/png;base64,aGVsbG8=", 100).unwrap(), b"hello");
+        assert_eq!(decode_base64("  aGVsbG8=\n", 100).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn refuses_bad_base64_with_codes() {
+        assert_eq!(decode_base64("not_an_image", 100).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(decode_base64("", 100).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(decode_base64("data:image/png,aGVsbG8=", 100).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(decode_base64("data:text/plain;base64,aGVsbG8=", 100).unwrap_err().code(), "UNSUPPORTED_MEDIA_TYPE");
+        assert_eq!(decode_base64(&"A".repeat(400), 100).unwrap_err().code(), "PAYLOAD_TOO_LARGE");
+    }
+}

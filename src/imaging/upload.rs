@@ -1,0 +1,151 @@
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder as _, ImageReader, Limits};
+
+use super::MediaFormat;
+use crate::error::{Error, Result};
+
+/// Longest side of the thumbnail rendition, in pixels.
+const THUMBNAIL_SIZE: u32 = 400;
+const THUMBNAIL_JPEG_QUALITY: u8 = 82;
+
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    pub max_bytes: usize,
+    pub max_pixels: u64,
+}
+
+/// What an accepted upload becomes: its facts and its thumbnail.
+#[derive(Debug)]
+pub struct Prepared {
+    pub format: MediaFormat,
+    /// Displayed size, after EXIF orientation.
+    pub width: u32,
+    pub height: u32,
+    pub thumbnail: Vec<u8>,
+    pub thumbnail_format: MediaFormat,
+}
+
+/// Checks an upload from its header (format, size, pixel count) before any pixel is
+/// decoded, then decodes it and renders the thumbnail.
+pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
+    if bytes.len() > limits.max_bytes {
+        return Err(Error::PayloadTooLarge(format!(
+            "the image is {} bytes; the limit is {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let format = MediaFormat::sniff(bytes).ok_or_else(|| {
+        Error::UnsupportedMediaType("not a supported image: send JPEG, PNG, WebP or GIF".to_owned())
+    })?;
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image_format());
+    reader.limits(decode_limits(limits));
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (raw_width, raw_height) = decoder.dimensions();
+    check_pixels(raw_width, raw_height, limits)?;
+    let orientation = decoder.orientation().map_err(decode_error)?;
+
+    // GIFs decode their first frame, which is what a still rendition shows.
+    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    image.apply_orientation(orientation);
+
+    let (thumbnail, thumbnail_format) = render_thumbnail(&image)?;
+    Ok(Prepared { format, width: image.width(), height: image.height(), thumbnail, thumbnail_format })
+}
+
+fn decode_limits(limits: UploadLimits) -> Limits {
+    let mut decode = Limits::default();
+    // Room for the largest allowed image at 16 bits per channel with alpha.
+    decode.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(64 << 20));
+    decode
+}
+
+fn check_pixels(width: u32, height: u32, limits: UploadLimits) -> Result<()> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        return Err(Error::bad_input("the image has no pixels"));
+    }
+    if pixels > limits.max_pixels {
+        return Err(Error::PayloadTooLarge(format!(
+            "the image is {width}x{height} ({pixels} pixels); the limit is {} pixels",
+            limits.max_pixels
+        )));
+    }
+    Ok(())
+}
+
+fn decode_error(err: image::ImageError) -> Error {
+    match err {
+        image::ImageError::Limits(limit) => Error::PayloadTooLarge(format!("the image exceeds a decoding limit: {limit}")),
+        other => Error::bad_input(format!("the image could not be decoded: {other}")),
+    }
+}
+
+/// Thumbnails keep transparency as PNG; everything else becomes a compact JPEG.
+fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
+    let small = if image.width().max(image.height()) > THUMBNAIL_SIZE {
+        image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    } else {
+        image.clone()
+    };
+    let mut out = Vec::new();
+    let format = if small.color().has_alpha() {
+        small
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .map_err(|e| Error::internal(e))?;
+        MediaFormat::Png
+    } else {
+        let rgb = small.into_rgb8();
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMBNAIL_JPEG_QUALITY);
+        rgb.write_with_encoder(encoder).map_err(|e| Error::internal(e))?;
+        MediaFormat::Jpeg
+    };
+    Ok((out, format))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: UploadLimits = UploadLimits { max_bytes: 1 << 20, max_pixels: 1_000_000 };
+
+    fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = Vec::new();
+        image.write_to(&mut Cursor::new(&mut out), format).unwrap();
+        out
+    }
+
+    #[test]
+    fn renders_a_bounded_thumbnail_keeping_aspect() {
+        let png = encode(&DynamicImage::new_rgb8(1000, 500), image::ImageFormat::Png);
+        let prepared = prepare_upload(&png, LIMITS).unwrap();
+        assert_eq!((prepared.format, prepared.width, prepared.height), (MediaFormat::Png, 1000, 500));
+        assert_eq!(prepared.thumbnail_format, MediaFormat::Jpeg);
+        let thumb = image::load_from_memory(&prepared.thumbnail).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (400, 200));
+    }
+
+    #[test]
+    fn keeps_alpha_in_thumbnails() {
+        let png = encode(&DynamicImage::new_rgba8(10, 10), image::ImageFormat::Png);
+        let prepared = prepare_upload(&png, LIMITS).unwrap();
+        assert_eq!(prepared.thumbnail_format, MediaFormat::Png);
+    }
+
+    #[test]
+    fn refuses_too_many_pixels_from_the_header() {
+        // 2000 x 1000 = 2 MP > 1 MP: refused before decoding (the PNG is tiny).
+        let png = encode(&DynamicImage::new_luma8(2000, 1000), image::ImageFormat::Png);
+        let err = prepare_upload(&png, LIMITS).unwrap_err();
+        assert_eq!(err.code(), "PAYLOAD_TOO_LARGE", "{err}");
+    }
+
+    #[test]
+    fn refuses_text_and_truncated_images() {
+        assert_eq!(prepare_upload(b"just some text", LIMITS).unwrap_err().code(), "UNSUPPORTED_MEDIA_TYPE");
+        let png = encode(&DynamicImage::new_rgb8(50, 50), image::ImageFormat::Png);
+        assert_eq!(prepare_upload(&png[..40], LIMITS).unwrap_err().code(), "BAD_USER_INPUT");
+    }
+}

@@ -1,0 +1,137 @@
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use imagegraph::config::Config;
+use imagegraph::db::models::{Role, User, token};
+use imagegraph::startup::{Database, build_app};
+use imagegraph::{db, graphql, http, users};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "imagegraph", version, about = "A self-hostable GraphQL service for images")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL API (GraphiQL at /).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage users and their API tokens.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a user; prints its API token alone on stdout.
+    Create {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Mint another API token for a user; prints it alone on stdout.
+    Token { name: String },
+    /// Revoke every token of a user.
+    Revoke { name: String },
+    /// List users.
+    List,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Command::Schema = cli.command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    // The migration harness blocks in place, which needs the multi-threaded runtime.
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let database = Database::resolve(&cli.config).await?;
+    let result = match cli.command {
+        Command::Serve => serve(cli.config, &database.url).await,
+        Command::Migrate => db::migrate(&database.url).await.map(|n| eprintln!("{n} migration(s) applied")),
+        Command::Users(command) => manage_users(cli.config, &database.url, command).await,
+        Command::Schema => unreachable!("handled before the runtime starts"),
+    };
+    database.shutdown().await;
+    result
+}
+
+async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
+    let app = build_app(config, database_url).await?;
+    if let Some(token) = users::bootstrap_admin(&app.db).await.map_err(|e| anyhow::anyhow!(e.public_message()))? {
+        let path = app.config.data_dir.join("admin-token");
+        imagegraph::fsutil::write_private(&path, format!("{token}\n").as_bytes())?;
+        println!(
+            "\nFirst start: created the user `admin`. Its API token (shown once, also in {}):\n\n    {token}\n",
+            path.display()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(app.config.listen_addr)
+        .await
+        .with_context(|| format!("binding {}", app.config.listen_addr))?;
+    tracing::info!("GraphiQL on http://{}/", listener.local_addr()?);
+    axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("stopped serving");
+    Ok(())
+}
+
+async fn manage_users(config: Config, database_url: &str, command: UsersCommand) -> anyhow::Result<()> {
+    let app = build_app(config, database_url).await?;
+    let fail = |e: imagegraph::error::Error| anyhow::anyhow!(e.public_message());
+    let find = |name: String| {
+        let db = app.db.clone();
+        async move {
+            let mut conn = db.conn().await?;
+            User::find_by_name(&mut conn, &name).await?.with_context(|| format!("no user named `{name}`"))
+        }
+    };
+    match command {
+        UsersCommand::Create { name, admin } => {
+            let role = if admin { Role::Admin } else { Role::Member };
+            let (_, token) = users::create(&app.db, &name, role).await.map_err(fail)?;
+            println!("{token}");
+        }
+        UsersCommand::Token { name } => {
+            let user = find(name).await?;
+            let mut conn = app.db.conn().await?;
+            println!("{}", users::mint(&mut conn, &user).await.map_err(fail)?);
+        }
+        UsersCommand::Revoke { name } => {
+            let user = find(name).await?;
+            let mut conn = app.db.conn().await?;
+            let n = token::revoke_all(&mut conn, user.id).await?;
+            eprintln!("revoked {n} token(s) of `{}`", user.name);
+        }
+        UsersCommand::List => {
+            let mut conn = app.db.conn().await?;
+            for user in User::list(&mut conn).await? {
+                println!("{}\t{}\t{}", user.id, user.role.as_str(), user.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,55 @@
+//! Bringing the process up: database (configured or private), migrations, storage,
+//! secrets. Shared by every subcommand that needs them, and by the test harness.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::db::local_cluster::{self, LocalCluster};
+use crate::db::{self, Db};
+use crate::storage::Storage;
+
+/// The database to use, and the private cluster behind it when this process runs one.
+pub struct Database {
+    pub url: String,
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    /// `DATABASE_URL` when set; otherwise the private cluster under `DATA_DIR`.
+    pub async fn resolve(config: &Config) -> anyhow::Result<Self> {
+        if let Some(url) = &config.database_url {
+            return Ok(Self { url: url.clone(), cluster: None });
+        }
+        let root = config.data_dir.join("postgres");
+        tokio::task::spawn_blocking(move || {
+            let cluster = LocalCluster::start(&root, local_cluster::Options { ephemeral: false })?;
+            cluster.ensure_database("imagegraph")?;
+            Ok(Self { url: cluster.url("imagegraph"), cluster: Some(cluster) })
+        })
+        .await?
+    }
+
+    /// Stops the private cluster, if this process started one.
+    pub async fn shutdown(self) {
+        if let Some(mut cluster) = self.cluster {
+            let _ = tokio::task::spawn_blocking(move || cluster.stop()).await;
+        }
+    }
+}
+
+/// Migrates, connects and assembles the application state.
+pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc<App>> {
+    config.validate()?;
+    let applied = db::migrate(database_url).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    let db = Db::connect(database_url, config.database_pool_size).await?;
+    let storage = Storage::from_url(config.storage_url.as_deref(), &config.data_dir).context("opening storage")?;
+    tracing::info!(storage = storage.description(), "storage ready");
+    let secret = config.load_media_secret()?;
+    Ok(App::new(config, db, storage, secret))
+}

@@ -16,7 +16,16 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, db: Db, storage: Storage, media_secret: Vec<u8>) -> Arc<Self> {
-        let media = MediaSigner::new(media_secret, config.media_url_ttl_secs, &config.public_url());
-        Arc::new(Self { config, db, storage, media })
+        let media = MediaSigner::new(
+            media_secret,
+            config.media_url_ttl_secs,
+            &config.public_url(),
+        );
+        Arc::new(Self {
+            config,
+            db,
+            storage,
+            media,
+        })
     }
 }

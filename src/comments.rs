@@ -33,16 +33,19 @@ pub async fn add(app: &App, author: &User, image_id: Uuid, text: &str) -> Result
     match Comment::insert(&mut conn, image_id, author.id, text).await {
         Ok(comment) => Ok(comment),
         // The image was deleted between the check and the insert.
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _)) => {
-            Err(Error::NotFound("image"))
-        }
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )) => Err(Error::NotFound("image")),
         Err(err) => Err(err.into()),
     }
 }
 
 pub async fn update(app: &App, viewer: &User, id: Uuid, text: &str) -> Result<Comment> {
     let mut conn = app.db.conn().await?;
-    let comment = Comment::find(&mut conn, id).await?.ok_or(Error::NotFound("comment"))?;
+    let comment = Comment::find(&mut conn, id)
+        .await?
+        .ok_or(Error::NotFound("comment"))?;
     authorize(viewer, &comment, "edit")?;
     let text = clean_text(text)?;
     Ok(Comment::update_text(&mut conn, id, text).await?)
@@ -50,7 +53,9 @@ pub async fn update(app: &App, viewer: &User, id: Uuid, text: &str) -> Result<Co
 
 pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
     let mut conn = app.db.conn().await?;
-    let comment = Comment::find(&mut conn, id).await?.ok_or(Error::NotFound("comment"))?;
+    let comment = Comment::find(&mut conn, id)
+        .await?
+        .ok_or(Error::NotFound("comment"))?;
     authorize(viewer, &comment, "delete")?;
     if !Comment::delete(&mut conn, id).await? {
         return Err(Error::NotFound("comment"));
@@ -62,6 +67,8 @@ fn authorize(viewer: &User, comment: &Comment, action: &str) -> Result<()> {
     if comment.author_id == viewer.id || viewer.is_admin() {
         Ok(())
     } else {
-        Err(Error::forbidden(format!("only the comment's author or an admin can {action} it")))
+        Err(Error::forbidden(format!(
+            "only the comment's author or an admin can {action} it"
+        )))
     }
 }

@@ -16,7 +16,12 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Address the HTTP server listens on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen_addr: SocketAddr,
 
     /// Base of absolute media URLs (default: http://LISTEN_ADDR).
@@ -41,7 +46,12 @@ pub struct Config {
     pub media_secret: Option<String>,
 
     /// How long a signed media URL stays valid, at least (it is valid for up to twice this).
-    #[arg(long, env = "MEDIA_URL_TTL_SECS", default_value_t = 3600, global = true)]
+    #[arg(
+        long,
+        env = "MEDIA_URL_TTL_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
     pub media_url_ttl_secs: u64,
 
     /// Largest accepted image file, in bytes.
@@ -49,7 +59,12 @@ pub struct Config {
     pub max_upload_bytes: usize,
 
     /// Largest accepted image, in pixels (width x height), checked from the header.
-    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 50_000_000, global = true)]
+    #[arg(
+        long,
+        env = "MAX_IMAGE_PIXELS",
+        default_value_t = 50_000_000,
+        global = true
+    )]
     pub max_image_pixels: u64,
 }
 
@@ -74,12 +89,16 @@ impl Config {
 
     pub fn public_url(&self) -> url::Url {
         self.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://{}", self.listen_addr)).expect("a socket address makes a valid URL")
+            url::Url::parse(&format!("http://{}", self.listen_addr))
+                .expect("a socket address makes a valid URL")
         })
     }
 
     pub fn upload_limits(&self) -> UploadLimits {
-        UploadLimits { max_bytes: self.max_upload_bytes, max_pixels: self.max_image_pixels }
+        UploadLimits {
+            max_bytes: self.max_upload_bytes,
+            max_pixels: self.max_image_pixels,
+        }
     }
 
     /// The configured secret, or the one kept in the data directory (created once).
@@ -89,7 +108,9 @@ impl Config {
         }
         let path = self.data_dir.join("media-secret");
         match std::fs::read_to_string(&path) {
-            Ok(secret) => return hex::decode(secret.trim()).context("DATA_DIR/media-secret is not hex"),
+            Ok(secret) => {
+                return hex::decode(secret.trim()).context("DATA_DIR/media-secret is not hex");
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
         }

@@ -45,11 +45,14 @@ impl Error {
     /// The message safe to show a client; internal errors are logged here, once.
     pub fn public_message(&self) -> String {
         match self {
-            Self::BadInput(msg) | Self::Forbidden(msg) | Self::PayloadTooLarge(msg) | Self::UnsupportedMediaType(msg) => {
-                msg.clone()
-            }
+            Self::BadInput(msg)
+            | Self::Forbidden(msg)
+            | Self::PayloadTooLarge(msg)
+            | Self::UnsupportedMediaType(msg) => msg.clone(),
             Self::NotFound(what) => format!("{what} not found"),
-            Self::Unauthenticated => "authentication required: send `Authorization: Bearer <token>`".to_owned(),
+            Self::Unauthenticated => {
+                "authentication required: send `Authorization: Bearer <token>`".to_owned()
+            }
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
                 "internal server error".to_owned()

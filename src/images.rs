@@ -21,7 +21,9 @@ pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>> {
                 .split_once(',')
                 .ok_or_else(|| Error::bad_input("a data URI needs a `,` before its data"))?;
             if !meta.ends_with(";base64") {
-                return Err(Error::bad_input("a data URI must be base64-encoded (`data:image/png;base64,...`)"));
+                return Err(Error::bad_input(
+                    "a data URI must be base64-encoded (`data:image/png;base64,...`)",
+                ));
             }
             if !meta.starts_with("image/") {
                 return Err(Error::UnsupportedMediaType(format!(
@@ -36,11 +38,14 @@ pub fn decode_base64(input: &str, max_bytes: usize) -> Result<Vec<u8>> {
     let payload = payload.trim();
     // Refuse before allocating: 4 base64 characters carry 3 bytes.
     if payload.len() / 4 * 3 > max_bytes + 3 {
-        return Err(Error::PayloadTooLarge(format!("the image is larger than {max_bytes} bytes")));
+        return Err(Error::PayloadTooLarge(format!(
+            "the image is larger than {max_bytes} bytes"
+        )));
     }
     let engine = base64::engine::general_purpose::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
     let bytes = engine
         .decode(payload)
@@ -63,7 +68,8 @@ pub fn thumbnail_key(image: &Image) -> StorageKey {
     StorageKey::Thumbnail {
         image_id: image.id,
         content_id: image.content_id,
-        format: MediaFormat::from_content_type(&image.thumbnail_content_type).unwrap_or(MediaFormat::Jpeg),
+        format: MediaFormat::from_content_type(&image.thumbnail_content_type)
+            .unwrap_or(MediaFormat::Jpeg),
     }
 }
 
@@ -73,8 +79,8 @@ pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>) -> Result<Image> {
     let limits = app.config.upload_limits();
     let bytes = Bytes::from(bytes);
     let input = bytes.clone();
-    let prepared = tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits))
-        .await??;
+    let prepared =
+        tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits)).await??;
 
     let now = Utc::now();
     let id = Uuid::now_v7();
@@ -125,9 +131,13 @@ pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>) -> Result<Image> {
 /// its objects; an object left behind by a failure is swept by `imagegraph gc`.
 pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
     let mut conn = app.db.conn().await?;
-    let image = Image::find(&mut conn, id).await?.ok_or(Error::NotFound("image"))?;
+    let image = Image::find(&mut conn, id)
+        .await?
+        .ok_or(Error::NotFound("image"))?;
     if image.owner_id != viewer.id && !viewer.is_admin() {
-        return Err(Error::forbidden("only the image's owner or an admin can delete it"));
+        return Err(Error::forbidden(
+            "only the image's owner or an admin can delete it",
+        ));
     }
     let Some(deleted) = Image::delete(&mut conn, id).await? else {
         return Err(Error::NotFound("image"));
@@ -153,16 +163,35 @@ mod tests {
     fn decodes_bare_base64_and_data_uris() {
         assert_eq!(decode_base64("aGVsbG8=", 100).unwrap(), b"hello");
         assert_eq!(decode_base64("aGVsbG8", 100).unwrap(), b"hello");
-        assert_eq!(decode_base64("data:image/png;base64,aGVsbG8=", 100).unwrap(), b"hello");
+        assert_eq!(
+            decode_base64("data:image/png;base64,aGVsbG8=", 100).unwrap(),
+            b"hello"
+        );
         assert_eq!(decode_base64("  aGVsbG8=\n", 100).unwrap(), b"hello");
     }
 
     #[test]
     fn refuses_bad_base64_with_codes() {
-        assert_eq!(decode_base64("not_an_image", 100).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            decode_base64("not_an_image", 100).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
         assert_eq!(decode_base64("", 100).unwrap_err().code(), "BAD_USER_INPUT");
-        assert_eq!(decode_base64("data:image/png,aGVsbG8=", 100).unwrap_err().code(), "BAD_USER_INPUT");
-        assert_eq!(decode_base64("data:text/plain;base64,aGVsbG8=", 100).unwrap_err().code(), "UNSUPPORTED_MEDIA_TYPE");
-        assert_eq!(decode_base64(&"A".repeat(400), 100).unwrap_err().code(), "PAYLOAD_TOO_LARGE");
+        assert_eq!(
+            decode_base64("data:image/png,aGVsbG8=", 100)
+                .unwrap_err()
+                .code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            decode_base64("data:text/plain;base64,aGVsbG8=", 100)
+                .unwrap_err()
+                .code(),
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
+        assert_eq!(
+            decode_base64(&"A".repeat(400), 100).unwrap_err().code(),
+            "PAYLOAD_TOO_LARGE"
+        );
     }
 }

@@ -7,7 +7,11 @@ use imagegraph::{db, graphql, http, users};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "imagegraph", version, about = "A self-hostable GraphQL service for images")]
+#[command(
+    name = "imagegraph",
+    version,
+    about = "A self-hostable GraphQL service for images"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -47,7 +51,10 @@ enum UsersCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     if let Command::Schema = cli.command {
@@ -55,14 +62,19 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     // The migration harness blocks in place, which needs the multi-threaded runtime.
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(cli))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = Database::resolve(&cli.config).await?;
     let result = match cli.command {
         Command::Serve => serve(cli.config, &database.url).await,
-        Command::Migrate => db::migrate(&database.url).await.map(|n| eprintln!("{n} migration(s) applied")),
+        Command::Migrate => db::migrate(&database.url)
+            .await
+            .map(|n| eprintln!("{n} migration(s) applied")),
         Command::Users(command) => manage_users(cli.config, &database.url, command).await,
         Command::Schema => unreachable!("handled before the runtime starts"),
     };
@@ -72,7 +84,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
     let app = build_app(config, database_url).await?;
-    if let Some(token) = users::bootstrap_admin(&app.db).await.map_err(|e| anyhow::anyhow!(e.public_message()))? {
+    if let Some(token) = users::bootstrap_admin(&app.db)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?
+    {
         let path = app.config.data_dir.join("admin-token");
         imagegraph::fsutil::write_private(&path, format!("{token}\n").as_bytes())?;
         println!(
@@ -84,19 +99,27 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", app.config.listen_addr))?;
     tracing::info!("GraphiQL on http://{}/", listener.local_addr()?);
-    axum::serve(listener, http::router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("stopped serving");
     Ok(())
 }
 
-async fn manage_users(config: Config, database_url: &str, command: UsersCommand) -> anyhow::Result<()> {
+async fn manage_users(
+    config: Config,
+    database_url: &str,
+    command: UsersCommand,
+) -> anyhow::Result<()> {
     let app = build_app(config, database_url).await?;
     let fail = |e: imagegraph::error::Error| anyhow::anyhow!(e.public_message());
     let find = |name: String| {
         let db = app.db.clone();
         async move {
             let mut conn = db.conn().await?;
-            User::find_by_name(&mut conn, &name).await?.with_context(|| format!("no user named `{name}`"))
+            User::find_by_name(&mut conn, &name)
+                .await?
+                .with_context(|| format!("no user named `{name}`"))
         }
     };
     match command {
@@ -128,7 +151,8 @@ async fn manage_users(config: Config, database_url: &str, command: UsersCommand)
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing SIGTERM handler");
     tokio::select! {
         _ = ctrl_c => {}
         _ = term.recv() => {}

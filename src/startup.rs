@@ -21,13 +21,19 @@ impl Database {
     /// `DATABASE_URL` when set; otherwise the private cluster under `DATA_DIR`.
     pub async fn resolve(config: &Config) -> anyhow::Result<Self> {
         if let Some(url) = &config.database_url {
-            return Ok(Self { url: url.clone(), cluster: None });
+            return Ok(Self {
+                url: url.clone(),
+                cluster: None,
+            });
         }
         let root = config.data_dir.join("postgres");
         tokio::task::spawn_blocking(move || {
             let cluster = LocalCluster::start(&root, local_cluster::Options { ephemeral: false })?;
             cluster.ensure_database("imagegraph")?;
-            Ok(Self { url: cluster.url("imagegraph"), cluster: Some(cluster) })
+            Ok(Self {
+                url: cluster.url("imagegraph"),
+                cluster: Some(cluster),
+            })
         })
         .await?
     }
@@ -48,7 +54,8 @@ pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc
         tracing::info!(applied, "database migrations applied");
     }
     let db = Db::connect(database_url, config.database_pool_size).await?;
-    let storage = Storage::from_url(config.storage_url.as_deref(), &config.data_dir).context("opening storage")?;
+    let storage = Storage::from_url(config.storage_url.as_deref(), &config.data_dir)
+        .context("opening storage")?;
     tracing::info!(storage = storage.description(), "storage ready");
     let secret = config.load_media_secret()?;
     Ok(App::new(config, db, storage, secret))

@@ -18,18 +18,37 @@ use crate::imaging::MediaFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKey {
-    Original { image_id: Uuid, content_id: Uuid, format: MediaFormat },
-    Thumbnail { image_id: Uuid, content_id: Uuid, format: MediaFormat },
+    Original {
+        image_id: Uuid,
+        content_id: Uuid,
+        format: MediaFormat,
+    },
+    Thumbnail {
+        image_id: Uuid,
+        content_id: Uuid,
+        format: MediaFormat,
+    },
 }
 
 impl StorageKey {
     pub fn path(&self) -> String {
         match self {
-            Self::Original { image_id, content_id, format } => {
+            Self::Original {
+                image_id,
+                content_id,
+                format,
+            } => {
                 format!("images/{image_id}/{content_id}.{}", format.extension())
             }
-            Self::Thumbnail { image_id, content_id, format } => {
-                format!("images/{image_id}/{content_id}-thumb.{}", format.extension())
+            Self::Thumbnail {
+                image_id,
+                content_id,
+                format,
+            } => {
+                format!(
+                    "images/{image_id}/{content_id}-thumb.{}",
+                    format.extension()
+                )
             }
         }
     }
@@ -42,8 +61,16 @@ impl StorageKey {
         let (stem, ext) = file.rsplit_once('.')?;
         let format = MediaFormat::from_extension(ext)?;
         let key = match stem.strip_suffix("-thumb") {
-            Some(content) => Self::Thumbnail { image_id, content_id: Uuid::parse_str(content).ok()?, format },
-            None => Self::Original { image_id, content_id: Uuid::parse_str(stem).ok()?, format },
+            Some(content) => Self::Thumbnail {
+                image_id,
+                content_id: Uuid::parse_str(content).ok()?,
+                format,
+            },
+            None => Self::Original {
+                image_id,
+                content_id: Uuid::parse_str(stem).ok()?,
+                format,
+            },
         };
         (key.path() == path).then_some(key)
     }
@@ -81,34 +108,57 @@ impl Storage {
             let root = data_dir.join("objects");
             return Self::local(&root);
         };
-        let parsed = url::Url::parse(url).with_context(|| format!("STORAGE_URL `{url}` is not a URL"))?;
+        let parsed =
+            url::Url::parse(url).with_context(|| format!("STORAGE_URL `{url}` is not a URL"))?;
         match parsed.scheme() {
             "file" => {
-                let path = parsed.to_file_path().map_err(|()| anyhow::anyhow!("STORAGE_URL `{url}` is not a local path"))?;
+                let path = parsed
+                    .to_file_path()
+                    .map_err(|()| anyhow::anyhow!("STORAGE_URL `{url}` is not a local path"))?;
                 Self::local(&path)
             }
             "s3" => {
-                let bucket = parsed.host_str().context("STORAGE_URL s3://BUCKET/prefix needs a bucket")?;
+                let bucket = parsed
+                    .host_str()
+                    .context("STORAGE_URL s3://BUCKET/prefix needs a bucket")?;
                 let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-                let endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
+                let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                    .or_else(|_| std::env::var("AWS_ENDPOINT"))
+                    .ok();
                 if let Some(endpoint) = endpoint {
-                    builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+                    builder = builder
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_endpoint(endpoint);
                 }
                 let s3 = builder.build().context("configuring S3 storage")?;
                 let prefix = parsed.path().trim_matches('/');
-                let store: Arc<dyn ObjectStore> =
-                    if prefix.is_empty() { Arc::new(s3) } else { Arc::new(PrefixStore::new(s3, prefix)) };
-                Ok(Self { store, description: format!("s3://{bucket}/{prefix}") })
+                let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    Arc::new(s3)
+                } else {
+                    Arc::new(PrefixStore::new(s3, prefix))
+                };
+                Ok(Self {
+                    store,
+                    description: format!("s3://{bucket}/{prefix}"),
+                })
             }
-            "memory" => Ok(Self { store: Arc::new(InMemory::new()), description: "memory://".into() }),
-            other => bail!("STORAGE_URL scheme `{other}` is not supported: use file://, s3:// or memory://"),
+            "memory" => Ok(Self {
+                store: Arc::new(InMemory::new()),
+                description: "memory://".into(),
+            }),
+            other => bail!(
+                "STORAGE_URL scheme `{other}` is not supported: use file://, s3:// or memory://"
+            ),
         }
     }
 
     fn local(root: &FsPath) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let store = LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true);
-        Ok(Self { store: Arc::new(store), description: format!("file://{}", root.display()) })
+        Ok(Self {
+            store: Arc::new(store),
+            description: format!("file://{}", root.display()),
+        })
     }
 
     pub fn description(&self) -> &str {
@@ -116,7 +166,9 @@ impl Storage {
     }
 
     pub async fn put(&self, key: &StorageKey, bytes: Bytes) -> object_store::Result<()> {
-        self.store.put(&Path::from(key.path()), PutPayload::from_bytes(bytes)).await?;
+        self.store
+            .put(&Path::from(key.path()), PutPayload::from_bytes(bytes))
+            .await?;
         Ok(())
     }
 
@@ -149,24 +201,48 @@ mod tests {
     fn keys_round_trip_through_their_paths() {
         let (image_id, content_id) = (Uuid::now_v7(), Uuid::now_v7());
         for key in [
-            StorageKey::Original { image_id, content_id, format: MediaFormat::Webp },
-            StorageKey::Thumbnail { image_id, content_id, format: MediaFormat::Jpeg },
+            StorageKey::Original {
+                image_id,
+                content_id,
+                format: MediaFormat::Webp,
+            },
+            StorageKey::Thumbnail {
+                image_id,
+                content_id,
+                format: MediaFormat::Jpeg,
+            },
         ] {
             assert_eq!(StorageKey::parse(&key.path()), Some(key));
         }
         assert_eq!(StorageKey::parse("images/../etc/passwd"), None);
-        assert_eq!(StorageKey::parse(&format!("images/{image_id}/{content_id}.bmp")), None);
-        assert_eq!(StorageKey::parse(&format!("other/{image_id}/{content_id}.png")), None);
+        assert_eq!(
+            StorageKey::parse(&format!("images/{image_id}/{content_id}.bmp")),
+            None
+        );
+        assert_eq!(
+            StorageKey::parse(&format!("other/{image_id}/{content_id}.png")),
+            None
+        );
     }
 
     #[tokio::test]
     async fn stores_reads_and_deletes() {
         let storage = Storage::from_url(Some("memory://"), FsPath::new("/nonexistent")).unwrap();
-        let key = StorageKey::Original { image_id: Uuid::now_v7(), content_id: Uuid::now_v7(), format: MediaFormat::Png };
+        let key = StorageKey::Original {
+            image_id: Uuid::now_v7(),
+            content_id: Uuid::now_v7(),
+            format: MediaFormat::Png,
+        };
         storage.put(&key, Bytes::from_static(b"abc")).await.unwrap();
-        assert_eq!(storage.get(&key).await.unwrap().bytes().await.unwrap(), Bytes::from_static(b"abc"));
+        assert_eq!(
+            storage.get(&key).await.unwrap().bytes().await.unwrap(),
+            Bytes::from_static(b"abc")
+        );
         storage.delete(&key).await.unwrap();
         storage.delete(&key).await.unwrap();
-        assert!(matches!(storage.get(&key).await, Err(object_store::Error::NotFound { .. })));
+        assert!(matches!(
+            storage.get(&key).await,
+            Err(object_store::Error::NotFound { .. })
+        ));
     }
 }

@@ -25,9 +25,13 @@ fn validate_name(name: &str) -> Result<&str> {
     let name = name.trim();
     let ok = !name.is_empty()
         && name.chars().count() <= 64
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !ok {
-        return Err(Error::bad_input("a user name is 1 to 64 letters, digits, `_`, `-` or `.`"));
+        return Err(Error::bad_input(
+            "a user name is 1 to 64 letters, digits, `_`, `-` or `.`",
+        ));
     }
     Ok(name)
 }
@@ -37,7 +41,9 @@ pub async fn create(db: &Db, name: &str, role: Role) -> Result<(User, String)> {
     let name = validate_name(name)?;
     let mut conn = db.conn().await?;
     if User::find_by_name(&mut conn, name).await?.is_some() {
-        return Err(Error::bad_input(format!("a user named `{name}` already exists")));
+        return Err(Error::bad_input(format!(
+            "a user named `{name}` already exists"
+        )));
     }
     let user = User::insert(&mut conn, name, role).await?;
     let token = mint(&mut conn, &user).await?;

@@ -42,7 +42,11 @@ impl LocalCluster {
         fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         fs::create_dir_all(&socket_dir)?;
 
-        let run_as = if is_root() { Some(postgres_user()?) } else { None };
+        let run_as = if is_root() {
+            Some(postgres_user()?)
+        } else {
+            None
+        };
         if let Some((uid, gid)) = run_as {
             check_reachable(&root, uid)?;
             std::os::unix::fs::chown(&root, Some(uid), Some(gid))?;
@@ -50,7 +54,13 @@ impl LocalCluster {
         }
         fs::set_permissions(&root, fs::Permissions::from_mode(0o700))?;
 
-        let mut cluster = Self { bin_dir, data_dir, socket_dir, run_as, child: None };
+        let mut cluster = Self {
+            bin_dir,
+            data_dir,
+            socket_dir,
+            run_as,
+            child: None,
+        };
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb(&root, options)?;
         }
@@ -65,16 +75,28 @@ impl LocalCluster {
 
     /// A connection URL for `database` over the cluster's unix socket.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@localhost:{PORT}/{database}?host={}", self.socket_dir.display())
+        format!(
+            "postgres://postgres@localhost:{PORT}/{database}?host={}",
+            self.socket_dir.display()
+        )
     }
 
     /// Creates `database` unless it exists. Blocking.
     pub fn ensure_database(&self, database: &str) -> anyhow::Result<()> {
         let exists = self
             .pg_command("psql")
-            .args(["-h", &self.socket_dir.to_string_lossy(), "-p", &PORT.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                &self.socket_dir.to_string_lossy(),
+                "-p",
+                &PORT.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", "postgres", "-tAc"])
-            .arg(format!("SELECT 1 FROM pg_database WHERE datname = '{database}'"))
+            .arg(format!(
+                "SELECT 1 FROM pg_database WHERE datname = '{database}'"
+            ))
             .output()
             .context("running psql")?;
         if !exists.status.success() {
@@ -85,19 +107,31 @@ impl LocalCluster {
         }
         let created = self
             .pg_command("createdb")
-            .args(["-h", &self.socket_dir.to_string_lossy(), "-p", &PORT.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                &self.socket_dir.to_string_lossy(),
+                "-p",
+                &PORT.to_string(),
+                "-U",
+                "postgres",
+            ])
             .arg(database)
             .output()
             .context("running createdb")?;
         if !created.status.success() {
-            bail!("createdb failed: {}", String::from_utf8_lossy(&created.stderr));
+            bail!(
+                "createdb failed: {}",
+                String::from_utf8_lossy(&created.stderr)
+            );
         }
         Ok(())
     }
 
     /// Stops the server if this process started it. Blocking; safe to call twice.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let stopped = self
             .pg_command("pg_ctl")
             .args(["stop", "-m", "fast", "-w", "-t", "30", "-D"])
@@ -113,24 +147,67 @@ impl LocalCluster {
         tracing::info!("private PostgreSQL cluster stopped");
     }
 
+    /// Hands the cluster to a watchdog that stops it, and deletes `root`, once process
+    /// `pid` is gone, however it ends. For throwaway clusters (tests), which live in a
+    /// static and so are never dropped.
+    pub fn stop_after_exit_of(&mut self, pid: u32, root: &Path) -> anyhow::Result<()> {
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; '{}' stop -m immediate -D '{}' >/dev/null 2>&1; rm -rf '{}'",
+            self.bin_dir.join("pg_ctl").display(),
+            self.data_dir.display(),
+            root.display(),
+        );
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd.spawn().context("starting the cluster watchdog")?;
+        // The watchdog owns the server's end now.
+        self.child = None;
+        Ok(())
+    }
+
     fn initdb(&self, root: &Path, options: Options) -> anyhow::Result<()> {
         tracing::info!(data_dir = %self.data_dir.display(), "initialising a private PostgreSQL cluster");
         let mut cmd = self.pg_command("initdb");
-        cmd.args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-instructions", "-D"])
-            .arg(&self.data_dir);
+        cmd.args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-instructions",
+            "-D",
+        ])
+        .arg(&self.data_dir);
         if options.ephemeral {
             cmd.arg("--no-sync");
         }
         let out = cmd.current_dir(root).output().context("running initdb")?;
         if !out.status.success() {
-            bail!("initdb failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "initdb failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
     }
 
     fn spawn_server(&mut self, root: &Path, options: Options) -> anyhow::Result<()> {
         let log_path = root.join("postgres.log");
-        let log = fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
         if let Some((uid, gid)) = self.run_as {
             std::os::unix::fs::chown(&log_path, Some(uid), Some(gid))?;
         }
@@ -139,9 +216,23 @@ impl LocalCluster {
             .arg(&self.data_dir)
             .arg("-k")
             .arg(&self.socket_dir)
-            .args(["-p", &PORT.to_string(), "-c", "listen_addresses=", "-c", "max_connections=200"]);
+            .args([
+                "-p",
+                &PORT.to_string(),
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "max_connections=200",
+            ]);
         if options.ephemeral {
-            cmd.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+            cmd.args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]);
         }
         // Own process group: a Ctrl-C in the terminal reaches us, not PostgreSQL, so
         // the service can drain its work before it stops the database.
@@ -170,7 +261,13 @@ impl LocalCluster {
         let deadline = Instant::now() + timeout;
         loop {
             let ready = Command::new(self.bin_dir.join("pg_isready"))
-                .args(["-q", "-h", &self.socket_dir.to_string_lossy(), "-p", &PORT.to_string()])
+                .args([
+                    "-q",
+                    "-h",
+                    &self.socket_dir.to_string_lossy(),
+                    "-p",
+                    &PORT.to_string(),
+                ])
                 .status()
                 .is_ok_and(|s| s.success());
             if ready {
@@ -244,7 +341,9 @@ fn socket_dir_for(root: &Path) -> PathBuf {
 }
 
 fn is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn postgres_user() -> anyhow::Result<(u32, u32)> {

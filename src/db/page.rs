@@ -31,12 +31,19 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn first(limit: i64) -> Self {
-        Self { direction: Direction::Forward, limit, cursor: None }
+        Self {
+            direction: Direction::Forward,
+            limit,
+            cursor: None,
+        }
     }
 
     /// The keyset condition as a row comparison, which PostgreSQL answers from the
     /// `(created_at, id)` index in one range scan.
-    pub fn cursor_filter<QS>(&self, table: &str) -> Option<Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>>> {
+    pub fn cursor_filter<QS>(
+        &self,
+        table: &str,
+    ) -> Option<Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>>> {
         let cursor = self.cursor?;
         let op = match self.direction {
             Direction::Forward => "<",
@@ -68,10 +75,16 @@ impl<T> Page<T> {
         if req.direction == Direction::Backward {
             rows.reverse();
         }
-        Self { items: rows, has_more }
+        Self {
+            items: rows,
+            has_more,
+        }
     }
 
     pub fn empty() -> Self {
-        Self { items: Vec::new(), has_more: false }
+        Self {
+            items: Vec::new(),
+            has_more: false,
+        }
     }
 }

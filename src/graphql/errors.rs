@@ -37,7 +37,8 @@ impl From<crate::db::PoolError> for LoadError {
 impl From<LoadError> for async_graphql::Error {
     fn from(err: LoadError) -> Self {
         let code = err.0.code();
-        async_graphql::Error::new(err.0.public_message()).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(err.0.public_message())
+            .extend_with(|_, ext| ext.set("code", code))
     }
 }
 
@@ -46,9 +47,15 @@ impl From<LoadError> for async_graphql::Error {
 /// types), which are all the client's to fix.
 pub fn ensure_codes(errors: &mut [ServerError]) {
     for error in errors {
-        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
-            error.extensions.get_or_insert_with(Default::default).set("code", "BAD_USER_INPUT");
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "BAD_USER_INPUT");
         }
     }
 }
@@ -56,6 +63,8 @@ pub fn ensure_codes(errors: &mut [ServerError]) {
 /// A whole-request error in the GraphQL response shape, for failures before execution.
 pub fn request_error(message: &str, code: &str) -> async_graphql::Response {
     let mut err = ServerError::new(message, None);
-    err.extensions.get_or_insert_with(Default::default).set("code", code);
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
     async_graphql::Response::from_errors(vec![err])
 }

@@ -42,7 +42,11 @@ impl Loader<Uuid> for UserLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, LoadError> {
         let mut conn = self.0.conn().await?;
-        Ok(User::load_many(&mut conn, keys).await?.into_iter().map(|u| (u.id, u)).collect())
+        Ok(User::load_many(&mut conn, keys)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect())
     }
 }
 
@@ -54,7 +58,11 @@ impl Loader<Uuid> for ImageLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Image>, LoadError> {
         let mut conn = self.0.conn().await?;
-        Ok(Image::load_many(&mut conn, keys).await?.into_iter().map(|i| (i.id, i)).collect())
+        Ok(Image::load_many(&mut conn, keys)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect())
     }
 }
 
@@ -66,7 +74,11 @@ impl Loader<Uuid> for CommentLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Comment>, LoadError> {
         let mut conn = self.0.conn().await?;
-        Ok(Comment::load_many(&mut conn, keys).await?.into_iter().map(|c| (c.id, c)).collect())
+        Ok(Comment::load_many(&mut conn, keys)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect())
     }
 }
 
@@ -80,7 +92,10 @@ impl Loader<Uuid> for CommentCountLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, LoadError> {
         let mut conn = self.0.conn().await?;
         let counts = Comment::counts_for_images(&mut conn, keys).await?;
-        Ok(keys.iter().map(|id| (*id, counts.get(id).copied().unwrap_or(0))).collect())
+        Ok(keys
+            .iter()
+            .map(|id| (*id, counts.get(id).copied().unwrap_or(0)))
+            .collect())
     }
 }
 
@@ -98,15 +113,23 @@ impl Loader<CommentPageKey> for CommentPageLoader {
     type Value = Page<Comment>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[CommentPageKey]) -> Result<HashMap<CommentPageKey, Page<Comment>>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[CommentPageKey],
+    ) -> Result<HashMap<CommentPageKey, Page<Comment>>, LoadError> {
         let mut by_request: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
         for key in keys {
-            by_request.entry(key.request).or_default().push(key.image_id);
+            by_request
+                .entry(key.request)
+                .or_default()
+                .push(key.image_id);
         }
         let mut conn = self.0.conn().await?;
         let mut pages = HashMap::with_capacity(keys.len());
         for (request, image_ids) in by_request {
-            for (image_id, page) in Comment::pages_for_images(&mut conn, &image_ids, &request).await? {
+            for (image_id, page) in
+                Comment::pages_for_images(&mut conn, &image_ids, &request).await?
+            {
                 pages.insert(CommentPageKey { image_id, request }, page);
             }
         }

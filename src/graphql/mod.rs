@@ -24,14 +24,16 @@ pub use query::Query;
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query, Mutation, EmptySubscription)
         .data(app)
         .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 /// The authenticated user, if any, for one request or WebSocket connection.
@@ -40,7 +42,11 @@ pub struct Viewer(pub Option<User>);
 
 /// Attaches per-request data: who is asking, and loaders whose cache lives as long
 /// as the request.
-pub fn prepare_request(request: async_graphql::Request, app: &App, viewer: Option<User>) -> async_graphql::Request {
+pub fn prepare_request(
+    request: async_graphql::Request,
+    app: &App,
+    viewer: Option<User>,
+) -> async_graphql::Request {
     request.data(Viewer(viewer)).data(Loaders::new(&app.db))
 }
 
@@ -65,7 +71,9 @@ impl ContextExt for Context<'_> {
     }
 
     fn viewer(&self) -> Result<&User> {
-        self.data_opt::<Viewer>().and_then(|v| v.0.as_ref()).ok_or(Error::Unauthenticated)
+        self.data_opt::<Viewer>()
+            .and_then(|v| v.0.as_ref())
+            .ok_or(Error::Unauthenticated)
     }
 
     fn loaders(&self) -> &Loaders {
@@ -75,5 +83,10 @@ impl ContextExt for Context<'_> {
 
 /// Parses an `ID!` argument: a UUID, or `BAD_USER_INPUT`.
 pub(crate) fn parse_id(id: &async_graphql::ID) -> Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| Error::bad_input(format!("`{}` is not a valid id", id.chars().take(64).collect::<String>())))
+    Uuid::parse_str(id).map_err(|_| {
+        Error::bad_input(format!(
+            "`{}` is not a valid id",
+            id.chars().take(64).collect::<String>()
+        ))
+    })
 }

@@ -14,40 +14,67 @@ pub struct Mutation;
 impl Mutation {
     /// Stores an image sent as a multipart file or as base64. JPEG, PNG, WebP and GIF
     /// are accepted; the format is recognised from the bytes.
-    async fn upload_image(&self, ctx: &Context<'_>, input: UploadImageInput) -> Result<UploadImagePayload> {
+    async fn upload_image(
+        &self,
+        ctx: &Context<'_>,
+        input: UploadImageInput,
+    ) -> Result<UploadImagePayload> {
         let viewer = ctx.viewer()?;
         let app = ctx.app();
         let max_bytes = app.config.max_upload_bytes;
         let bytes = match (input.file, input.base64) {
             (Some(file), None) => {
-                let upload = file.value(ctx).map_err(|_| Error::bad_input("the file part of the upload is missing"))?;
+                let upload = file
+                    .value(ctx)
+                    .map_err(|_| Error::bad_input("the file part of the upload is missing"))?;
                 if upload.size().unwrap_or(0) as usize > max_bytes {
-                    return Err(Error::PayloadTooLarge(format!("the image is larger than {max_bytes} bytes")).into());
+                    return Err(Error::PayloadTooLarge(format!(
+                        "the image is larger than {max_bytes} bytes"
+                    ))
+                    .into());
                 }
                 tokio::task::spawn_blocking(move || {
                     let mut bytes = Vec::new();
-                    upload.into_read().take(max_bytes as u64 + 1).read_to_end(&mut bytes).map(|_| bytes)
+                    upload
+                        .into_read()
+                        .take(max_bytes as u64 + 1)
+                        .read_to_end(&mut bytes)
+                        .map(|_| bytes)
                 })
                 .await
                 .map_err(Error::from)?
                 .map_err(Error::internal)?
             }
             (None, Some(base64)) => images::decode_base64(&base64, max_bytes)?,
-            (Some(_), Some(_)) => return Err(Error::bad_input("pass either `file` or `base64`, not both").into()),
-            (None, None) => return Err(Error::bad_input("pass the image as `file` or `base64`").into()),
+            (Some(_), Some(_)) => {
+                return Err(Error::bad_input("pass either `file` or `base64`, not both").into());
+            }
+            (None, None) => {
+                return Err(Error::bad_input("pass the image as `file` or `base64`").into());
+            }
         };
         let image = images::upload(app, viewer, bytes).await?;
         Ok(UploadImagePayload { image })
     }
 
     /// Deletes an image, its comments and its files (owner or admin).
-    async fn delete_image(&self, ctx: &Context<'_>, input: DeleteImageInput) -> Result<DeleteImagePayload> {
+    async fn delete_image(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteImageInput,
+    ) -> Result<DeleteImagePayload> {
         let viewer = ctx.viewer()?;
         let id = images::delete(ctx.app(), viewer, parse_id(&input.id)?).await?;
-        Ok(DeleteImagePayload { deleted_image_id: ID(id.to_string()) })
+        Ok(DeleteImagePayload {
+            deleted_image_id: ID(id.to_string()),
+        })
     }
 
-    async fn add_comment(&self, ctx: &Context<'_>, input: AddCommentInput) -> Result<AddCommentPayload> {
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: AddCommentInput,
+    ) -> Result<AddCommentPayload> {
         let viewer = ctx.viewer()?;
         let image_id = parse_id(&input.image_id)?;
         let comment = comments::add(ctx.app(), viewer, image_id, &input.text).await?;
@@ -55,16 +82,27 @@ impl Mutation {
     }
 
     /// Changes a comment's text (author or admin).
-    async fn update_comment(&self, ctx: &Context<'_>, input: UpdateCommentInput) -> Result<UpdateCommentPayload> {
+    async fn update_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCommentInput,
+    ) -> Result<UpdateCommentPayload> {
         let viewer = ctx.viewer()?;
-        let comment = comments::update(ctx.app(), viewer, parse_id(&input.id)?, &input.text).await?;
+        let comment =
+            comments::update(ctx.app(), viewer, parse_id(&input.id)?, &input.text).await?;
         Ok(UpdateCommentPayload { comment })
     }
 
     /// Deletes a comment (author or admin).
-    async fn delete_comment(&self, ctx: &Context<'_>, input: DeleteCommentInput) -> Result<DeleteCommentPayload> {
+    async fn delete_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCommentInput,
+    ) -> Result<DeleteCommentPayload> {
         let viewer = ctx.viewer()?;
         let id = comments::delete(ctx.app(), viewer, parse_id(&input.id)?).await?;
-        Ok(DeleteCommentPayload { deleted_comment_id: ID(id.to_string()) })
+        Ok(DeleteCommentPayload {
+            deleted_comment_id: ID(id.to_string()),
+        })
     }
 }

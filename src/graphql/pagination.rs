@@ -15,15 +15,30 @@ pub struct Limits {
     pub max: i32,
 }
 
-pub const IMAGES: Limits = Limits { default: 10, max: 30 };
-pub const COMMENTS: Limits = Limits { default: 20, max: 80 };
+pub const IMAGES: Limits = Limits {
+    default: 10,
+    max: 30,
+};
+pub const COMMENTS: Limits = Limits {
+    default: 20,
+    max: 80,
+};
 
 pub fn encode_cursor(cursor: Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1:{}:{}", cursor.created_at.timestamp_micros(), cursor.id))
+    URL_SAFE_NO_PAD.encode(format!(
+        "v1:{}:{}",
+        cursor.created_at.timestamp_micros(),
+        cursor.id
+    ))
 }
 
 pub fn decode_cursor(text: &str) -> Result<Cursor> {
-    let invalid = || Error::bad_input(format!("`{}` is not a valid cursor", text.chars().take(64).collect::<String>()));
+    let invalid = || {
+        Error::bad_input(format!(
+            "`{}` is not a valid cursor",
+            text.chars().take(64).collect::<String>()
+        ))
+    };
     let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
     let raw = std::str::from_utf8(&raw).map_err(|_| invalid())?;
     let mut parts = raw.splitn(3, ':');
@@ -47,7 +62,10 @@ pub fn page_request(
 ) -> Result<PageRequest> {
     let check = |name: &str, n: i32| {
         if n < 0 || n > limits.max {
-            Err(Error::bad_input(format!("`{name}` must be between 0 and {}; got {n}", limits.max)))
+            Err(Error::bad_input(format!(
+                "`{name}` must be between 0 and {}; got {n}",
+                limits.max
+            )))
         } else {
             Ok(i64::from(n))
         }
@@ -55,12 +73,22 @@ pub fn page_request(
     let forward = first.is_some() || after.is_some();
     let backward = last.is_some() || before.is_some();
     if forward && backward {
-        return Err(Error::bad_input("`first`/`after` cannot be combined with `last`/`before`"));
+        return Err(Error::bad_input(
+            "`first`/`after` cannot be combined with `last`/`before`",
+        ));
     }
     let (direction, count, cursor) = if backward {
-        (Direction::Backward, last.map(|n| check("last", n)).transpose()?, before)
+        (
+            Direction::Backward,
+            last.map(|n| check("last", n)).transpose()?,
+            before,
+        )
     } else {
-        (Direction::Forward, first.map(|n| check("first", n)).transpose()?, after)
+        (
+            Direction::Forward,
+            first.map(|n| check("first", n)).transpose()?,
+            after,
+        )
     };
     Ok(PageRequest {
         direction,
@@ -100,10 +128,22 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_bad_input() {
-        let cursor = Cursor { created_at: DateTime::from_timestamp_micros(1_763_000_000_123_456).unwrap(), id: Uuid::now_v7() };
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_763_000_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
+        };
         assert_eq!(decode_cursor(&encode_cursor(cursor)).unwrap(), cursor);
-        for bad in ["", "!!!", "djE6eDp5", &URL_SAFE_NO_PAD.encode("v2:1:00000000-0000-0000-0000-000000000000")] {
-            assert_eq!(decode_cursor(bad).unwrap_err().code(), "BAD_USER_INPUT", "{bad}");
+        for bad in [
+            "",
+            "!!!",
+            "djE6eDp5",
+            &URL_SAFE_NO_PAD.encode("v2:1:00000000-0000-0000-0000-000000000000"),
+        ] {
+            assert_eq!(
+                decode_cursor(bad).unwrap_err().code(),
+                "BAD_USER_INPUT",
+                "{bad}"
+            );
         }
     }
 
@@ -113,12 +153,40 @@ mod tests {
         assert_eq!((req.direction, req.limit), (Direction::Forward, 10));
         let req = page_request(None, None, Some(5), None, &IMAGES).unwrap();
         assert_eq!((req.direction, req.limit), (Direction::Backward, 5));
-        assert_eq!(page_request(Some(30), None, None, None, &IMAGES).unwrap().limit, 30);
-        for (first, last) in [(Some(31), None), (Some(-1), None), (None, Some(31)), (Some(1), Some(1))] {
-            assert_eq!(page_request(first, None, last, None, &IMAGES).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            page_request(Some(30), None, None, None, &IMAGES)
+                .unwrap()
+                .limit,
+            30
+        );
+        for (first, last) in [
+            (Some(31), None),
+            (Some(-1), None),
+            (None, Some(31)),
+            (Some(1), Some(1)),
+        ] {
+            assert_eq!(
+                page_request(first, None, last, None, &IMAGES)
+                    .unwrap_err()
+                    .code(),
+                "BAD_USER_INPUT"
+            );
         }
-        let c = encode_cursor(Cursor { created_at: DateTime::from_timestamp_micros(1).unwrap(), id: Uuid::nil() });
-        assert_eq!(page_request(Some(1), None, None, Some(&c), &IMAGES).unwrap_err().code(), "BAD_USER_INPUT");
-        assert_eq!(page_request(None, Some(&c), Some(1), None, &IMAGES).unwrap_err().code(), "BAD_USER_INPUT");
+        let c = encode_cursor(Cursor {
+            created_at: DateTime::from_timestamp_micros(1).unwrap(),
+            id: Uuid::nil(),
+        });
+        assert_eq!(
+            page_request(Some(1), None, None, Some(&c), &IMAGES)
+                .unwrap_err()
+                .code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            page_request(None, Some(&c), Some(1), None, &IMAGES)
+                .unwrap_err()
+                .code(),
+            "BAD_USER_INPUT"
+        );
     }
 }

@@ -37,7 +37,13 @@ impl Query {
     async fn image(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Image>> {
         ctx.viewer()?;
         let id = parse_id(&id)?;
-        Ok(Some(ctx.loaders().images.load_one(id).await?.ok_or(Error::NotFound("image"))?))
+        Ok(Some(
+            ctx.loaders()
+                .images
+                .load_one(id)
+                .await?
+                .ok_or(Error::NotFound("image"))?,
+        ))
     }
 
     /// Every image, newest first.
@@ -50,16 +56,34 @@ impl Query {
         before: Option<String>,
     ) -> Result<ImageConnection> {
         ctx.viewer()?;
-        let request = page_request(first, after.as_deref(), last, before.as_deref(), &pagination::IMAGES)?;
+        let request = page_request(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            &pagination::IMAGES,
+        )?;
         let filter = ImageFilter::default();
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = Image::page(&mut conn, filter, &request).await.map_err(Error::from)?;
-        Ok(ImageConnection::new(page, &request, TotalCount::Images(filter)))
+        let page = Image::page(&mut conn, filter, &request)
+            .await
+            .map_err(Error::from)?;
+        Ok(ImageConnection::new(
+            page,
+            &request,
+            TotalCount::Images(filter),
+        ))
     }
 
     async fn comment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Comment>> {
         ctx.viewer()?;
         let id = parse_id(&id)?;
-        Ok(Some(ctx.loaders().comments.load_one(id).await?.ok_or(Error::NotFound("comment"))?))
+        Ok(Some(
+            ctx.loaders()
+                .comments
+                .load_one(id)
+                .await?
+                .ok_or(Error::NotFound("comment"))?,
+        ))
     }
 }

@@ -1,12 +1,12 @@
-use axum::body::Body;
-use axum::extract::{RawQuery, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
 use async_graphql::ParseRequestError;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, MultipartOptions};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::body::Body;
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use futures::TryStreamExt as _;
 use http_body_util::LengthLimitError;
 
@@ -19,7 +19,12 @@ use crate::graphql::{connection_data, prepare_request};
 const MAX_FILES_PER_REQUEST: usize = 4;
 
 pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish(),
+    )
 }
 
 /// POST: JSON (single or batched) or the GraphQL multipart request spec.
@@ -38,7 +43,9 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body
     if declared.is_some_and(|len| len > body_limit) {
         return too_large(body_limit);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let limited = Body::new(http_body_util::Limited::new(body, body_limit));
     let reader = limited
         .into_data_stream()
@@ -60,24 +67,40 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body
         Err(err) => return parse_error_response(err, body_limit),
     };
     let batch = match batch {
-        BatchRequest::Single(request) => BatchRequest::Single(prepare_request(request, &state.app, viewer)),
+        BatchRequest::Single(request) => {
+            BatchRequest::Single(prepare_request(request, &state.app, viewer))
+        }
         BatchRequest::Batch(requests) => BatchRequest::Batch(
-            requests.into_iter().map(|r| prepare_request(r, &state.app, viewer.clone())).collect(),
+            requests
+                .into_iter()
+                .map(|r| prepare_request(r, &state.app, viewer.clone()))
+                .collect(),
         ),
     };
     respond(state.schema.execute_batch(batch).await)
 }
 
 /// GET: queries only, from the query string, so they can be cached and bookmarked.
-pub async fn get(State(state): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let viewer = match authenticate(&state.app, &headers).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(err) => return graphql_error_response(StatusCode::BAD_REQUEST, &err.to_string(), "BAD_USER_INPUT"),
-    };
+    let request =
+        match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+            Ok(request) => request,
+            Err(err) => {
+                return graphql_error_response(
+                    StatusCode::BAD_REQUEST,
+                    &err.to_string(),
+                    "BAD_USER_INPUT",
+                );
+            }
+        };
     if !is_query(&request) {
         return graphql_error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -91,16 +114,20 @@ pub async fn get(State(state): State<HttpState>, headers: HeaderMap, RawQuery(qu
 
 /// WebSocket subscriptions (graphql-transport-ws and legacy graphql-ws). The token
 /// comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`.
-pub async fn websocket(State(state): State<HttpState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+pub async fn websocket(
+    State(state): State<HttpState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
             let app = state.app.clone();
             GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
-                    let value = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|key| payload.get(key).and_then(|v| v.as_str()).map(str::to_owned));
+                    let value = ["Authorization", "authorization"].iter().find_map(|key| {
+                        payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+                    });
                     let viewer = match value {
                         None => None,
                         Some(value) => authenticate_value(&app, &value)
@@ -115,7 +142,9 @@ pub async fn websocket(State(state): State<HttpState>, protocol: GraphQLProtocol
 
 fn is_query(request: &async_graphql::Request) -> bool {
     // A document that does not parse is let through: execution reports the syntax error.
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else { return true };
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return true;
+    };
     let operation = match (&document.operations, &request.operation_name) {
         (DocumentOperations::Single(op), _) => Some(op),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
@@ -148,14 +177,26 @@ fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
             "an uploaded file is larger than the limit",
             "PAYLOAD_TOO_LARGE",
         ),
-        ParseRequestError::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => too_large(body_limit),
+        ParseRequestError::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
+            too_large(body_limit)
+        }
         ParseRequestError::Io(io) => {
             tracing::debug!(error = %io, "reading a GraphQL request body");
-            graphql_error_response(StatusCode::BAD_REQUEST, "the request body could not be read", "BAD_USER_INPUT")
+            graphql_error_response(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+                "BAD_USER_INPUT",
+            )
         }
-        ParseRequestError::UnsupportedBatch => {
-            graphql_error_response(StatusCode::BAD_REQUEST, "batched requests are not supported", "BAD_USER_INPUT")
-        }
-        other => graphql_error_response(StatusCode::BAD_REQUEST, &format!("invalid GraphQL request: {other}"), "BAD_USER_INPUT"),
+        ParseRequestError::UnsupportedBatch => graphql_error_response(
+            StatusCode::BAD_REQUEST,
+            "batched requests are not supported",
+            "BAD_USER_INPUT",
+        ),
+        other => graphql_error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid GraphQL request: {other}"),
+            "BAD_USER_INPUT",
+        ),
     }
 }

@@ -21,6 +21,13 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_j
         tracing::warn!(error = %err, "readyz: storage unavailable");
     }
     let ready = db.is_ok() && storage.is_ok();
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, Json(json!({ "database": status(db.is_ok()), "storage": status(storage.is_ok()) })))
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({ "database": status(db.is_ok()), "storage": status(storage.is_ok()) })),
+    )
 }

@@ -34,7 +34,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/media/{*path}", get(media::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .layer(CatchPanicLayer::custom(|_| graphql_error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error", "INTERNAL_SERVER_ERROR")))
+        .layer(CatchPanicLayer::custom(|_| {
+            graphql_error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal server error",
+                "INTERNAL_SERVER_ERROR",
+            )
+        }))
         .layer(TraceLayer::new_for_http())
         // Bearer tokens, not cookies, authenticate: any origin may call the API.
         .layer(CorsLayer::permissive())
@@ -43,6 +49,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// A request-level failure in the GraphQL response shape.
 pub fn graphql_error_response(status: StatusCode, message: &str, code: &str) -> Response {
-    let body = serde_json::to_vec(&crate::graphql::errors::request_error(message, code)).unwrap_or_default();
+    let body = serde_json::to_vec(&crate::graphql::errors::request_error(message, code))
+        .unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

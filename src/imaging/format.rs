@@ -17,7 +17,21 @@ impl MediaFormat {
             [0xFF, 0xD8, 0xFF, ..] => Some(Self::Jpeg),
             [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, ..] => Some(Self::Png),
             [b'G', b'I', b'F', b'8', b'7' | b'9', b'a', ..] => Some(Self::Gif),
-            [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some(Self::Webp),
+            [
+                b'R',
+                b'I',
+                b'F',
+                b'F',
+                _,
+                _,
+                _,
+                _,
+                b'W',
+                b'E',
+                b'B',
+                b'P',
+                ..,
+            ] => Some(Self::Webp),
             _ => None,
         }
     }
@@ -45,7 +59,9 @@ impl MediaFormat {
     }
 
     pub fn from_content_type(content_type: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.content_type() == content_type)
+        Self::ALL
+            .into_iter()
+            .find(|f| f.content_type() == content_type)
     }
 
     pub(crate) fn to_image_format(self) -> image::ImageFormat {
@@ -64,11 +80,20 @@ mod tests {
 
     #[test]
     fn sniffs_magic_bytes_not_names() {
-        assert_eq!(MediaFormat::sniff(b"\xFF\xD8\xFF\xE0rest"), Some(MediaFormat::Jpeg));
-        assert_eq!(MediaFormat::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(MediaFormat::Png));
+        assert_eq!(
+            MediaFormat::sniff(b"\xFF\xD8\xFF\xE0rest"),
+            Some(MediaFormat::Jpeg)
+        );
+        assert_eq!(
+            MediaFormat::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(MediaFormat::Png)
+        );
         assert_eq!(MediaFormat::sniff(b"GIF89a...."), Some(MediaFormat::Gif));
         assert_eq!(MediaFormat::sniff(b"GIF87a...."), Some(MediaFormat::Gif));
-        assert_eq!(MediaFormat::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(MediaFormat::Webp));
+        assert_eq!(
+            MediaFormat::sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Some(MediaFormat::Webp)
+        );
         assert_eq!(MediaFormat::sniff(b"RIFF\0\0\0\0WAVEfmt "), None);
         assert_eq!(MediaFormat::sniff(b"hello, world"), None);
         assert_eq!(MediaFormat::sniff(b""), None);
@@ -77,8 +102,14 @@ mod tests {
     #[test]
     fn extensions_and_content_types_round_trip() {
         for format in MediaFormat::ALL {
-            assert_eq!(MediaFormat::from_extension(format.extension()), Some(format));
-            assert_eq!(MediaFormat::from_content_type(format.content_type()), Some(format));
+            assert_eq!(
+                MediaFormat::from_extension(format.extension()),
+                Some(format)
+            );
+            assert_eq!(
+                MediaFormat::from_content_type(format.content_type()),
+                Some(format)
+            );
         }
     }
 }

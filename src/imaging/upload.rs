@@ -52,7 +52,13 @@ pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
     image.apply_orientation(orientation);
 
     let (thumbnail, thumbnail_format) = render_thumbnail(&image)?;
-    Ok(Prepared { format, width: image.width(), height: image.height(), thumbnail, thumbnail_format })
+    Ok(Prepared {
+        format,
+        width: image.width(),
+        height: image.height(),
+        thumbnail,
+        thumbnail_format,
+    })
 }
 
 fn decode_limits(limits: UploadLimits) -> Limits {
@@ -78,7 +84,9 @@ fn check_pixels(width: u32, height: u32, limits: UploadLimits) -> Result<()> {
 
 fn decode_error(err: image::ImageError) -> Error {
     match err {
-        image::ImageError::Limits(limit) => Error::PayloadTooLarge(format!("the image exceeds a decoding limit: {limit}")),
+        image::ImageError::Limits(limit) => {
+            Error::PayloadTooLarge(format!("the image exceeds a decoding limit: {limit}"))
+        }
         other => Error::bad_input(format!("the image could not be decoded: {other}")),
     }
 }
@@ -94,12 +102,14 @@ fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
     let format = if small.color().has_alpha() {
         small
             .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-            .map_err(|e| Error::internal(e))?;
+            .map_err(Error::internal)?;
         MediaFormat::Png
     } else {
         let rgb = small.into_rgb8();
-        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMBNAIL_JPEG_QUALITY);
-        rgb.write_with_encoder(encoder).map_err(|e| Error::internal(e))?;
+        let encoder =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMBNAIL_JPEG_QUALITY);
+        rgb.write_with_encoder(encoder)
+            .map_err(Error::internal)?;
         MediaFormat::Jpeg
     };
     Ok((out, format))
@@ -109,7 +119,10 @@ fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
 mod tests {
     use super::*;
 
-    const LIMITS: UploadLimits = UploadLimits { max_bytes: 1 << 20, max_pixels: 1_000_000 };
+    const LIMITS: UploadLimits = UploadLimits {
+        max_bytes: 1 << 20,
+        max_pixels: 1_000_000,
+    };
 
     fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
         let mut out = Vec::new();
@@ -121,7 +134,10 @@ mod tests {
     fn renders_a_bounded_thumbnail_keeping_aspect() {
         let png = encode(&DynamicImage::new_rgb8(1000, 500), image::ImageFormat::Png);
         let prepared = prepare_upload(&png, LIMITS).unwrap();
-        assert_eq!((prepared.format, prepared.width, prepared.height), (MediaFormat::Png, 1000, 500));
+        assert_eq!(
+            (prepared.format, prepared.width, prepared.height),
+            (MediaFormat::Png, 1000, 500)
+        );
         assert_eq!(prepared.thumbnail_format, MediaFormat::Jpeg);
         let thumb = image::load_from_memory(&prepared.thumbnail).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (400, 200));
@@ -137,15 +153,26 @@ mod tests {
     #[test]
     fn refuses_too_many_pixels_from_the_header() {
         // 2000 x 1000 = 2 MP > 1 MP: refused before decoding (the PNG is tiny).
-        let png = encode(&DynamicImage::new_luma8(2000, 1000), image::ImageFormat::Png);
+        let png = encode(
+            &DynamicImage::new_luma8(2000, 1000),
+            image::ImageFormat::Png,
+        );
         let err = prepare_upload(&png, LIMITS).unwrap_err();
-        assert_eq!(err.code(), "PAYLOAD_TOO_LARGE", "{err}");
+        assert_eq!(err.code(), "PAYLOAD_TOO_LARGE", "{err:?}");
     }
 
     #[test]
     fn refuses_text_and_truncated_images() {
-        assert_eq!(prepare_upload(b"just some text", LIMITS).unwrap_err().code(), "UNSUPPORTED_MEDIA_TYPE");
+        assert_eq!(
+            prepare_upload(b"just some text", LIMITS)
+                .unwrap_err()
+                .code(),
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
         let png = encode(&DynamicImage::new_rgb8(50, 50), image::ImageFormat::Png);
-        assert_eq!(prepare_upload(&png[..40], LIMITS).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            prepare_upload(&png[..40], LIMITS).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
     }
 }

@@ -21,7 +21,12 @@ pub struct Comment {
 }
 
 impl Comment {
-    pub async fn insert(conn: &mut AsyncPgConnection, image_id: Uuid, author_id: Uuid, text: &str) -> QueryResult<Comment> {
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        image_id: Uuid,
+        author_id: Uuid,
+        text: &str,
+    ) -> QueryResult<Comment> {
         let now = Utc::now();
         let comment = Comment {
             id: Uuid::now_v7(),
@@ -39,10 +44,18 @@ impl Comment {
     }
 
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Comment>> {
-        comments::table.find(id).select(Comment::as_select()).first(conn).await.optional()
+        comments::table
+            .find(id)
+            .select(Comment::as_select())
+            .first(conn)
+            .await
+            .optional()
     }
 
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Comment>> {
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<Comment>> {
         comments::table
             .filter(comments::id.eq_any(ids))
             .select(Comment::as_select())
@@ -50,7 +63,11 @@ impl Comment {
             .await
     }
 
-    pub async fn update_text(conn: &mut AsyncPgConnection, id: Uuid, text: &str) -> QueryResult<Comment> {
+    pub async fn update_text(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        text: &str,
+    ) -> QueryResult<Comment> {
         diesel::update(comments::table.find(id))
             .set((comments::text.eq(text), comments::edited_at.eq(Utc::now())))
             .returning(Comment::as_returning())
@@ -59,7 +76,10 @@ impl Comment {
     }
 
     pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-        Ok(diesel::delete(comments::table.find(id)).execute(conn).await? > 0)
+        Ok(diesel::delete(comments::table.find(id))
+            .execute(conn)
+            .await?
+            > 0)
     }
 
     /// One page of comments for each of many images, in a single statement: a LATERAL
@@ -82,7 +102,9 @@ impl Comment {
         .bind::<Array<SqlUuid>, _>(image_ids);
         if let Some(cursor) = req.cursor {
             query = query
-                .sql(format!(" AND (comments.created_at, comments.id) {op} ($2, $3)"))
+                .sql(format!(
+                    " AND (comments.created_at, comments.id) {op} ($2, $3)"
+                ))
                 .bind::<Timestamptz, _>(cursor.created_at)
                 .bind::<SqlUuid, _>(cursor.id);
         }
@@ -109,7 +131,10 @@ impl Comment {
     }
 
     /// Comment counts for many images in one statement; images without comments are absent.
-    pub async fn counts_for_images(conn: &mut AsyncPgConnection, image_ids: &[Uuid]) -> QueryResult<HashMap<Uuid, i64>> {
+    pub async fn counts_for_images(
+        conn: &mut AsyncPgConnection,
+        image_ids: &[Uuid],
+    ) -> QueryResult<HashMap<Uuid, i64>> {
         let rows: Vec<(Uuid, i64)> = comments::table
             .filter(comments::image_id.eq_any(image_ids))
             .group_by(comments::image_id)

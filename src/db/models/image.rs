@@ -53,7 +53,10 @@ pub struct ImageFilter {
 }
 
 impl ImageFilter {
-    fn apply<'a>(&self, mut query: images::BoxedQuery<'a, diesel::pg::Pg>) -> images::BoxedQuery<'a, diesel::pg::Pg> {
+    fn apply<'a>(
+        &self,
+        mut query: images::BoxedQuery<'a, diesel::pg::Pg>,
+    ) -> images::BoxedQuery<'a, diesel::pg::Pg> {
         if let Some(parent) = self.parent_id {
             query = query.filter(images::parent_id.eq(parent));
         }
@@ -71,7 +74,12 @@ impl Image {
     }
 
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Image>> {
-        images::table.find(id).select(Image::as_select()).first(conn).await.optional()
+        images::table
+            .find(id)
+            .select(Image::as_select())
+            .first(conn)
+            .await
+            .optional()
     }
 
     pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<Image>> {
@@ -82,7 +90,11 @@ impl Image {
             .await
     }
 
-    pub async fn page(conn: &mut AsyncPgConnection, filter: ImageFilter, req: &PageRequest) -> QueryResult<Page<Image>> {
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        filter: ImageFilter,
+        req: &PageRequest,
+    ) -> QueryResult<Page<Image>> {
         let mut query = filter.apply(images::table.into_boxed());
         if let Some(keyset) = req.cursor_filter("images") {
             query = query.filter(keyset);
@@ -100,7 +112,11 @@ impl Image {
     }
 
     pub async fn count(conn: &mut AsyncPgConnection, filter: ImageFilter) -> QueryResult<i64> {
-        filter.apply(images::table.into_boxed()).count().get_result(conn).await
+        filter
+            .apply(images::table.into_boxed())
+            .count()
+            .get_result(conn)
+            .await
     }
 
     /// Deletes the row (comments go with it); returns it so its objects can be removed.

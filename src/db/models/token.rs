@@ -14,16 +14,27 @@ struct NewToken<'a> {
     token_hash: &'a [u8],
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, user_id: Uuid, token_hash: &[u8]) -> QueryResult<()> {
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    token_hash: &[u8],
+) -> QueryResult<()> {
     diesel::insert_into(api_tokens::table)
-        .values(NewToken { id: Uuid::now_v7(), user_id, token_hash })
+        .values(NewToken {
+            id: Uuid::now_v7(),
+            user_id,
+            token_hash,
+        })
         .execute(conn)
         .await?;
     Ok(())
 }
 
 /// The user a live (not revoked) token belongs to.
-pub async fn find_user(conn: &mut AsyncPgConnection, token_hash: &[u8]) -> QueryResult<Option<User>> {
+pub async fn find_user(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<User>> {
     api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))

@@ -25,7 +25,12 @@ impl User {
     }
 
     pub async fn insert(conn: &mut AsyncPgConnection, name: &str, role: Role) -> QueryResult<User> {
-        let user = User { id: Uuid::now_v7(), name: name.to_owned(), role, created_at: Utc::now() };
+        let user = User {
+            id: Uuid::now_v7(),
+            name: name.to_owned(),
+            role,
+            created_at: Utc::now(),
+        };
         diesel::insert_into(users::table)
             .values(&user)
             .returning(User::as_returning())
@@ -33,7 +38,10 @@ impl User {
             .await
     }
 
-    pub async fn find_by_name(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<Option<User>> {
+    pub async fn find_by_name(
+        conn: &mut AsyncPgConnection,
+        name: &str,
+    ) -> QueryResult<Option<User>> {
         users::table
             .filter(users::name.eq(name))
             .select(User::as_select())
@@ -51,7 +59,11 @@ impl User {
     }
 
     pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
-        users::table.order(users::created_at).select(User::as_select()).load(conn).await
+        users::table
+            .order(users::created_at)
+            .select(User::as_select())
+            .load(conn)
+            .await
     }
 
     pub async fn count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {

@@ -12,11 +12,21 @@ impl Comment {
     }
 
     async fn image(&self, ctx: &Context<'_>) -> Result<Image> {
-        Ok(ctx.loaders().images.load_one(self.image_id).await?.ok_or(Error::NotFound("image"))?)
+        Ok(ctx
+            .loaders()
+            .images
+            .load_one(self.image_id)
+            .await?
+            .ok_or(Error::NotFound("image"))?)
     }
 
     async fn author(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx.loaders().users.load_one(self.author_id).await?.ok_or(Error::NotFound("user"))?)
+        Ok(ctx
+            .loaders()
+            .users
+            .load_one(self.author_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?)
     }
 
     async fn text(&self) -> &str {

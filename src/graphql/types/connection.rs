@@ -22,9 +22,16 @@ impl TotalCount {
         match self {
             Self::Images(filter) => {
                 let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-                Ok(Image::count(&mut conn, *filter).await.map_err(Error::from)?)
+                Ok(Image::count(&mut conn, *filter)
+                    .await
+                    .map_err(Error::from)?)
             }
-            Self::CommentsOf(image_id) => Ok(ctx.loaders().comment_counts.load_one(*image_id).await?.unwrap_or(0)),
+            Self::CommentsOf(image_id) => Ok(ctx
+                .loaders()
+                .comment_counts
+                .load_one(*image_id)
+                .await?
+                .unwrap_or(0)),
         }
     }
 }
@@ -46,10 +53,24 @@ macro_rules! connection {
 
         impl $connection {
             pub fn new(page: Page<$node>, request: &PageRequest, total: TotalCount) -> Self {
-                let key = |node: &$node| Cursor { created_at: node.created_at, id: node.id };
+                let key = |node: &$node| Cursor {
+                    created_at: node.created_at,
+                    id: node.id,
+                };
                 let page_info = PageInfo::new(&page, request, key);
-                let edges = page.items.into_iter().map(|node| $edge { cursor: encode_cursor(key(&node)), node }).collect();
-                Self { edges, page_info, total }
+                let edges = page
+                    .items
+                    .into_iter()
+                    .map(|node| $edge {
+                        cursor: encode_cursor(key(&node)),
+                        node,
+                    })
+                    .collect();
+                Self {
+                    edges,
+                    page_info,
+                    total,
+                }
             }
         }
 
@@ -75,5 +96,15 @@ macro_rules! connection {
     };
 }
 
-connection!(ImageConnection, ImageEdge, Image, "A page of images, newest first.");
-connection!(CommentConnection, CommentEdge, Comment, "A page of comments, newest first.");
+connection!(
+    ImageConnection,
+    ImageEdge,
+    Image,
+    "A page of images, newest first."
+);
+connection!(
+    CommentConnection,
+    CommentEdge,
+    Comment,
+    "A page of comments, newest first."
+);

@@ -47,7 +47,12 @@ impl Image {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx.loaders().users.load_one(self.owner_id).await?.ok_or(Error::NotFound("user"))?)
+        Ok(ctx
+            .loaders()
+            .users
+            .load_one(self.owner_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?)
     }
 
     /// The original, as a signed URL usable in an `<img>` tag.
@@ -112,17 +117,32 @@ impl Image {
 
     /// The image this one was derived from.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Image>> {
-        let Some(parent_id) = self.parent_id else { return Ok(None) };
+        let Some(parent_id) = self.parent_id else {
+            return Ok(None);
+        };
         Ok(ctx.loaders().images.load_one(parent_id).await?)
     }
 
     /// Images derived from this one, newest first.
-    async fn versions(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<ImageConnection> {
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ImageConnection> {
         let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
-        let filter = ImageFilter { parent_id: Some(self.id) };
+        let filter = ImageFilter {
+            parent_id: Some(self.id),
+        };
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = Image::page(&mut conn, filter, &request).await.map_err(Error::from)?;
-        Ok(ImageConnection::new(page, &request, TotalCount::Images(filter)))
+        let page = Image::page(&mut conn, filter, &request)
+            .await
+            .map_err(Error::from)?;
+        Ok(ImageConnection::new(
+            page,
+            &request,
+            TotalCount::Images(filter),
+        ))
     }
 
     /// Comments on this image, newest first.
@@ -134,14 +154,37 @@ impl Image {
         #[graphql(desc = "At most 80.")] last: Option<i32>,
         before: Option<String>,
     ) -> Result<CommentConnection> {
-        let request = page_request(first, after.as_deref(), last, before.as_deref(), &pagination::COMMENTS)?;
-        let key = CommentPageKey { image_id: self.id, request };
-        let page = ctx.loaders().comment_pages.load_one(key).await?.unwrap_or_else(crate::db::page::Page::empty);
-        Ok(CommentConnection::new(page, &request, TotalCount::CommentsOf(self.id)))
+        let request = page_request(
+            first,
+            after.as_deref(),
+            last,
+            before.as_deref(),
+            &pagination::COMMENTS,
+        )?;
+        let key = CommentPageKey {
+            image_id: self.id,
+            request,
+        };
+        let page = ctx
+            .loaders()
+            .comment_pages
+            .load_one(key)
+            .await?
+            .unwrap_or_else(crate::db::page::Page::empty);
+        Ok(CommentConnection::new(
+            page,
+            &request,
+            TotalCount::CommentsOf(self.id),
+        ))
     }
 
     async fn comment_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.loaders().comment_counts.load_one(self.id).await?.unwrap_or(0))
+        Ok(ctx
+            .loaders()
+            .comment_counts
+            .load_one(self.id)
+            .await?
+            .unwrap_or(0))
     }
 
     async fn uploaded_at(&self) -> DateTime<Utc> {

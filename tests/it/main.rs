@@ -1,0 +1,12 @@
+//! One integration test binary: every test talks HTTP to a real server backed by a
+//! real PostgreSQL database of its own.
+
+mod auth;
+mod cli;
+mod comments;
+mod harness;
+mod images;
+mod media;
+mod pagination;
+mod s3;
+mod schema;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod fsutil;
+pub mod gc;
 pub mod graphql;
 pub mod http;
 pub mod images;

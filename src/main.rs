@@ -27,6 +27,12 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Delete stored objects that no image points at.
+    Gc {
+        /// Leave objects younger than this alone (uploads in flight).
+        #[arg(long, default_value_t = 3600)]
+        grace_secs: u64,
+    },
     /// Manage users and their API tokens.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -76,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .map(|n| eprintln!("{n} migration(s) applied")),
         Command::Users(command) => manage_users(cli.config, &database.url, command).await,
+        Command::Gc { grace_secs } => gc(cli.config, &database.url, grace_secs).await,
         Command::Schema => unreachable!("handled before the runtime starts"),
     };
     database.shutdown().await;
@@ -103,6 +110,18 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped serving");
+    Ok(())
+}
+
+async fn gc(config: Config, database_url: &str, grace_secs: u64) -> anyhow::Result<()> {
+    let app = build_app(config, database_url).await?;
+    let report = imagegraph::gc::sweep(&app, std::time::Duration::from_secs(grace_secs))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    eprintln!(
+        "scanned {} object(s), deleted {} orphan(s)",
+        report.scanned, report.deleted
+    );
     Ok(())
 }
 

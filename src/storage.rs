@@ -184,6 +184,13 @@ impl Storage {
         }
     }
 
+    /// Every object under `images/`, for the sweeper.
+    pub fn list_images(
+        &self,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.store.list(Some(&Path::from("images")))
+    }
+
     /// Proves the store answers: a lookup of a key that never exists.
     pub async fn ping(&self) -> object_store::Result<()> {
         match self.store.head(&Path::from("readyz-probe")).await {

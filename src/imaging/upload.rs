@@ -108,8 +108,7 @@ fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
         let rgb = small.into_rgb8();
         let encoder =
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMBNAIL_JPEG_QUALITY);
-        rgb.write_with_encoder(encoder)
-            .map_err(Error::internal)?;
+        rgb.write_with_encoder(encoder).map_err(Error::internal)?;
         MediaFormat::Jpeg
     };
     Ok((out, format))

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod comments;
+mod gc;
 mod harness;
 mod images;
 mod media;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what running and testing imagegraph needs beyond the Rust toolchain:
+# PostgreSQL's server binaries (for the private cluster) and, for the tests, the moto
+# S3-protocol server in a project-local virtualenv. Idempotent; safe to run often.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_postgres() {
+  command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
+if ! have_postgres; then
+  echo "setup: installing PostgreSQL server binaries" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >/dev/null
+fi
+
+if [ "${1:-}" = "--tests" ] && [ ! -x .venv/bin/moto_server ]; then
+  echo "setup: installing moto (S3-protocol server for the tests) into .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]==5.2.1'
+fi

@@ -1,0 +1,63 @@
+use bytes::Bytes;
+use imagegraph::gc::{GcReport, sweep};
+use imagegraph::imaging::MediaFormat;
+use imagegraph::storage::StorageKey;
+use std::time::Duration;
+
+use crate::harness::TestApp;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gc_deletes_only_objects_no_image_points_at() {
+    let t = TestApp::start().await;
+    let live = t.upload_png(&t.alice.token).await.parse().unwrap();
+    let orphan = StorageKey::Original {
+        image_id: uuid::Uuid::now_v7(),
+        content_id: uuid::Uuid::now_v7(),
+        format: MediaFormat::Png,
+    };
+    let stale = StorageKey::Thumbnail {
+        image_id: live,
+        content_id: uuid::Uuid::now_v7(),
+        format: MediaFormat::Jpeg,
+    };
+    for key in [&orphan, &stale] {
+        t.app
+            .storage
+            .put(key, Bytes::from_static(b"leftover"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(t.stored_objects().len(), 4);
+
+    // Within the grace period nothing is touched: it may be an upload in flight.
+    assert_eq!(
+        sweep(&t.app, Duration::from_secs(3600)).await.unwrap(),
+        GcReport {
+            scanned: 4,
+            deleted: 0
+        }
+    );
+    assert_eq!(
+        sweep(&t.app, Duration::ZERO).await.unwrap(),
+        GcReport {
+            scanned: 4,
+            deleted: 2
+        }
+    );
+    assert_eq!(t.stored_objects().len(), 2);
+    let body = t
+        .gql(
+            &t.alice.token,
+            "query($id: ID!) { image(id: $id) { url thumbnailUrl } }",
+            serde_json::json!({ "id": live.to_string() }),
+        )
+        .await;
+    for field in ["url", "thumbnailUrl"] {
+        let url = body["data"]["image"][field].as_str().unwrap();
+        assert_eq!(
+            t.client.get(url).send().await.unwrap().status(),
+            200,
+            "{field} survives gc"
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! Feed benchmark: seeds images with comments, serves the real router in-process and
+//! drives the feed query (PEERS.md's shape) at several concurrencies, printing
+//! requests per second and latency percentiles.
+//!
+//!     cargo bench --bench feed                    # 10,000 images, 10 s per row
+//!     cargo bench --bench feed -- --seconds 20 --concurrency 8,64
+//!     cargo test --bench feed                     # quick mode (CI): tiny, 1 s
+//!
+//! Uses BENCH_DATABASE_URL (a server it may create a database on) or a private cluster
+//! under target/bench-pg.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+use imagegraph::db::local_cluster::{LocalCluster, Options};
+use serde_json::{Value, json};
+
+const FEED: &str = "query($after: String) { images(first: 10, after: $after) { edges { cursor node { id url thumbnailUrl description commentCount owner { name } comments(first: 5) { edges { node { id text author { name } } } } } } pageInfo { endCursor hasNextPage } } }";
+
+struct Args {
+    quick: bool,
+    images: i64,
+    seconds: u64,
+    warmup: u64,
+    concurrency: Vec<usize>,
+}
+
+fn args() -> Args {
+    let argv: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes --bench; `cargo test --bench` does not: then run quick.
+    let quick = argv.iter().any(|a| a == "--quick") || !argv.iter().any(|a| a == "--bench");
+    let value = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .and_then(|i| argv.get(i + 1))
+            .cloned()
+    };
+    Args {
+        quick,
+        images: value("--images")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(if quick { 200 } else { 10_000 }),
+        seconds: value("--seconds")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(if quick { 1 } else { 10 }),
+        warmup: if quick { 0 } else { 3 },
+        concurrency: value("--concurrency")
+            .map(|v| v.split(',').map(|n| n.parse().unwrap()).collect())
+            .unwrap_or(if quick { vec![4] } else { vec![1, 8, 64] }),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args();
+    let (admin_url, _cluster) = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-pg");
+            let cluster = LocalCluster::start(&root, Options { ephemeral: true })?;
+            (cluster.url("postgres"), Some(cluster))
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, admin_url))
+}
+
+async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
+    let mut url = url::Url::parse(&admin_url)?;
+    url.set_path("/imagegraph_bench");
+    let db_url = url.to_string();
+    let mut admin = AsyncPgConnection::establish(&admin_url).await?;
+    diesel::sql_query("DROP DATABASE IF EXISTS imagegraph_bench WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    diesel::sql_query("CREATE DATABASE imagegraph_bench")
+        .execute(&mut admin)
+        .await?;
+    imagegraph::db::migrate(&db_url).await?;
+    let seeded = Instant::now();
+    seed(&db_url, args.images).await?;
+    eprintln!(
+        "seeded {} images x 5 comments in {:.1?}",
+        args.images,
+        seeded.elapsed()
+    );
+
+    let data_dir = tempfile::tempdir()?;
+    let mut config = bench_config(data_dir.path());
+    config.database_pool_size = 16;
+    let db = imagegraph::db::Db::connect(&db_url, config.database_pool_size).await?;
+    let storage = imagegraph::storage::Storage::from_url(None, data_dir.path())?;
+    let app = imagegraph::app::App::new(config, db, storage, vec![7; 32]);
+    let (_, token) =
+        imagegraph::users::create(&app.db, "bench", imagegraph::db::models::Role::Member)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}/graphql", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, imagegraph::http::router(app)).await });
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let deep = cursor_at_page(&client, &endpoint, &token, if args.quick { 5 } else { 51 }).await?;
+    println!(
+        "\nfeed query, {} images; {} s per row{}",
+        args.images,
+        args.seconds,
+        if args.quick { " (quick mode)" } else { "" }
+    );
+    println!("| page | connections | requests/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for &connections in &args.concurrency {
+        for (label, after) in [
+            ("1", Value::Null),
+            (if args.quick { "6" } else { "52" }, deep.clone()),
+        ] {
+            let body =
+                Arc::new(json!({ "query": FEED, "variables": { "after": after } }).to_string());
+            let warmup = Duration::from_secs(args.warmup);
+            drive(&client, &endpoint, &token, &body, connections, warmup).await;
+            let result = drive(
+                &client,
+                &endpoint,
+                &token,
+                &body,
+                connections,
+                Duration::from_secs(args.seconds),
+            )
+            .await;
+            println!(
+                "| {label} | {connections} | {:.0} | {:.2} | {:.2} | {} |",
+                result.requests_per_second, result.p50_ms, result.p99_ms, result.errors
+            );
+            anyhow::ensure!(result.errors == 0, "{} requests failed", result.errors);
+        }
+    }
+    Ok(())
+}
+
+fn bench_config(data_dir: &std::path::Path) -> imagegraph::config::Config {
+    imagegraph::config::Config {
+        data_dir: data_dir.to_path_buf(),
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        public_url: Some("http://localhost:8080".parse().unwrap()),
+        database_url: None,
+        database_pool_size: 16,
+        storage_url: None,
+        media_secret: None,
+        media_url_ttl_secs: 3600,
+        max_upload_bytes: 25 << 20,
+        max_image_pixels: 50_000_000,
+    }
+}
+
+/// 20 users, `images` images (one a second, back in time), 5 comments each.
+async fn seed(db_url: &str, images: i64) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(db_url).await?;
+    for statement in [
+        "INSERT INTO users (id, name, role) SELECT gen_random_uuid(), 'user' || n, 'MEMBER' FROM generate_series(1, 20) n".to_owned(),
+        format!(
+            "INSERT INTO images (id, owner_id, content_id, content_type, width, height, byte_size, thumbnail_content_type, description, created_at, edited_at)
+             SELECT id, (SELECT id FROM users ORDER BY name OFFSET (n % 20) LIMIT 1), id, 'image/jpeg', 1600, 1200, 250000, 'image/jpeg',
+                    'A photo of something, number ' || n, now() - n * interval '1 second', now() - n * interval '1 second'
+             FROM (SELECT gen_random_uuid() AS id, n FROM generate_series(1, {images}) n) s"
+        ),
+        "INSERT INTO comments (id, image_id, author_id, text, created_at, edited_at)
+         SELECT gen_random_uuid(), i.id, (SELECT id FROM users ORDER BY name OFFSET ((k * 7) % 20) LIMIT 1),
+                'Comment ' || k || ' on this image', i.created_at + k * interval '1 ms', i.created_at + k * interval '1 ms'
+         FROM images i CROSS JOIN generate_series(1, 5) k"
+            .to_owned(),
+        "ANALYZE".to_owned(),
+    ] {
+        diesel::sql_query(statement).execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+async fn cursor_at_page(
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    page: usize,
+) -> anyhow::Result<Value> {
+    let mut after = Value::Null;
+    for _ in 1..page {
+        let body: Value = client
+            .post(endpoint)
+            .bearer_auth(token)
+            .json(&json!({ "query": FEED, "variables": { "after": after } }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        after = body["data"]["images"]["pageInfo"]["endCursor"].clone();
+        anyhow::ensure!(after.is_string(), "walking the feed failed: {body}");
+    }
+    Ok(after)
+}
+
+struct LoadResult {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+async fn drive(
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    body: &Arc<String>,
+    connections: usize,
+    duration: Duration,
+) -> LoadResult {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, endpoint, token, body) = (
+                client.clone(),
+                endpoint.to_owned(),
+                token.to_owned(),
+                body.clone(),
+            );
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0usize);
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&endpoint)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.as_ref().clone())
+                        .send()
+                        .await;
+                    let ok = match response {
+                        Ok(r) => {
+                            r.status().is_success()
+                                && r.bytes()
+                                    .await
+                                    .is_ok_and(|b| !b.windows(9).any(|w| w == b"\"errors\":"))
+                        }
+                        Err(_) => false,
+                    };
+                    latencies.push(sent.elapsed());
+                    errors += usize::from(!ok);
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for worker in workers {
+        let (l, e) = worker.await.unwrap();
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    LoadResult {
+        requests_per_second: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(0.50),
+        p99_ms: percentile(0.99),
+        errors,
+    }
+}

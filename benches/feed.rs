@@ -92,13 +92,14 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
     config.database_pool_size = 16;
     let db = imagegraph::db::Db::connect(&db_url, config.database_pool_size).await?;
     let storage = imagegraph::storage::Storage::from_url(None, data_dir.path())?;
-    let app = imagegraph::app::App::new(config, db, storage, vec![7; 32]);
+    let app = imagegraph::app::App::new(config, db, storage, vec![7; 32])?;
     let (_, token) =
         imagegraph::users::create(&app.db, "bench", imagegraph::db::models::Role::Member)
             .await
             .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
+    let _background = imagegraph::startup::Background::start(&app, false);
     tokio::spawn(async move { axum::serve(listener, imagegraph::http::router(app)).await });
 
     let client = reqwest::Client::builder()
@@ -142,18 +143,11 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
 }
 
 fn bench_config(data_dir: &std::path::Path) -> imagegraph::config::Config {
-    imagegraph::config::Config {
-        data_dir: data_dir.to_path_buf(),
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        public_url: Some("http://localhost:8080".parse().unwrap()),
-        database_url: None,
-        database_pool_size: 16,
-        storage_url: None,
-        media_secret: None,
-        media_url_ttl_secs: 3600,
-        max_upload_bytes: 25 << 20,
-        max_image_pixels: 50_000_000,
-    }
+    let mut config = imagegraph::config::Config::defaults();
+    config.data_dir = data_dir.to_path_buf();
+    config.public_url = Some("http://localhost:8080".parse().unwrap());
+    config.workers = 0;
+    config
 }
 
 /// 20 users, `images` images (one a second, back in time), 5 comments each.

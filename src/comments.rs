@@ -1,10 +1,12 @@
 //! Comment use cases.
 
+use diesel_async::AsyncConnection as _;
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::db::models::{Comment, Image, User};
 use crate::error::{Error, Result};
+use crate::events::{self, Event};
 
 pub const MAX_COMMENT_CHARS: usize = 5000;
 
@@ -30,7 +32,21 @@ pub async fn add(app: &App, author: &User, image_id: Uuid, text: &str) -> Result
         return Err(Error::NotFound("image"));
     }
     let text = clean_text(text)?;
-    match Comment::insert(&mut conn, image_id, author.id, text).await {
+    let inserted = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let comment = Comment::insert(conn, image_id, author.id, text).await?;
+            events::publish(
+                conn,
+                &Event::CommentAdded {
+                    image_id,
+                    comment_id: comment.id,
+                },
+            )
+            .await?;
+            Ok(comment)
+        })
+        .await;
+    match inserted {
         Ok(comment) => Ok(comment),
         // The image was deleted between the check and the insert.
         Err(diesel::result::Error::DatabaseError(

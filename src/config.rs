@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
@@ -66,9 +67,124 @@ pub struct Config {
         global = true
     )]
     pub max_image_pixels: u64,
+
+    /// OpenAI API key. With neither this nor OPENAI_BASE_URL, images are described
+    /// offline from their pixels and generation is unavailable.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true, global = true)]
+    pub openai_api_key: Option<String>,
+
+    /// Base URL of an OpenAI-compatible API (Ollama, vLLM, LocalAI); default OpenAI's.
+    #[arg(long, env = "OPENAI_BASE_URL", global = true)]
+    pub openai_base_url: Option<String>,
+
+    /// Model that describes images.
+    #[arg(
+        long,
+        env = "OPENAI_VISION_MODEL",
+        default_value = "gpt-4o-mini",
+        global = true
+    )]
+    pub openai_vision_model: String,
+
+    /// Instruction sent with each image to describe.
+    #[arg(
+        long,
+        env = "OPENAI_DESCRIBE_PROMPT",
+        default_value = "Give a description of this image.",
+        global = true
+    )]
+    pub openai_describe_prompt: String,
+
+    /// Upper bound on the tokens of one description.
+    #[arg(long, env = "OPENAI_MAX_TOKENS", default_value_t = 300, global = true)]
+    pub openai_max_tokens: u32,
+
+    /// Model that generates images (gpt-image-1, dall-e-3, ...).
+    #[arg(
+        long,
+        env = "OPENAI_IMAGE_MODEL",
+        default_value = "gpt-image-1",
+        global = true
+    )]
+    pub openai_image_model: String,
+
+    /// Timeout of one call to the AI provider, in milliseconds.
+    #[arg(long, env = "AI_TIMEOUT_MS", default_value_t = 120_000, global = true)]
+    pub ai_timeout_ms: u64,
+
+    /// Background workers `serve` runs in-process (0: leave jobs to `imagegraph worker`).
+    #[arg(long, env = "WORKERS", default_value_t = 2, global = true)]
+    pub workers: usize,
+
+    /// Attempts a job gets before it is given up.
+    #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 5, global = true)]
+    pub job_max_attempts: i32,
+
+    /// A job whose worker stops renewing its lease for this long runs elsewhere (ms).
+    #[arg(long, env = "JOB_LEASE_MS", default_value_t = 60_000, global = true)]
+    pub job_lease_ms: u64,
+
+    /// First retry delay (ms); doubles per attempt, with jitter, up to 5 minutes.
+    #[arg(long, env = "JOB_BACKOFF_MS", default_value_t = 2_000, global = true)]
+    pub job_backoff_ms: u64,
+
+    /// Idle workers look for due jobs at least this often (ms); NOTIFY wakes them sooner.
+    #[arg(
+        long,
+        env = "JOB_POLL_INTERVAL_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub job_poll_interval_ms: u64,
+}
+
+#[derive(clap::Parser)]
+struct DefaultsOnly {
+    #[command(flatten)]
+    config: Config,
 }
 
 impl Config {
+    /// Every setting at its default, ignoring the environment: for tests and benches.
+    pub fn defaults() -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let command = DefaultsOnly::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.get_matches_from(["imagegraph"]);
+        DefaultsOnly::from_arg_matches(&matches)
+            .expect("defaults parse")
+            .config
+    }
+
+    pub fn openai_settings(&self) -> Option<crate::ai::OpenAiSettings> {
+        if self.openai_api_key.is_none() && self.openai_base_url.is_none() {
+            return None;
+        }
+        Some(crate::ai::OpenAiSettings {
+            api_key: self.openai_api_key.clone(),
+            base_url: self
+                .openai_base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned()),
+            vision_model: self.openai_vision_model.clone(),
+            describe_prompt: self.openai_describe_prompt.clone(),
+            max_tokens: self.openai_max_tokens,
+            image_model: self.openai_image_model.clone(),
+            timeout: Duration::from_millis(self.ai_timeout_ms),
+        })
+    }
+
+    pub fn worker_config(&self) -> crate::jobs::WorkerConfig {
+        crate::jobs::WorkerConfig {
+            count: self.workers,
+            lease: Duration::from_millis(self.job_lease_ms),
+            max_attempts: self.job_max_attempts,
+            poll_interval: Duration::from_millis(self.job_poll_interval_ms),
+            backoff_base: Duration::from_millis(self.job_backoff_ms),
+            backoff_cap: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.database_pool_size == 0 {
             bail!("DATABASE_POOL_SIZE must be at least 1");
@@ -78,6 +194,14 @@ impl Config {
         }
         if self.max_upload_bytes == 0 || self.max_image_pixels == 0 {
             bail!("MAX_UPLOAD_BYTES and MAX_IMAGE_PIXELS must be positive");
+        }
+        if self.job_max_attempts < 1 || self.job_lease_ms < 100 || self.job_poll_interval_ms == 0 {
+            bail!(
+                "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
+            );
+        }
+        if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {
+            bail!("OPENAI_MAX_TOKENS and AI_TIMEOUT_MS must be positive");
         }
         if let Some(secret) = &self.media_secret
             && secret.len() < 32
@@ -103,6 +227,14 @@ impl Config {
 
     /// The configured secret, or the one kept in the data directory (created once).
     pub fn load_media_secret(&self) -> anyhow::Result<Vec<u8>> {
+        if self.job_max_attempts < 1 || self.job_lease_ms < 100 || self.job_poll_interval_ms == 0 {
+            bail!(
+                "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
+            );
+        }
+        if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {
+            bail!("OPENAI_MAX_TOKENS and AI_TIMEOUT_MS must be positive");
+        }
         if let Some(secret) = &self.media_secret {
             return Ok(secret.as_bytes().to_vec());
         }
@@ -135,6 +267,15 @@ impl fmt::Debug for Config {
             .field("media_url_ttl_secs", &self.media_url_ttl_secs)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("max_image_pixels", &self.max_image_pixels)
-            .finish()
+            .field(
+                "openai_api_key",
+                &self.openai_api_key.as_ref().map(|_| "<set>"),
+            )
+            .field("openai_base_url", &self.openai_base_url)
+            .field("openai_vision_model", &self.openai_vision_model)
+            .field("openai_image_model", &self.openai_image_model)
+            .field("workers", &self.workers)
+            .field("job_max_attempts", &self.job_max_attempts)
+            .finish_non_exhaustive()
     }
 }

@@ -15,6 +15,9 @@ pub enum Error {
     Forbidden(String),
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
+    /// The AI provider failed or refused, or none is configured; the message is safe
+    /// to show (provider messages are quoted, never our internals).
+    AiProvider(String),
     /// Anything the client cannot fix. The message is logged, never sent.
     Internal(anyhow::Error),
 }
@@ -38,6 +41,7 @@ impl Error {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Self::AiProvider(_) => "AI_PROVIDER_ERROR",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -48,7 +52,8 @@ impl Error {
             Self::BadInput(msg)
             | Self::Forbidden(msg)
             | Self::PayloadTooLarge(msg)
-            | Self::UnsupportedMediaType(msg) => msg.clone(),
+            | Self::UnsupportedMediaType(msg)
+            | Self::AiProvider(msg) => msg.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_owned()
@@ -86,6 +91,12 @@ impl From<crate::db::PoolError> for Error {
 impl From<object_store::Error> for Error {
     fn from(err: object_store::Error) -> Self {
         Self::Internal(err.into())
+    }
+}
+
+impl From<crate::ai::AiError> for Error {
+    fn from(err: crate::ai::AiError) -> Self {
+        Self::AiProvider(err.user_message())
     }
 }
 

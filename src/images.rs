@@ -5,11 +5,16 @@ use bytes::Bytes;
 use chrono::Utc;
 use uuid::Uuid;
 
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use futures::future::BoxFuture;
+
 use crate::app::App;
 use crate::db::models::image::{AnalysisStatus, ImageSource};
 use crate::db::models::{Image, User};
 use crate::error::{Error, Result};
 use crate::imaging::{self, MediaFormat};
+use crate::jobs::{Task, queue};
 use crate::storage::StorageKey;
 
 /// Decodes a bare base64 string or a `data:image/<type>;base64,` URI. The declared type
@@ -73,11 +78,41 @@ pub fn thumbnail_key(image: &Image) -> StorageKey {
     }
 }
 
-/// Stores an uploaded image: checked and thumbnailed off the async runtime, objects
-/// written first, then the row; if the row fails the objects are removed again.
-pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>) -> Result<Image> {
+/// How a stored image came to be.
+pub struct NewImage {
+    pub source: ImageSource,
+    pub prompt: Option<String>,
+    pub parent_id: Option<Uuid>,
+    /// Queue an AI description in the same transaction as the row.
+    pub analyze: bool,
+}
+
+/// More work to commit with the new image's row (its id is passed in).
+pub type AfterInsert = Box<
+    dyn for<'c> FnOnce(&'c mut AsyncPgConnection, Uuid) -> BoxFuture<'c, QueryResult<()>> + Send,
+>;
+
+pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>, analyze: bool) -> Result<Image> {
+    let new = NewImage {
+        source: ImageSource::Upload,
+        prompt: None,
+        parent_id: None,
+        analyze,
+    };
+    store(app, owner, Bytes::from(bytes), new, None).await
+}
+
+/// Stores an image: checked and thumbnailed off the async runtime, objects written
+/// first, then the row with its analysis job in one transaction; if the transaction
+/// fails the objects are removed again.
+pub async fn store(
+    app: &App,
+    owner: &User,
+    bytes: Bytes,
+    new: NewImage,
+    after_insert: Option<AfterInsert>,
+) -> Result<Image> {
     let limits = app.config.upload_limits();
-    let bytes = Bytes::from(bytes);
     let input = bytes.clone();
     let prepared =
         tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits)).await??;
@@ -94,14 +129,18 @@ pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>) -> Result<Image> {
         byte_size: bytes.len() as i64,
         thumbnail_content_type: prepared.thumbnail_format.content_type().to_owned(),
         description: None,
-        analysis_status: AnalysisStatus::NotRequested,
+        analysis_status: if new.analyze {
+            AnalysisStatus::Pending
+        } else {
+            AnalysisStatus::NotRequested
+        },
         analysis_model: None,
         analysis_error: None,
-        analysis_requested_at: None,
+        analysis_requested_at: new.analyze.then_some(now),
         analysis_completed_at: None,
-        source: ImageSource::Upload,
-        prompt: None,
-        parent_id: None,
+        source: new.source,
+        prompt: new.prompt,
+        parent_id: new.parent_id,
         created_at: now,
         edited_at: now,
     };
@@ -116,9 +155,27 @@ pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>) -> Result<Image> {
         return Err(err.into());
     }
 
+    let max_attempts = app.config.job_max_attempts;
     let inserted = async {
         let mut conn = app.db.conn().await?;
-        Ok::<_, Error>(Image::insert(&mut conn, &image).await?)
+        let image = conn
+            .transaction::<_, diesel::result::Error, _>(async move |conn| {
+                let image = Image::insert(conn, &image).await?;
+                if new.analyze {
+                    queue::enqueue(
+                        conn,
+                        &Task::AnalyzeImage { image_id: image.id },
+                        max_attempts,
+                    )
+                    .await?;
+                }
+                if let Some(after_insert) = after_insert {
+                    after_insert(conn, image.id).await?;
+                }
+                Ok(image)
+            })
+            .await?;
+        Ok::<_, Error>(image)
     }
     .await;
     if inserted.is_err() {

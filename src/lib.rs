@@ -1,16 +1,21 @@
 //! imagegraph: a self-hostable GraphQL service for images. See ARCHITECTURE.md.
 
+pub mod ai;
+pub mod analysis;
 pub mod app;
 pub mod comments;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod fsutil;
 pub mod gc;
+pub mod generation;
 pub mod graphql;
 pub mod http;
 pub mod images;
 pub mod imaging;
+pub mod jobs;
 pub mod media;
 pub mod startup;
 pub mod storage;

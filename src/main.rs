@@ -2,7 +2,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imagegraph::config::Config;
 use imagegraph::db::models::{Role, User, token};
-use imagegraph::startup::{Database, build_app};
+use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::{db, graphql, http, users};
 use tracing_subscriber::EnvFilter;
 
@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Serve the GraphQL API (GraphiQL at /).
     Serve,
+    /// Run background job workers only (no HTTP), to scale workers out.
+    Worker,
     /// Apply pending database migrations.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -78,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let database = Database::resolve(&cli.config).await?;
     let result = match cli.command {
         Command::Serve => serve(cli.config, &database.url).await,
+        Command::Worker => worker(cli.config, &database.url).await,
         Command::Migrate => db::migrate(&database.url)
             .await
             .map(|n| eprintln!("{n} migration(s) applied")),
@@ -106,10 +109,25 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", app.config.listen_addr))?;
     tracing::info!("GraphiQL on http://{}/", listener.local_addr()?);
+    let background = Background::start(&app, app.config.workers > 0);
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    tracing::info!("stopped serving");
+    tracing::info!("stopped serving; stopping workers");
+    background.stop().await;
+    Ok(())
+}
+
+async fn worker(config: Config, database_url: &str) -> anyhow::Result<()> {
+    let app = build_app(config, database_url).await?;
+    anyhow::ensure!(
+        app.config.workers > 0,
+        "WORKERS is 0: a worker process needs at least one"
+    );
+    let background = Background::start(&app, true);
+    tracing::info!(workers = app.config.workers, "workers running");
+    shutdown_signal().await;
+    background.stop().await;
     Ok(())
 }
 

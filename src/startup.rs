@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::Config;
@@ -58,5 +60,36 @@ pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc
         .context("opening storage")?;
     tracing::info!(storage = storage.description(), "storage ready");
     let secret = config.load_media_secret()?;
-    Ok(App::new(config, db, storage, secret))
+    App::new(config, db, storage, secret)
+}
+
+/// The process's background work: the event listener and, when asked, job workers.
+pub struct Background {
+    shutdown: CancellationToken,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the LISTEN connection (needed by subscriptions and to wake workers) and
+    /// `workers` job workers.
+    pub fn start(app: &Arc<App>, workers: bool) -> Self {
+        let shutdown = CancellationToken::new();
+        let listener = {
+            let (app, shutdown) = (app.clone(), shutdown.clone());
+            tokio::spawn(async move { app.events.listen(app.db.url().to_owned(), shutdown).await })
+        };
+        let mut handles = vec![listener];
+        if workers {
+            handles.extend(crate::jobs::spawn_workers(app.clone(), shutdown.clone()));
+        }
+        Self { shutdown, handles }
+    }
+
+    /// Stops: workers finish their job in hand (or release it after a grace period).
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub type Conn<'a> = PooledConnection<'a, AsyncPgConnection>;
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
     queries: Arc<AtomicU64>,
+    url: Arc<str>,
 }
 
 impl Db {
@@ -57,7 +58,16 @@ impl Db {
             .build(manager)
             .await
             .context("building the database pool")?;
-        Ok(Self { pool, queries })
+        Ok(Self {
+            pool,
+            queries,
+            url: url.into(),
+        })
+    }
+
+    /// The URL the pool connects to, for dedicated connections (LISTEN).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub async fn conn(&self) -> Result<Conn<'_>, PoolError> {

@@ -59,4 +59,63 @@ diesel::joinable!(comments -> images (image_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(images -> users (owner_id));
 
-diesel::allow_tables_to_appear_in_same_query!(api_tokens, comments, images, users);
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    generations (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        prompt -> Text,
+        size -> Text,
+        with_analysis -> Bool,
+        status -> Text,
+        model -> Nullable<Text>,
+        error -> Nullable<Text>,
+        image_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ai_calls (id) {
+        id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        operation -> Text,
+        model -> Text,
+        prompt_tokens -> Int4,
+        completion_tokens -> Int4,
+        succeeded -> Bool,
+        duration_ms -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(generations -> users (owner_id));
+diesel::joinable!(generations -> images (image_id));
+diesel::joinable!(ai_calls -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    ai_calls,
+    api_tokens,
+    comments,
+    generations,
+    images,
+    jobs,
+    users
+);

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::errors::LoadError;
 use crate::db::Db;
-use crate::db::models::{Comment, Image, User};
+use crate::db::models::{Comment, Generation, Image, User};
 use crate::db::page::{Page, PageRequest};
 
 pub struct Loaders {
@@ -17,6 +17,7 @@ pub struct Loaders {
     pub comments: DataLoader<CommentLoader, HashMapCache>,
     pub comment_counts: DataLoader<CommentCountLoader, HashMapCache>,
     pub comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
+    pub generations: DataLoader<GenerationLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -30,7 +31,21 @@ impl Loaders {
             comments: loader(CommentLoader(db.clone())),
             comment_counts: loader(CommentCountLoader(db.clone())),
             comment_pages: loader(CommentPageLoader(db.clone())),
+            generations: loader(GenerationLoader(db.clone())),
         }
+    }
+
+    /// Loaders that batch but never cache: for WebSocket connections, which live long
+    /// and must see rows as they are when each event fires.
+    pub fn uncached(db: &Db) -> Self {
+        let loaders = Self::new(db);
+        loaders.users.enable_all_cache(false);
+        loaders.images.enable_all_cache(false);
+        loaders.comments.enable_all_cache(false);
+        loaders.comment_counts.enable_all_cache(false);
+        loaders.comment_pages.enable_all_cache(false);
+        loaders.generations.enable_all_cache(false);
+        loaders
     }
 }
 
@@ -78,6 +93,22 @@ impl Loader<Uuid> for CommentLoader {
             .await?
             .into_iter()
             .map(|c| (c.id, c))
+            .collect())
+    }
+}
+
+pub struct GenerationLoader(Db);
+
+impl Loader<Uuid> for GenerationLoader {
+    type Value = Generation;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Generation>, LoadError> {
+        let mut conn = self.0.conn().await?;
+        Ok(Generation::load_many(&mut conn, keys)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g))
             .collect())
     }
 }

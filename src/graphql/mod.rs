@@ -6,11 +6,12 @@ pub mod loaders;
 mod mutation;
 pub mod pagination;
 mod query;
+mod subscription;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, Schema};
 use uuid::Uuid;
 
 use crate::app::App;
@@ -20,20 +21,19 @@ use loaders::Loaders;
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation, Subscription)
         .data(app)
         .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
 /// The authenticated user, if any, for one request or WebSocket connection.
@@ -50,12 +50,12 @@ pub fn prepare_request(
     request.data(Viewer(viewer)).data(Loaders::new(&app.db))
 }
 
-/// The same for a WebSocket connection: one set of loaders per connection is fine,
-/// as subscriptions only read rows that already exist when an event fires.
+/// The same for a WebSocket connection, with loaders that do not cache: the
+/// connection outlives any one event.
 pub fn connection_data(app: &App, viewer: Option<User>) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
     data.insert(Viewer(viewer));
-    data.insert(Loaders::new(&app.db));
+    data.insert(Loaders::uncached(&app.db));
     data
 }
 

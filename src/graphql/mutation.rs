@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::types::*;
 use super::{ContextExt as _, parse_id};
 use crate::error::Error;
-use crate::{comments, images};
+use crate::{analysis, comments, generation, images};
 
 #[derive(Default)]
 pub struct Mutation;
@@ -53,8 +53,39 @@ impl Mutation {
                 return Err(Error::bad_input("pass the image as `file` or `base64`").into());
             }
         };
-        let image = images::upload(app, viewer, bytes).await?;
+        let image = images::upload(app, viewer, bytes, input.analyze).await?;
         Ok(UploadImagePayload { image })
+    }
+
+    /// Queues a new AI description of an image (owner or admin). While one is pending
+    /// or running this changes nothing and returns the image as it is.
+    async fn analyze_image(
+        &self,
+        ctx: &Context<'_>,
+        input: AnalyzeImageInput,
+    ) -> Result<AnalyzeImagePayload> {
+        let viewer = ctx.viewer()?;
+        let image = analysis::request(ctx.app(), viewer, parse_id(&input.image_id)?).await?;
+        Ok(AnalyzeImagePayload { image })
+    }
+
+    /// Queues the generation of an image from a prompt and returns at once; the
+    /// generation's status follows the job.
+    async fn generate_image(
+        &self,
+        ctx: &Context<'_>,
+        input: GenerateImageInput,
+    ) -> Result<GenerateImagePayload> {
+        let viewer = ctx.viewer()?;
+        let generation = generation::request(
+            ctx.app(),
+            viewer,
+            &input.prompt,
+            input.size.into(),
+            input.analyze,
+        )
+        .await?;
+        Ok(GenerateImagePayload { generation })
     }
 
     /// Deletes an image, its comments and its files (owner or admin).

@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::types::{ImageConnection, Node, TotalCount};
 use super::{ContextExt as _, parse_id};
 use crate::db::models::image::ImageFilter;
-use crate::db::models::{Comment, Image, User};
+use crate::db::models::{Comment, Generation, Image, User};
 use crate::error::Error;
 use crate::graphql::pagination::{self, page_request};
 
@@ -25,6 +25,9 @@ impl Query {
         }
         if let Some(user) = loaders.users.load_one(id).await? {
             return Ok(Some(Node::User(user)));
+        }
+        if let Some(generation) = loaders.generations.load_one(id).await? {
+            return Ok(Some(Node::ImageGeneration(generation)));
         }
         Err(Error::NotFound("node").into())
     }
@@ -72,6 +75,19 @@ impl Query {
             page,
             &request,
             TotalCount::Images(filter),
+        ))
+    }
+
+    /// An image generation, to follow its progress.
+    async fn generation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Generation>> {
+        ctx.viewer()?;
+        let id = parse_id(&id)?;
+        Ok(Some(
+            ctx.loaders()
+                .generations
+                .load_one(id)
+                .await?
+                .ok_or(Error::NotFound("generation"))?,
         ))
     }
 

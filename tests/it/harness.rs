@@ -15,6 +15,7 @@ use imagegraph::config::Config;
 use imagegraph::db::local_cluster::{LocalCluster, Options};
 use imagegraph::db::models::Role;
 use imagegraph::db::{self, Db};
+use imagegraph::startup::Background;
 use imagegraph::storage::Storage;
 use serde_json::{Value, json};
 
@@ -160,19 +161,18 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Defaults, made quick for tests: no workers unless a test asks, fast retries.
 pub fn test_config(data_dir: PathBuf) -> Config {
-    Config {
-        data_dir,
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        database_url: None,
-        database_pool_size: 8,
-        storage_url: None,
-        media_secret: Some("test-media-secret-test-media-secret".into()),
-        media_url_ttl_secs: 3600,
-        max_upload_bytes: 25 * 1024 * 1024,
-        max_image_pixels: 50_000_000,
-    }
+    let mut config = Config::defaults();
+    config.data_dir = data_dir;
+    config.database_pool_size = 8;
+    config.media_secret = Some("test-media-secret-test-media-secret".into());
+    config.workers = 0;
+    config.job_backoff_ms = 20;
+    config.job_lease_ms = 2_000;
+    config.job_poll_interval_ms = 200;
+    config.ai_timeout_ms = 2_000;
+    config
 }
 
 pub struct TestUser {
@@ -188,6 +188,7 @@ pub struct TestApp {
     pub bob: TestUser,
     pub database: TestDatabase,
     pub data_dir: tempfile::TempDir,
+    _background: Background,
 }
 
 impl TestApp {
@@ -209,7 +210,11 @@ impl TestApp {
             .unwrap();
         let storage = Storage::from_url(config.storage_url.as_deref(), &config.data_dir).unwrap();
         let secret = config.load_media_secret().unwrap();
-        let app = App::new(config, db, storage, secret);
+        let app = App::new(config, db, storage, secret).unwrap();
+        let background = Background::start(&app, app.config.workers > 0);
+        tokio::time::timeout(std::time::Duration::from_secs(10), app.events.wait_connected())
+            .await
+            .expect("the event listener connects");
 
         let mut users = Vec::new();
         for (name, role) in [
@@ -234,6 +239,7 @@ impl TestApp {
             bob,
             database,
             data_dir,
+            _background: background,
         }
     }
 
@@ -315,13 +321,17 @@ impl TestApp {
         )
     }
 
-    /// Uploads a small PNG as base64 and returns the new image's id.
+    /// Uploads a small PNG as base64 (no analysis) and returns the new image's id.
     pub async fn upload_png(&self, token: &str) -> String {
+        self.upload_png_analyzed(token, false).await
+    }
+
+    pub async fn upload_png_analyzed(&self, token: &str, analyze: bool) -> String {
         let body = self
             .gql(
                 token,
-                "mutation($b: String!) { uploadImage(input: { base64: $b }) { image { id } } }",
-                json!({ "b": base64_of(&png(8, 6)) }),
+                "mutation($b: String!, $a: Boolean!) { uploadImage(input: { base64: $b, analyze: $a }) { image { id } } }",
+                json!({ "b": base64_of(&png(8, 6)), "a": analyze }),
             )
             .await;
         body["data"]["uploadImage"]["image"]["id"]
@@ -439,5 +449,19 @@ pub async fn wait_for_http(url: &str, timeout: std::time::Duration) {
             "{url} did not come up within {timeout:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls `query` until `done` holds for its answer; panics with the last answer after
+/// `timeout`.
+pub async fn eventually(t: &TestApp, token: &str, query: &str, variables: Value, timeout: std::time::Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let body = t.gql(token, query, variables.clone()).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "not done after {timeout:?}: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -119,6 +119,82 @@ impl Image {
             .await
     }
 
+    /// Moves an unfinished analysis (PENDING or RUNNING) to `status`; false when no
+    /// analysis was in progress, which keeps the analysis job idempotent.
+    pub async fn advance_analysis(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        status: AnalysisStatus,
+        description: Option<&str>,
+        error: Option<&str>,
+    ) -> QueryResult<bool> {
+        let unfinished = [AnalysisStatus::Pending, AnalysisStatus::Running];
+        let query = diesel::update(
+            images::table
+                .find(id)
+                .filter(images::analysis_status.eq_any(unfinished)),
+        );
+        let n = match status {
+            AnalysisStatus::Succeeded | AnalysisStatus::Failed => {
+                query
+                    .set((
+                        images::analysis_status.eq(status),
+                        images::description.eq(description),
+                        images::analysis_error.eq(error),
+                        images::analysis_completed_at.eq(Some(Utc::now())),
+                    ))
+                    .execute(conn)
+                    .await?
+            }
+            _ => {
+                query
+                    .set(images::analysis_status.eq(status))
+                    .execute(conn)
+                    .await?
+            }
+        };
+        Ok(n == 1)
+    }
+
+    pub async fn set_analysis_model(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        model: &str,
+    ) -> QueryResult<()> {
+        diesel::update(images::table.find(id))
+            .set(images::analysis_model.eq(model))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a new analysis as requested (PENDING), clearing the last outcome.
+    pub async fn request_analysis(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Image> {
+        diesel::update(images::table.find(id))
+            .set((
+                images::analysis_status.eq(AnalysisStatus::Pending),
+                images::analysis_error.eq(None::<String>),
+                images::analysis_requested_at.eq(Some(Utc::now())),
+                images::analysis_completed_at.eq(None::<DateTime<Utc>>),
+            ))
+            .returning(Image::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn find_for_update(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<Image>> {
+        images::table
+            .find(id)
+            .for_update()
+            .select(Image::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     /// Deletes the row (comments go with it); returns it so its objects can be removed.
     pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Image>> {
         diesel::delete(images::table.find(id))

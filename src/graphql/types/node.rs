@@ -1,6 +1,6 @@
 use async_graphql::{ID, Interface};
 
-use crate::db::models::{Comment, Image, User};
+use crate::db::models::{Comment, Generation, Image, User};
 
 /// Any object with a global id (`Query.node`).
 #[derive(Interface)]
@@ -9,4 +9,5 @@ pub enum Node {
     Image(Image),
     Comment(Comment),
     User(User),
+    ImageGeneration(Generation),
 }

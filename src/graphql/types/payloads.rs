@@ -1,6 +1,7 @@
 use async_graphql::{ID, InputObject, SimpleObject, Upload};
 
-use crate::db::models::{Comment, Image};
+use super::GenerationShape;
+use crate::db::models::{Comment, Generation, Image};
 
 #[derive(InputObject)]
 pub struct UploadImageInput {
@@ -8,6 +9,9 @@ pub struct UploadImageInput {
     pub file: Option<Upload>,
     /// The image as base64, bare or as a `data:image/<type>;base64,` URI.
     pub base64: Option<String>,
+    /// Have an AI model describe the image in the background.
+    #[graphql(default = true)]
+    pub analyze: bool,
 }
 
 #[derive(SimpleObject)]
@@ -56,4 +60,32 @@ pub struct DeleteCommentInput {
 #[derive(SimpleObject)]
 pub struct DeleteCommentPayload {
     pub deleted_comment_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AnalyzeImageInput {
+    pub image_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct AnalyzeImagePayload {
+    /// The image, its analysis pending (or already under way).
+    pub image: Image,
+}
+
+#[derive(InputObject)]
+pub struct GenerateImageInput {
+    /// What to draw; 1 to 4000 characters.
+    pub prompt: String,
+    #[graphql(default_with = "GenerationShape::Square")]
+    pub size: GenerationShape,
+    /// Have the generated image described, as uploads are.
+    #[graphql(default = true)]
+    pub analyze: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct GenerateImagePayload {
+    /// Follow it with `generation(id:)` or the `generationCompleted` subscription.
+    pub generation: Generation,
 }

@@ -1,0 +1,155 @@
+//! AI providers behind one interface: describe an image, generate one from a prompt.
+//! `OpenAi` speaks to OpenAI or any OpenAI-compatible server; `Offline` describes
+//! images from their pixels when neither a key nor a base URL is configured.
+
+mod offline;
+mod openai;
+
+use std::time::Duration;
+
+pub use offline::Offline;
+pub use openai::{OpenAi, OpenAiSettings};
+
+use crate::imaging::MediaFormat;
+use crate::jobs::JobError;
+
+/// The model and tokens a call consumed, recorded for every call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub model: String,
+    pub prompt_tokens: i32,
+    pub completion_tokens: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub text: String,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub bytes: Vec<u8>,
+    pub usage: Usage,
+}
+
+/// Shapes a generated image can take; the pixel size depends on the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Square,
+    Portrait,
+    Landscape,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AiError {
+    /// 429: retry, no sooner than the provider asked.
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx or a network failure: retry.
+    Unavailable(String),
+    /// No answer within the timeout: retry.
+    Timeout,
+    /// 4xx, including content policy refusals: retrying would not help. The message
+    /// is the provider's own.
+    Rejected(String),
+    /// An answer we cannot use (malformed body, no content).
+    BadResponse(String),
+    /// This deployment has no provider able to do it.
+    NotConfigured(&'static str),
+}
+
+impl AiError {
+    /// Words safe to show a user.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::RateLimited { .. } => "the AI provider is rate limiting requests".to_owned(),
+            Self::Unavailable(detail) => format!("the AI provider is unavailable ({detail})"),
+            Self::Timeout => "the AI provider did not answer in time".to_owned(),
+            Self::Rejected(message) => format!("the AI provider refused the request: {message}"),
+            Self::BadResponse(detail) => {
+                format!("the AI provider sent an unusable answer ({detail})")
+            }
+            Self::NotConfigured(what) => {
+                format!(
+                    "{what} needs an AI provider: set OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server)"
+                )
+            }
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Unavailable(_) | Self::Timeout
+        )
+    }
+}
+
+impl From<AiError> for JobError {
+    fn from(err: AiError) -> Self {
+        let message = err.user_message();
+        match err {
+            AiError::RateLimited { retry_after } => JobError::Retry {
+                message,
+                after: retry_after,
+            },
+            AiError::Unavailable(_) | AiError::Timeout => JobError::Retry {
+                message,
+                after: None,
+            },
+            AiError::Rejected(_) | AiError::BadResponse(_) | AiError::NotConfigured(_) => {
+                JobError::Permanent(message)
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Provider {
+    OpenAi(std::sync::Arc<OpenAi>),
+    Offline(Offline),
+}
+
+impl Provider {
+    pub fn from_settings(settings: Option<OpenAiSettings>) -> anyhow::Result<Self> {
+        Ok(match settings {
+            Some(settings) => Self::OpenAi(std::sync::Arc::new(OpenAi::new(settings)?)),
+            None => Self::Offline(Offline),
+        })
+    }
+
+    /// The model that describes images, as recorded on them.
+    pub fn vision_model(&self) -> &str {
+        match self {
+            Self::OpenAi(p) => p.vision_model(),
+            Self::Offline(_) => offline::MODEL,
+        }
+    }
+
+    pub async fn describe(
+        &self,
+        image: &[u8],
+        format: MediaFormat,
+    ) -> Result<Description, AiError> {
+        match self {
+            Self::OpenAi(p) => p.describe(image, format).await,
+            Self::Offline(p) => p.describe(image).await,
+        }
+    }
+
+    /// Fails at once when generation cannot work here, so a request is refused
+    /// rather than queued to fail.
+    pub fn check_can_generate(&self) -> Result<(), AiError> {
+        match self {
+            Self::OpenAi(_) => Ok(()),
+            Self::Offline(_) => Err(AiError::NotConfigured("image generation")),
+        }
+    }
+
+    pub async fn generate(&self, prompt: &str, shape: Shape) -> Result<Generated, AiError> {
+        match self {
+            Self::OpenAi(p) => p.generate(prompt, shape).await,
+            Self::Offline(_) => Err(AiError::NotConfigured("image generation")),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! OpenAI and OpenAI-compatible servers. Requests and responses use openai-api-rs's
+//! types; they travel over one shared reqwest client of ours, because the crate's own
+//! client is rebuilt per call, drops status codes and headers (so no Retry-After), and
+//! cannot parse `b64_json` image answers.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use openai_api_rs::v1::chat_completion::chat_completion::{
+    ChatCompletionRequest, ChatCompletionResponse,
+};
+use openai_api_rs::v1::chat_completion::{
+    ChatCompletionMessage, Content, ContentType, ImageUrl, ImageUrlType, MessageRole,
+};
+use reqwest::{Response, StatusCode, header};
+use serde::Deserialize;
+
+use super::{AiError, Description, Generated, Shape, Usage};
+use crate::imaging::MediaFormat;
+
+/// Images larger than this on their long side are scaled down before sending.
+const MAX_VISION_SIDE: u32 = 2048;
+/// Provider error bodies are quoted to users only up to this length.
+const MAX_ERROR_CHARS: usize = 500;
+
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Option<String>,
+    pub base_url: String,
+    pub vision_model: String,
+    pub describe_prompt: String,
+    pub max_tokens: u32,
+    pub image_model: String,
+    pub timeout: Duration,
+}
+
+pub struct OpenAi {
+    settings: OpenAiSettings,
+    http: reqwest::Client,
+}
+
+impl OpenAi {
+    pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("imagegraph/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { settings, http })
+    }
+
+    pub fn vision_model(&self) -> &str {
+        &self.settings.vision_model
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.settings.base_url.trim_end_matches('/'))
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.post(self.url(path));
+        match &self.settings.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    pub async fn describe(
+        &self,
+        image: &[u8],
+        format: MediaFormat,
+    ) -> Result<Description, AiError> {
+        let (bytes, content_type) = fit_for_vision(image, format)?;
+        let data_url = format!("data:{content_type};base64,{}", STANDARD.encode(&bytes));
+        let message = ChatCompletionMessage {
+            role: MessageRole::user,
+            content: Content::ImageUrl(vec![
+                ImageUrl {
+                    r#type: ContentType::text,
+                    text: Some(self.settings.describe_prompt.clone()),
+                    image_url: None,
+                },
+                ImageUrl {
+                    r#type: ContentType::image_url,
+                    text: None,
+                    image_url: Some(ImageUrlType { url: data_url }),
+                },
+            ]),
+            name: None,
+            tool_calls: None,
+            tool_call_id: None,
+        };
+        let request = ChatCompletionRequest::new(self.settings.vision_model.clone(), vec![message])
+            .max_tokens(i64::from(self.settings.max_tokens));
+        let response = send(self.post("chat/completions").json(&request)).await?;
+        let body: ChatCompletionResponse = parse(response).await?;
+        let text = body
+            .choices
+            .into_iter()
+            .find_map(|choice| choice.message.content)
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+            .ok_or_else(|| AiError::BadResponse("no description in the answer".into()))?;
+        let usage = Usage {
+            model: body.model,
+            prompt_tokens: body.usage.prompt_tokens,
+            completion_tokens: body.usage.completion_tokens,
+        };
+        Ok(Description { text, usage })
+    }
+
+    pub async fn generate(&self, prompt: &str, shape: Shape) -> Result<Generated, AiError> {
+        let model = &self.settings.image_model;
+        let request = serde_json::json!({ "model": model, "prompt": prompt, "n": 1, "size": size_for(model, shape) });
+        let response = send(self.post("images/generations").json(&request)).await?;
+        let body: ImagesResponse = parse(response).await?;
+        let usage = Usage {
+            model: model.clone(),
+            prompt_tokens: body.usage.as_ref().map_or(0, |u| u.input_tokens),
+            completion_tokens: body.usage.as_ref().map_or(0, |u| u.output_tokens),
+        };
+        let image = body
+            .data
+            .into_iter()
+            .next()
+            .ok_or_else(|| AiError::BadResponse("no image in the answer".into()))?;
+        let bytes = match (image.b64_json, image.url) {
+            (Some(b64), _) => STANDARD
+                .decode(b64.trim())
+                .map_err(|_| AiError::BadResponse("b64_json is not base64".into()))?,
+            (None, Some(url)) => {
+                let response = send(self.http.get(url)).await?;
+                response
+                    .bytes()
+                    .await
+                    .map_err(|e| transport_error(&e))?
+                    .to_vec()
+            }
+            (None, None) => {
+                return Err(AiError::BadResponse(
+                    "the image has neither b64_json nor url".into(),
+                ));
+            }
+        };
+        Ok(Generated { bytes, usage })
+    }
+}
+
+/// The size string each model family accepts for a shape.
+pub fn size_for(model: &str, shape: Shape) -> &'static str {
+    let dalle = model.starts_with("dall-e");
+    match shape {
+        Shape::Square => "1024x1024",
+        Shape::Portrait if dalle => "1024x1792",
+        Shape::Landscape if dalle => "1792x1024",
+        Shape::Portrait => "1024x1536",
+        Shape::Landscape => "1536x1024",
+    }
+}
+
+#[derive(Deserialize)]
+struct ImagesResponse {
+    data: Vec<ImageData>,
+    usage: Option<ImagesUsage>,
+}
+
+#[derive(Deserialize)]
+struct ImageData {
+    b64_json: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ImagesUsage {
+    #[serde(default)]
+    input_tokens: i32,
+    #[serde(default)]
+    output_tokens: i32,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: String,
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Result<Response, AiError> {
+    let response = request.send().await.map_err(|e| transport_error(&e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let retry_after = retry_after(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ErrorBody>(&body)
+        .map(|b| b.error.message)
+        .unwrap_or_else(|_| body.chars().take(MAX_ERROR_CHARS).collect());
+    Err(match status {
+        StatusCode::TOO_MANY_REQUESTS => AiError::RateLimited { retry_after },
+        s if s.is_server_error() => AiError::Unavailable(format!("HTTP {}", s.as_u16())),
+        StatusCode::REQUEST_TIMEOUT => AiError::Timeout,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            AiError::Rejected(format!("the API key was not accepted: {message}"))
+        }
+        _ => AiError::Rejected(message.chars().take(MAX_ERROR_CHARS).collect()),
+    })
+}
+
+async fn parse<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, AiError> {
+    let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| AiError::BadResponse(format!("unexpected JSON: {e}")))
+}
+
+fn transport_error(err: &reqwest::Error) -> AiError {
+    if err.is_timeout() {
+        AiError::Timeout
+    } else {
+        AiError::Unavailable("could not reach it".into())
+    }
+}
+
+/// `Retry-After` in seconds (OpenAI also sends `retry-after-ms`).
+fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        return Duration::try_from_secs_f64(ms / 1000.0).ok();
+    }
+    text("retry-after")
+        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+/// Sends images as they are when small enough; larger ones scaled to fit, and GIFs
+/// (their first frame), as JPEG.
+fn fit_for_vision(image: &[u8], format: MediaFormat) -> Result<(Vec<u8>, &'static str), AiError> {
+    let unreadable = |e: image::ImageError| {
+        AiError::BadResponse(format!("the stored image could not be read: {e}"))
+    };
+    let (width, height) =
+        image::ImageReader::with_format(Cursor::new(image), format.to_image_format())
+            .into_dimensions()
+            .map_err(unreadable)?;
+    if width.max(height) <= MAX_VISION_SIDE && format != MediaFormat::Gif {
+        return Ok((image.to_vec(), format.content_type()));
+    }
+    let mut decoded =
+        image::load_from_memory_with_format(image, format.to_image_format()).map_err(unreadable)?;
+    if decoded.width().max(decoded.height()) > MAX_VISION_SIDE {
+        decoded = decoded.resize(
+            MAX_VISION_SIDE,
+            MAX_VISION_SIDE,
+            image::imageops::FilterType::Triangle,
+        );
+    }
+    let mut out = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
+    decoded
+        .into_rgb8()
+        .write_with_encoder(encoder)
+        .map_err(unreadable)?;
+    Ok((out, "image/jpeg"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_prefers_milliseconds() {
+        let mut headers = header::HeaderMap::new();
+        headers.insert("retry-after", "2".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after-ms", "150".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(150)));
+        assert_eq!(retry_after(&header::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn sizes_follow_the_model_family() {
+        assert_eq!(size_for("dall-e-3", Shape::Landscape), "1792x1024");
+        assert_eq!(size_for("gpt-image-1", Shape::Landscape), "1536x1024");
+        assert_eq!(size_for("gpt-image-1", Shape::Square), "1024x1024");
+    }
+}

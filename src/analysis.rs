@@ -1,0 +1,125 @@
+//! AI descriptions of images, run as durable jobs. The image row carries the state
+//! (PENDING -> RUNNING -> SUCCEEDED | FAILED); every transition is conditional on the
+//! analysis being unfinished, so a job that runs twice changes nothing the second
+//! time and the completion event fires exactly once.
+
+use std::time::Instant;
+
+use diesel_async::AsyncConnection as _;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::models::image::AnalysisStatus;
+use crate::db::models::{Image, User, ai_call};
+use crate::error::{Error, Result};
+use crate::events::{self, Event};
+use crate::imaging::MediaFormat;
+use crate::jobs::{JobError, Task, queue};
+
+/// `analyzeImage`: queues a new analysis (owner or admin). While one is pending or
+/// running, it is returned as is: asking twice queues one job.
+pub async fn request(app: &App, viewer: &User, image_id: Uuid) -> Result<Image> {
+    let max_attempts = app.config.job_max_attempts;
+    let mut conn = app.db.conn().await?;
+    let image = conn
+        .transaction::<_, Error, _>(async move |conn| {
+            let image = Image::find_for_update(conn, image_id)
+                .await?
+                .ok_or(Error::NotFound("image"))?;
+            if image.owner_id != viewer.id && !viewer.is_admin() {
+                return Err(Error::forbidden(
+                    "only the image's owner or an admin can have it analysed",
+                ));
+            }
+            if matches!(
+                image.analysis_status,
+                AnalysisStatus::Pending | AnalysisStatus::Running
+            ) {
+                return Ok(image);
+            }
+            let image = Image::request_analysis(conn, image_id).await?;
+            queue::enqueue(conn, &Task::AnalyzeImage { image_id }, max_attempts).await?;
+            Ok(image)
+        })
+        .await?;
+    Ok(image)
+}
+
+/// The job: describe the image and record the outcome.
+pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
+    let mut conn = app.db.conn().await.map_err(Error::from)?;
+    let Some(image) = Image::find(&mut conn, image_id).await? else {
+        return Ok(()); // Deleted meanwhile: nothing to describe.
+    };
+    if !Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Running, None, None).await? {
+        return Ok(()); // Already finished by an earlier run.
+    }
+    Image::set_analysis_model(&mut conn, image_id, app.ai.vision_model()).await?;
+    drop(conn);
+
+    let key = crate::images::original_key(&image);
+    let bytes = match app.storage.get(&key).await {
+        Ok(object) => object.bytes().await.map_err(Error::from)?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(JobError::Permanent("the image's file is missing".into()));
+        }
+        Err(err) => return Err(Error::from(err).into()),
+    };
+    let format = MediaFormat::from_content_type(&image.content_type).unwrap_or(MediaFormat::Png);
+
+    let started = Instant::now();
+    let described = app.ai.describe(&bytes, format).await;
+    let mut conn = app.db.conn().await.map_err(Error::from)?;
+    let usage = match &described {
+        Ok(description) => description.usage.clone(),
+        Err(_) => crate::ai::Usage {
+            model: app.ai.vision_model().to_owned(),
+            ..Default::default()
+        },
+    };
+    ai_call::record(
+        &mut conn,
+        Some(image.owner_id),
+        "ai.describe",
+        &usage,
+        described.is_ok(),
+        started.elapsed(),
+    )
+    .await?;
+    let description = described?;
+
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        let text = description.text.as_str();
+        if Image::advance_analysis(conn, image_id, AnalysisStatus::Succeeded, Some(text), None)
+            .await?
+        {
+            Image::set_analysis_model(conn, image_id, &description.usage.model).await?;
+            events::publish(conn, &Event::AnalysisCompleted { image_id }).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Between attempts the analysis shows as pending again.
+pub(crate) async fn retrying(app: &App, image_id: Uuid) -> Result<()> {
+    let mut conn = app.db.conn().await?;
+    Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Pending, None, None).await?;
+    Ok(())
+}
+
+/// The job gave up: the analysis fails with a message a user may read.
+pub(crate) async fn give_up(app: &App, image_id: Uuid, message: &str) -> Result<()> {
+    let mut conn = app.db.conn().await?;
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        if Image::advance_analysis(conn, image_id, AnalysisStatus::Failed, None, Some(message))
+            .await?
+        {
+            events::publish(conn, &Event::AnalysisCompleted { image_id }).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}

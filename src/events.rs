@@ -1,0 +1,163 @@
+//! Events between processes: published with `pg_notify` inside the transaction that
+//! causes them (delivered only if it commits), received by one dedicated LISTEN
+//! connection per process and fanned out in memory to subscriptions and workers.
+
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const EVENTS_CHANNEL: &str = "imagegraph_events";
+const JOBS_CHANNEL: &str = "imagegraph_jobs";
+/// How often the listener proves its connection is alive.
+const PING_INTERVAL: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Event {
+    AnalysisCompleted { image_id: Uuid },
+    CommentAdded { image_id: Uuid, comment_id: Uuid },
+    GenerationCompleted { generation_id: Uuid },
+}
+
+/// Sends `event` to every process, when the surrounding transaction commits.
+pub async fn publish(conn: &mut AsyncPgConnection, event: &Event) -> diesel::QueryResult<()> {
+    let payload = serde_json::to_string(event).expect("events serialise");
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<Text, _>(EVENTS_CHANNEL)
+        .bind::<Text, _>(payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct EventBus {
+    events: broadcast::Sender<Event>,
+    jobs: Notify,
+    connected: watch::Sender<bool>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self {
+            events: broadcast::channel(1024).0,
+            jobs: Notify::new(),
+            connected: watch::channel(false).0,
+        }
+    }
+}
+
+impl EventBus {
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Workers wait on this for new jobs.
+    pub fn jobs_ready(&self) -> &Notify {
+        &self.jobs
+    }
+
+    /// Resolves once the listener is connected (again).
+    pub async fn wait_connected(&self) {
+        let mut rx = self.connected.subscribe();
+        let _ = rx.wait_for(|connected| *connected).await;
+    }
+
+    /// Keeps a LISTEN connection open until `shutdown`, reconnecting with backoff after
+    /// a drop. After a reconnect workers are woken, since notifications sent while the
+    /// connection was down are gone; jobs are durable rows, so none is lost.
+    pub async fn listen(&self, database_url: String, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            match self.listen_once(&database_url, &shutdown).await {
+                Ok(()) => return,
+                Err(err) => {
+                    self.connected.send_replace(false);
+                    tracing::warn!(error = %err, retry_in = ?backoff, "event listener disconnected");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn listen_once(
+        &self,
+        database_url: &str,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut conn = AsyncPgConnection::establish(database_url).await?;
+        diesel::sql_query(format!("LISTEN {EVENTS_CHANNEL}"))
+            .execute(&mut conn)
+            .await?;
+        diesel::sql_query(format!("LISTEN {JOBS_CHANNEL}"))
+            .execute(&mut conn)
+            .await?;
+        self.connected.send_replace(true);
+        self.jobs.notify_waiters();
+        loop {
+            {
+                let mut notifications = std::pin::pin!(conn.notifications_stream());
+                let ping = tokio::time::sleep(PING_INTERVAL);
+                tokio::pin!(ping);
+                loop {
+                    tokio::select! {
+                        notification = notifications.next() => match notification {
+                            Some(Ok(n)) => self.dispatch(&n.channel, &n.payload),
+                            Some(Err(err)) => return Err(err.into()),
+                            None => anyhow::bail!("notification stream ended"),
+                        },
+                        () = &mut ping => break,
+                        () = shutdown.cancelled() => return Ok(()),
+                    }
+                }
+            }
+            // Notifications arriving meanwhile wait in the connection's queue.
+            diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+        }
+    }
+
+    fn dispatch(&self, channel: &str, payload: &str) {
+        match channel {
+            JOBS_CHANNEL => self.jobs.notify_waiters(),
+            EVENTS_CHANNEL => match serde_json::from_str::<Event>(payload) {
+                // No receivers is fine: nobody is subscribed.
+                Ok(event) => drop(self.events.send(event)),
+                Err(err) => tracing::warn!(error = %err, payload, "unreadable event"),
+            },
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_have_a_stable_wire_form() {
+        let id = Uuid::nil();
+        let event = Event::CommentAdded {
+            image_id: id,
+            comment_id: id,
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"commentAdded","imageId":"00000000-0000-0000-0000-000000000000","commentId":"00000000-0000-0000-0000-000000000000"}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
+}

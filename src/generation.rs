@@ -1,0 +1,213 @@
+//! Image generation from a prompt, as a durable job. `generateImage` returns at once
+//! with a `Generation` (PENDING); the client follows it by id or with the
+//! `generationCompleted` subscription, as it follows an image's analysis.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use uuid::Uuid;
+
+use crate::ai::Shape;
+use crate::app::App;
+use crate::db::models::generation::GenerationStatus;
+use crate::db::models::image::ImageSource;
+use crate::db::models::{Generation, User, ai_call};
+use crate::error::{Error, Result};
+use crate::events::{self, Event};
+use crate::images::{self, NewImage};
+use crate::jobs::{JobError, Task, queue};
+
+pub const MAX_PROMPT_CHARS: usize = 4000;
+
+pub async fn request(
+    app: &App,
+    viewer: &User,
+    prompt: &str,
+    shape: Shape,
+    analyze: bool,
+) -> Result<Generation> {
+    let prompt = prompt.trim();
+    let chars = prompt.chars().count();
+    if chars == 0 {
+        return Err(Error::bad_input("the prompt must not be blank"));
+    }
+    if chars > MAX_PROMPT_CHARS {
+        return Err(Error::bad_input(format!(
+            "the prompt is {chars} characters; the limit is {MAX_PROMPT_CHARS}"
+        )));
+    }
+    app.ai.check_can_generate()?;
+    let generation = Generation {
+        id: Uuid::now_v7(),
+        owner_id: viewer.id,
+        prompt: prompt.to_owned(),
+        size: shape_name(shape).to_owned(),
+        with_analysis: analyze,
+        status: GenerationStatus::Pending,
+        model: None,
+        error: None,
+        image_id: None,
+        created_at: Utc::now(),
+        completed_at: None,
+    };
+    let max_attempts = app.config.job_max_attempts;
+    let mut conn = app.db.conn().await?;
+    let generation = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            let generation = Generation::insert(conn, &generation).await?;
+            queue::enqueue(
+                conn,
+                &Task::GenerateImage {
+                    generation_id: generation.id,
+                },
+                max_attempts,
+            )
+            .await?;
+            Ok(generation)
+        })
+        .await?;
+    Ok(generation)
+}
+
+pub fn shape_name(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Square => "SQUARE",
+        Shape::Portrait => "PORTRAIT",
+        Shape::Landscape => "LANDSCAPE",
+    }
+}
+
+fn shape_from_name(name: &str) -> Shape {
+    match name {
+        "PORTRAIT" => Shape::Portrait,
+        "LANDSCAPE" => Shape::Landscape,
+        _ => Shape::Square,
+    }
+}
+
+pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> {
+    let mut conn = app.db.conn().await.map_err(Error::from)?;
+    let Some(generation) = Generation::find(&mut conn, generation_id).await? else {
+        return Ok(());
+    };
+    if !Generation::advance(
+        &mut conn,
+        generation_id,
+        GenerationStatus::Running,
+        None,
+        None,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    drop(conn);
+
+    let started = Instant::now();
+    let generated = app
+        .ai
+        .generate(&generation.prompt, shape_from_name(&generation.size))
+        .await;
+    let mut conn = app.db.conn().await.map_err(Error::from)?;
+    let usage = match &generated {
+        Ok(g) => g.usage.clone(),
+        Err(_) => crate::ai::Usage {
+            model: app.config.openai_image_model.clone(),
+            ..Default::default()
+        },
+    };
+    ai_call::record(
+        &mut conn,
+        Some(generation.owner_id),
+        "ai.generate",
+        &usage,
+        generated.is_ok(),
+        started.elapsed(),
+    )
+    .await?;
+    Generation::set_model(&mut conn, generation_id, &usage.model).await?;
+    drop(conn);
+    let generated = generated?;
+
+    // An unusable image from the provider will not improve on retry.
+    let owner = User {
+        id: generation.owner_id,
+        name: String::new(),
+        role: crate::db::models::Role::Member,
+        created_at: Utc::now(),
+    };
+    let new_image = NewImage {
+        source: ImageSource::Generation,
+        prompt: Some(generation.prompt.clone()),
+        parent_id: None,
+        analyze: generation.with_analysis,
+    };
+    let finish: images::AfterInsert = Box::new(move |conn, image_id| {
+        Box::pin(async move {
+            if Generation::advance(
+                conn,
+                generation_id,
+                GenerationStatus::Succeeded,
+                None,
+                Some(image_id),
+            )
+            .await?
+            {
+                events::publish(conn, &Event::GenerationCompleted { generation_id }).await?;
+            }
+            Ok(())
+        })
+    });
+    match images::store(
+        app,
+        &owner,
+        Bytes::from(generated.bytes),
+        new_image,
+        Some(finish),
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(
+            Error::BadInput(msg) | Error::UnsupportedMediaType(msg) | Error::PayloadTooLarge(msg),
+        ) => Err(JobError::Permanent(format!(
+            "the AI provider returned an unusable image: {msg}"
+        ))),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub(crate) async fn retrying(app: &App, generation_id: Uuid) -> Result<()> {
+    let mut conn = app.db.conn().await?;
+    Generation::advance(
+        &mut conn,
+        generation_id,
+        GenerationStatus::Pending,
+        None,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn give_up(app: &App, generation_id: Uuid, message: &str) -> Result<()> {
+    let mut conn = app.db.conn().await?;
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        if Generation::advance(
+            conn,
+            generation_id,
+            GenerationStatus::Failed,
+            Some(message),
+            None,
+        )
+        .await?
+        {
+            events::publish(conn, &Event::GenerationCompleted { generation_id }).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}

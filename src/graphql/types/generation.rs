@@ -1,0 +1,106 @@
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use crate::ai::Shape;
+use crate::db::models::generation::GenerationStatus;
+use crate::db::models::{Generation, Image, User};
+use crate::error::Error;
+use crate::graphql::ContextExt as _;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum GenerationShape {
+    /// 1024x1024.
+    Square,
+    /// 1024x1536 (gpt-image) or 1024x1792 (DALL-E 3).
+    Portrait,
+    /// 1536x1024 (gpt-image) or 1792x1024 (DALL-E 3).
+    Landscape,
+}
+
+impl From<GenerationShape> for Shape {
+    fn from(shape: GenerationShape) -> Self {
+        match shape {
+            GenerationShape::Square => Shape::Square,
+            GenerationShape::Portrait => Shape::Portrait,
+            GenerationShape::Landscape => Shape::Landscape,
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "GenerationStatus")]
+pub enum GenerationStatusGql {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// An image being generated from a prompt. Its status moves like an analysis's:
+/// PENDING, RUNNING, then SUCCEEDED (with `image`) or FAILED (with `error`).
+#[Object(name = "ImageGeneration")]
+impl Generation {
+    pub async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(ctx
+            .loaders()
+            .users
+            .load_one(self.owner_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?)
+    }
+
+    async fn prompt(&self) -> &str {
+        &self.prompt
+    }
+
+    async fn size(&self) -> GenerationShape {
+        match self.size.as_str() {
+            "PORTRAIT" => GenerationShape::Portrait,
+            "LANDSCAPE" => GenerationShape::Landscape,
+            _ => GenerationShape::Square,
+        }
+    }
+
+    async fn status(&self) -> GenerationStatusGql {
+        match self.status {
+            GenerationStatus::Pending => GenerationStatusGql::Pending,
+            GenerationStatus::Running => GenerationStatusGql::Running,
+            GenerationStatus::Succeeded => GenerationStatusGql::Succeeded,
+            GenerationStatus::Failed => GenerationStatusGql::Failed,
+        }
+    }
+
+    async fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Why it failed, in words safe to show (a refusal quotes the provider).
+    async fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// `AI_PROVIDER_ERROR` when it failed.
+    async fn error_code(&self) -> Option<&str> {
+        (self.status == GenerationStatus::Failed).then_some("AI_PROVIDER_ERROR")
+    }
+
+    /// The generated image, once it has succeeded.
+    async fn image(&self, ctx: &Context<'_>) -> Result<Option<Image>> {
+        let Some(image_id) = self.image_id else {
+            return Ok(None);
+        };
+        Ok(ctx.loaders().images.load_one(image_id).await?)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at
+    }
+}

@@ -1,0 +1,170 @@
+//! The jobs table. Every function takes a connection, so callers can enqueue inside
+//! their own transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Jsonb, Text, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::Task;
+use crate::db::schema::jobs;
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ClaimedJob {
+    #[diesel(sql_type = SqlUuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: serde_json::Value,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Integer)]
+    pub max_attempts: i32,
+}
+
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    task: &Task,
+    max_attempts: i32,
+) -> QueryResult<Uuid> {
+    let id = Uuid::now_v7();
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(id),
+            jobs::kind.eq(task.kind()),
+            jobs::payload.eq(serde_json::to_value(task).expect("tasks serialise")),
+            jobs::max_attempts.eq(max_attempts),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(id)
+}
+
+/// Takes the next runnable job: queued and due, or running under a lease that ran
+/// out (its worker died). One statement, so two workers never take the same job.
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    worker: &str,
+    lease: Duration,
+) -> QueryResult<Option<ClaimedJob>> {
+    diesel::sql_query(
+        "UPDATE jobs SET status = 'RUNNING', attempts = attempts + 1, locked_by = $1, \
+           locked_until = now() + $2 * interval '1 millisecond', updated_at = now() \
+         WHERE id = ( \
+           SELECT id FROM jobs \
+           WHERE (status = 'QUEUED' AND run_at <= now()) OR (status = 'RUNNING' AND locked_until < now()) \
+           ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, payload, attempts, max_attempts",
+    )
+    .bind::<Text, _>(worker)
+    .bind::<BigInt, _>(lease.as_millis() as i64)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Extends the lease while the job runs; false if another worker has taken it over.
+pub async fn extend_lease(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    worker: &str,
+    lease: Duration,
+) -> QueryResult<bool> {
+    let n = diesel::sql_query(
+        "UPDATE jobs SET locked_until = now() + $3 * interval '1 millisecond' \
+         WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'",
+    )
+    .bind::<SqlUuid, _>(id)
+    .bind::<Text, _>(worker)
+    .bind::<BigInt, _>(lease.as_millis() as i64)
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Done: the job's effects are committed, so the row goes.
+pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::delete(jobs::table.find(id)).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn retry_at(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    run_at: DateTime<Utc>,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq("QUEUED"),
+            jobs::run_at.eq(run_at),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives up; the row stays, with its error, for operators to inspect.
+pub async fn fail(conn: &mut AsyncPgConnection, id: Uuid, error: &str) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq("FAILED"),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<DateTime<Utc>>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Hands a job back untouched (graceful shutdown): the attempt does not count.
+pub async fn release(conn: &mut AsyncPgConnection, id: Uuid, worker: &str) -> QueryResult<()> {
+    diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::locked_by.eq(worker))
+            .filter(jobs::status.eq("RUNNING")),
+    )
+    .set((
+        jobs::status.eq("QUEUED"),
+        jobs::attempts.eq(jobs::attempts - 1),
+        jobs::locked_by.eq(None::<String>),
+        jobs::locked_until.eq(None::<DateTime<Utc>>),
+        jobs::run_at.eq(Utc::now()),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When the next queued job falls due, or a running one's lease runs out.
+pub async fn next_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DateTime<Utc>>> {
+    let queued: Option<DateTime<Utc>> = jobs::table
+        .filter(jobs::status.eq("QUEUED"))
+        .select(diesel::dsl::min(jobs::run_at))
+        .get_result(conn)
+        .await?;
+    let leased: Option<DateTime<Utc>> = jobs::table
+        .filter(jobs::status.eq("RUNNING"))
+        .select(diesel::dsl::min(jobs::locked_until))
+        .get_result(conn)
+        .await?;
+    Ok([queued, leased].into_iter().flatten().min())
+}
+
+/// Jobs not yet finished (queued or running).
+pub async fn pending_count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    jobs::table
+        .filter(jobs::status.ne("FAILED"))
+        .count()
+        .get_result(conn)
+        .await
+}

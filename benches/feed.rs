@@ -12,8 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
-use imagegraph::db::local_cluster::{LocalCluster, Options};
 use serde_json::{Value, json};
 
 const FEED: &str = "query($after: String) { images(first: 10, after: $after) { edges { cursor node { id url thumbnailUrl description commentCount owner { name } comments(first: 5) { edges { node { id text author { name } } } } } } pageInfo { endCursor hasNextPage } } }";
@@ -28,8 +29,7 @@ struct Args {
 
 fn args() -> Args {
     let argv: Vec<String> = std::env::args().collect();
-    // `cargo bench` passes --bench; `cargo test --bench` does not: then run quick.
-    let quick = argv.iter().any(|a| a == "--quick") || !argv.iter().any(|a| a == "--bench");
+    let quick = common::quick_mode();
     let value = |name: &str| {
         argv.iter()
             .position(|a| a == name)
@@ -53,14 +53,7 @@ fn args() -> Args {
 
 fn main() -> anyhow::Result<()> {
     let args = args();
-    let (admin_url, _cluster) = match std::env::var("BENCH_DATABASE_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-pg");
-            let cluster = LocalCluster::start(&root, Options { ephemeral: true })?;
-            (cluster.url("postgres"), Some(cluster))
-        }
-    };
+    let (admin_url, _cluster) = common::server()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -68,17 +61,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
-    let mut url = url::Url::parse(&admin_url)?;
-    url.set_path("/imagegraph_bench");
-    let db_url = url.to_string();
-    let mut admin = AsyncPgConnection::establish(&admin_url).await?;
-    diesel::sql_query("DROP DATABASE IF EXISTS imagegraph_bench WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    diesel::sql_query("CREATE DATABASE imagegraph_bench")
-        .execute(&mut admin)
-        .await?;
-    imagegraph::db::migrate(&db_url).await?;
+    let db_url = common::fresh_database(&admin_url, "imagegraph_bench").await?;
     let seeded = Instant::now();
     seed(&db_url, args.images).await?;
     eprintln!(
@@ -255,15 +238,10 @@ async fn drive(
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
-    let percentile = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p) as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     LoadResult {
         requests_per_second: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(0.50),
-        p99_ms: percentile(0.99),
+        p50_ms: common::percentile(&latencies, 0.50),
+        p99_ms: common::percentile(&latencies, 0.99),
         errors,
     }
 }

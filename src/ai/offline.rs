@@ -56,7 +56,12 @@ pub fn describe_pixels(image: &DynamicImage) -> String {
         std::cmp::Ordering::Less => "portrait",
         std::cmp::Ordering::Equal => "square",
     };
-    let small = image.thumbnail(ANALYSIS_SIDE, ANALYSIS_SIDE).into_rgb8();
+    // Shrink only: `thumbnail` would also enlarge a small image.
+    let small = if width.max(height) > ANALYSIS_SIDE {
+        image.thumbnail(ANALYSIS_SIDE, ANALYSIS_SIDE).into_rgb8()
+    } else {
+        image.to_rgb8()
+    };
     let mut counts = [0usize; PALETTE.len()];
     let mut luma_sum = 0.0f64;
     for pixel in small.pixels() {
@@ -79,7 +84,7 @@ pub fn describe_pixels(image: &DynamicImage) -> String {
         .enumerate()
         .filter(|(_, n)| n * 10 >= total)
         .collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    ranked.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     let colours: Vec<&str> = ranked.iter().take(3).map(|(i, _)| PALETTE[*i].0).collect();
     let brightness = match luma_sum / total as f64 {
         l if l < 70.0 => "dark",

@@ -89,8 +89,13 @@ fn migrate_applies_pending_migrations_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")).unwrap().count();
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{migrations} migration(s) applied")));
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("{migrations} migration(s) applied"))
+    );
     let again = imagegraph(&["migrate"], &database.url, data_dir.path());
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 migration(s) applied"));
 }

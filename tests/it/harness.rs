@@ -212,9 +212,12 @@ impl TestApp {
         let secret = config.load_media_secret().unwrap();
         let app = App::new(config, db, storage, secret).unwrap();
         let background = Background::start(&app, app.config.workers > 0);
-        tokio::time::timeout(std::time::Duration::from_secs(10), app.events.wait_connected())
-            .await
-            .expect("the event listener connects");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.events.wait_connected(),
+        )
+        .await
+        .expect("the event listener connects");
 
         let mut users = Vec::new();
         for (name, role) in [
@@ -454,14 +457,34 @@ pub async fn wait_for_http(url: &str, timeout: std::time::Duration) {
 
 /// Polls `query` until `done` holds for its answer; panics with the last answer after
 /// `timeout`.
-pub async fn eventually(t: &TestApp, token: &str, query: &str, variables: Value, timeout: std::time::Duration, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn eventually(
+    t: &TestApp,
+    token: &str,
+    query: &str,
+    variables: Value,
+    timeout: std::time::Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let body = t.gql(token, query, variables.clone()).await;
         if done(&body) {
             return body;
         }
-        assert!(std::time::Instant::now() < deadline, "not done after {timeout:?}: {body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not done after {timeout:?}: {body}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A child process killed when the guard goes, so a failing test leaves none behind.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

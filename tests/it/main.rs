@@ -1,6 +1,7 @@
 //! One integration test binary: every test talks HTTP to a real server backed by a
 //! real PostgreSQL database of its own.
 
+mod ai;
 mod auth;
 mod cli;
 mod comments;
@@ -9,5 +10,7 @@ mod harness;
 mod images;
 mod media;
 mod pagination;
+mod replicas;
 mod s3;
 mod schema;
+mod subscriptions;

@@ -1,7 +1,7 @@
 //! The S3 storage path, against a real S3-protocol server (moto) on loopback, through
 //! the real binary configured the way an operator would.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt as _;
@@ -9,16 +9,7 @@ use object_store::ObjectStore as _;
 use object_store::aws::AmazonS3Builder;
 use serde_json::json;
 
-use crate::harness::{TestDatabase, error_code, free_port, jpeg, wait_for_http};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::harness::{Killed, TestDatabase, error_code, free_port, jpeg, wait_for_http};
 
 fn moto_server() -> std::path::PathBuf {
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");

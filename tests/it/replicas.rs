@@ -1,0 +1,121 @@
+//! Two server processes on one database behave as one service.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::ai::chat_completion;
+use crate::harness::{Killed, free_port, wait_for_http};
+use crate::subscriptions::Client;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_run_once_and_events_cross_processes() {
+    let server = MockServer::start().await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(chat_completion("Seen by one worker."))
+                .set_delay(Duration::from_millis(50)),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let a = crate::ai::ai_app(&server, |c| c.workers = 2).await;
+
+    let port = free_port();
+    let _b = Killed(
+        Command::new(env!("CARGO_BIN_EXE_imagegraph"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &a.database.url)
+            .env("DATA_DIR", a.data_dir.path())
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env(
+                "MEDIA_SECRET",
+                a.app.config.media_secret.as_deref().unwrap(),
+            )
+            .env("OPENAI_BASE_URL", &uri)
+            .env("OPENAI_API_KEY", "sk-test-0123456789")
+            .env("WORKERS", "2")
+            .env("JOB_POLL_INTERVAL_MS", "200")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let b_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for_http(&format!("http://{b_addr}/readyz"), Duration::from_secs(30)).await;
+
+    let mut subscriber = Client::connect(b_addr, Some(&a.alice.token), false)
+        .await
+        .unwrap();
+    subscriber
+        .subscribe(
+            "all",
+            "subscription { analysisCompleted { id analysis { status } } }",
+            json!({}),
+        )
+        .await;
+
+    let mut uploaded = Vec::new();
+    for _ in 0..8 {
+        uploaded.push(a.upload_png_analyzed(&a.alice.token, true).await);
+    }
+    let mut seen = Vec::new();
+    while seen.len() < uploaded.len() {
+        let event = subscriber
+            .next_event(Duration::from_secs(20))
+            .await
+            .expect("every completion reaches the other process");
+        assert_eq!(
+            event["data"]["analysisCompleted"]["analysis"]["status"],
+            "SUCCEEDED"
+        );
+        seen.push(
+            event["data"]["analysisCompleted"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert!(
+        subscriber
+            .next_message(Duration::from_millis(700))
+            .await
+            .is_none(),
+        "no duplicate events"
+    );
+    seen.sort();
+    uploaded.sort();
+    assert_eq!(seen, uploaded);
+    let calls = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/chat/completions")
+        .count();
+    assert_eq!(
+        calls,
+        uploaded.len(),
+        "each job ran exactly once across four workers in two processes"
+    );
+
+    // A media URL signed by one replica works on the other (shared MEDIA_SECRET).
+    let body = a
+        .gql(
+            &a.alice.token,
+            "query($id: ID!) { image(id: $id) { url } }",
+            json!({ "id": uploaded[0] }),
+        )
+        .await;
+    let url = body["data"]["image"]["url"]
+        .as_str()
+        .unwrap()
+        .replace(&a.addr.to_string(), &b_addr.to_string());
+    assert_eq!(a.client.get(url).send().await.unwrap().status(), 200);
+}

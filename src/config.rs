@@ -108,6 +108,15 @@ pub struct Config {
     )]
     pub openai_image_model: String,
 
+    /// Model that plans edits from plain-language prompts, by tool calling.
+    #[arg(
+        long,
+        env = "OPENAI_PLANNER_MODEL",
+        default_value = "gpt-4o-mini",
+        global = true
+    )]
+    pub openai_planner_model: String,
+
     /// Timeout of one call to the AI provider, in milliseconds.
     #[arg(long, env = "AI_TIMEOUT_MS", default_value_t = 120_000, global = true)]
     pub ai_timeout_ms: u64,
@@ -169,6 +178,7 @@ impl Config {
             describe_prompt: self.openai_describe_prompt.clone(),
             max_tokens: self.openai_max_tokens,
             image_model: self.openai_image_model.clone(),
+            planner_model: self.openai_planner_model.clone(),
             timeout: Duration::from_millis(self.ai_timeout_ms),
         })
     }

@@ -33,6 +33,21 @@ pub struct Generated {
     pub usage: Usage,
 }
 
+/// A function the planner model must call, described by a JSON schema.
+#[derive(Debug, Clone)]
+pub struct ToolSpec<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub schema: serde_json::Value,
+}
+
+/// The arguments the planner passed to the tool, unvalidated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub arguments: serde_json::Value,
+    pub usage: Usage,
+}
+
 /// Shapes a generated image can take; the pixel size depends on the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -143,6 +158,19 @@ impl Provider {
         match self {
             Self::OpenAi(_) => Ok(()),
             Self::Offline(_) => Err(AiError::NotConfigured("image generation")),
+        }
+    }
+
+    /// Structured planning by tool calling (the offline provider cannot plan).
+    pub async fn plan(
+        &self,
+        instructions: &str,
+        prompt: &str,
+        tool: &ToolSpec<'_>,
+    ) -> Result<Plan, AiError> {
+        match self {
+            Self::OpenAi(p) => p.plan(instructions, prompt, tool).await,
+            Self::Offline(_) => Err(AiError::NotConfigured("planning edits from a prompt")),
         }
     }
 

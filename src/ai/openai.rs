@@ -17,7 +17,7 @@ use openai_api_rs::v1::chat_completion::{
 use reqwest::{Response, StatusCode, header};
 use serde::Deserialize;
 
-use super::{AiError, Description, Generated, Shape, Usage};
+use super::{AiError, Description, Generated, Plan, Shape, ToolSpec, Usage};
 use crate::imaging::MediaFormat;
 
 /// Images larger than this on their long side are scaled down before sending.
@@ -33,6 +33,8 @@ pub struct OpenAiSettings {
     pub describe_prompt: String,
     pub max_tokens: u32,
     pub image_model: String,
+    /// Model that plans structured output by tool calling (edit plans).
+    pub planner_model: String,
     pub timeout: Duration,
 }
 
@@ -109,6 +111,65 @@ impl OpenAi {
             completion_tokens: body.usage.completion_tokens,
         };
         Ok(Description { text, usage })
+    }
+
+    /// Asks the planner model to call `tool` with arguments matching `schema`, and
+    /// returns those arguments. They are the model's words: callers validate them
+    /// like user input before acting on them.
+    pub async fn plan(
+        &self,
+        instructions: &str,
+        prompt: &str,
+        tool: &ToolSpec<'_>,
+    ) -> Result<Plan, AiError> {
+        let messages = vec![
+            ChatCompletionMessage {
+                role: MessageRole::system,
+                content: Content::Text(instructions.to_owned()),
+                name: None,
+                tool_calls: None,
+                tool_call_id: None,
+            },
+            ChatCompletionMessage {
+                role: MessageRole::user,
+                content: Content::Text(prompt.to_owned()),
+                name: None,
+                tool_calls: None,
+                tool_call_id: None,
+            },
+        ];
+        let request = ChatCompletionRequest::new(self.settings.planner_model.clone(), messages)
+            .max_tokens(i64::from(self.settings.max_tokens.max(1000)));
+        // Tools are written as plain JSON: openai-api-rs's schema types cannot express
+        // `enum` or nested one-of objects faithfully.
+        let mut body =
+            serde_json::to_value(&request).map_err(|e| AiError::BadResponse(e.to_string()))?;
+        body["tools"] = serde_json::json!([{
+            "type": "function",
+            "function": { "name": tool.name, "description": tool.description, "parameters": tool.schema }
+        }]);
+        body["tool_choice"] =
+            serde_json::json!({ "type": "function", "function": { "name": tool.name } });
+        let response = send(self.post("chat/completions").json(&body)).await?;
+        let answer: ChatCompletionResponse = parse(response).await?;
+        let usage = Usage {
+            model: answer.model,
+            prompt_tokens: answer.usage.prompt_tokens,
+            completion_tokens: answer.usage.completion_tokens,
+        };
+        let arguments = answer
+            .choices
+            .into_iter()
+            .flat_map(|choice| choice.message.tool_calls.unwrap_or_default())
+            .find(|call| call.function.name.as_deref() == Some(tool.name))
+            .and_then(|call| call.function.arguments)
+            .ok_or_else(|| {
+                AiError::BadResponse(format!("the model did not call `{}`", tool.name))
+            })?;
+        let arguments = serde_json::from_str(&arguments).map_err(|e| {
+            AiError::BadResponse(format!("the model's arguments are not JSON: {e}"))
+        })?;
+        Ok(Plan { arguments, usage })
     }
 
     pub async fn generate(&self, prompt: &str, shape: Shape) -> Result<Generated, AiError> {

@@ -545,3 +545,102 @@ async fn generate(t: &TestApp, prompt: &str) -> Value {
     .await;
     body["data"]["generation"].clone()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_planner_returns_the_tool_call_arguments_unvalidated() {
+    let server = MockServer::start().await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "chatcmpl-C1aB2cD3eF4gH5", "object": "chat.completion", "created": 1_763_750_100,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{
+                "index": 0,
+                "message": {
+                    "role": "assistant", "content": null, "refusal": null, "annotations": [],
+                    "tool_calls": [{ "id": "call_Qx7", "type": "function",
+                        "function": { "name": "apply_edits", "arguments": "{\"instructions\":[{\"brightness\":1.3},{\"grayscale\":true}]}" } }]
+                },
+                "logprobs": null, "finish_reason": "tool_calls"
+            }],
+            "usage": { "prompt_tokens": 412, "completion_tokens": 31, "total_tokens": 443 },
+            "system_fingerprint": "fp_560af6e559"
+        })))
+        .mount(&server)
+        .await;
+    let t = ai_app(&server, |c| c.openai_planner_model = "gpt-4o-mini".into()).await;
+    let schema = json!({ "type": "object", "properties": { "instructions": { "type": "array" } }, "required": ["instructions"] });
+    let tool = imagegraph::ai::ToolSpec {
+        name: "apply_edits",
+        description: "Apply edits to the image.",
+        schema: schema.clone(),
+    };
+    let plan = t
+        .app
+        .ai
+        .plan(
+            "You plan image edits.",
+            "make it brighter and black and white",
+            &tool,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.arguments,
+        json!({ "instructions": [{ "brightness": 1.3 }, { "grayscale": true }] })
+    );
+    assert_eq!(
+        (plan.usage.prompt_tokens, plan.usage.completion_tokens),
+        (412, 31)
+    );
+
+    let request: Value =
+        serde_json::from_slice(&requests_to(&server, "/chat/completions").await[0].body).unwrap();
+    assert_eq!(request["model"], "gpt-4o-mini");
+    assert_eq!(request["tools"][0]["function"]["parameters"], schema);
+    assert_eq!(
+        request["tool_choice"],
+        json!({ "type": "function", "function": { "name": "apply_edits" } })
+    );
+    assert_eq!(
+        request["messages"][1]["content"],
+        "make it brighter and black and white"
+    );
+
+    let offline = TestApp::start().await;
+    let err = offline.app.ai.plan("x", "y", &tool).await.unwrap_err();
+    assert!(err.user_message().contains("OPENAI_API_KEY"), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_images_are_scaled_down_before_they_are_sent() {
+    let server = MockServer::start().await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion("Wide.")))
+        .mount(&server)
+        .await;
+    let t = ai_app(&server, |_| {}).await;
+    let (_, body) = t
+        .upload_file(&t.alice.token, png(3000, 600), "wide.png", "image/png")
+        .await;
+    let id = body["data"]["uploadImage"]["image"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    finished_analysis(&t, &id).await;
+    let request: Value =
+        serde_json::from_slice(&requests_to(&server, "/chat/completions").await[0].body).unwrap();
+    let url = request["messages"][0]["content"][1]["image_url"]["url"]
+        .as_str()
+        .unwrap();
+    let jpeg = url
+        .strip_prefix("data:image/jpeg;base64,")
+        .expect("sent as JPEG");
+    use base64::Engine as _;
+    let sent = image::load_from_memory(
+        &base64::engine::general_purpose::STANDARD
+            .decode(jpeg)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((sent.width(), sent.height()), (2048, 410));
+}

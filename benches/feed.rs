@@ -105,8 +105,8 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
             let body =
                 Arc::new(json!({ "query": FEED, "variables": { "after": after } }).to_string());
             let warmup = Duration::from_secs(args.warmup);
-            drive(&client, &endpoint, &token, &body, connections, warmup).await;
-            let result = drive(
+            common::drive(&client, &endpoint, &token, &body, connections, warmup).await;
+            let result = common::drive(
                 &client,
                 &endpoint,
                 &token,
@@ -176,72 +176,4 @@ async fn cursor_at_page(
         anyhow::ensure!(after.is_string(), "walking the feed failed: {body}");
     }
     Ok(after)
-}
-
-struct LoadResult {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: usize,
-}
-
-async fn drive(
-    client: &reqwest::Client,
-    endpoint: &str,
-    token: &str,
-    body: &Arc<String>,
-    connections: usize,
-    duration: Duration,
-) -> LoadResult {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, endpoint, token, body) = (
-                client.clone(),
-                endpoint.to_owned(),
-                token.to_owned(),
-                body.clone(),
-            );
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0usize);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    let response = client
-                        .post(&endpoint)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(body.as_ref().clone())
-                        .send()
-                        .await;
-                    let ok = match response {
-                        Ok(r) => {
-                            r.status().is_success()
-                                && r.bytes()
-                                    .await
-                                    .is_ok_and(|b| !b.windows(9).any(|w| w == b"\"errors\":"))
-                        }
-                        Err(_) => false,
-                    };
-                    latencies.push(sent.elapsed());
-                    errors += usize::from(!ok);
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for worker in workers {
-        let (l, e) = worker.await.unwrap();
-        latencies.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    LoadResult {
-        requests_per_second: latencies.len() as f64 / elapsed,
-        p50_ms: common::percentile(&latencies, 0.50),
-        p99_ms: common::percentile(&latencies, 0.99),
-        errors,
-    }
 }

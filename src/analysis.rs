@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::db::models::image::AnalysisStatus;
-use crate::db::models::{Image, User, ai_call};
+use crate::db::models::{Image, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::imaging::MediaFormat;
@@ -69,7 +69,6 @@ pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
 
     let started = Instant::now();
     let described = app.ai.describe(&bytes, format).await;
-    let mut conn = app.db.conn().await.map_err(Error::from)?;
     let usage = match &described {
         Ok(description) => description.usage.clone(),
         Err(_) => crate::ai::Usage {
@@ -77,8 +76,8 @@ pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
             ..Default::default()
         },
     };
-    ai_call::record(
-        &mut conn,
+    crate::usage::account_ai_call(
+        app,
         Some(image.owner_id),
         "ai.describe",
         &usage,
@@ -87,6 +86,7 @@ pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
     )
     .await?;
     let description = described?;
+    let mut conn = app.db.conn().await.map_err(Error::from)?;
 
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         let text = description.text.as_str();

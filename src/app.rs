@@ -8,6 +8,8 @@ use crate::db::Db;
 use crate::events::EventBus;
 use crate::media::MediaSigner;
 use crate::storage::Storage;
+use crate::usage::UsageRecorder;
+use chrono::Utc;
 
 pub struct App {
     pub config: Config,
@@ -16,6 +18,7 @@ pub struct App {
     pub media: MediaSigner,
     pub ai: Provider,
     pub events: EventBus,
+    pub usage: Arc<UsageRecorder>,
 }
 
 impl App {
@@ -31,6 +34,12 @@ impl App {
             &config.public_url(),
         );
         let ai = Provider::from_settings(config.openai_settings())?;
+        crate::telemetry::handle();
+        let usage = Arc::new(UsageRecorder::new(
+            config.usage_metrics,
+            config.usage_retention(),
+            Arc::new(Utc::now),
+        ));
         Ok(Arc::new(Self {
             config,
             db,
@@ -38,6 +47,7 @@ impl App {
             media,
             ai,
             events: EventBus::default(),
+            usage,
         }))
     }
 }

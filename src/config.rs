@@ -145,6 +145,41 @@ pub struct Config {
         global = true
     )]
     pub job_poll_interval_ms: u64,
+
+    /// Record usage metrics (per user and global) for the `metrics` queries.
+    #[arg(long, env = "USAGE_METRICS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub usage_metrics: bool,
+
+    /// How often recorded usage is written to PostgreSQL (ms): the most a killed process can lose.
+    #[arg(
+        long,
+        env = "USAGE_FLUSH_INTERVAL_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub usage_flush_interval_ms: u64,
+
+    /// How long minute buckets are kept (hours); older figures come from hour buckets.
+    #[arg(
+        long,
+        env = "USAGE_MINUTE_RETENTION_HOURS",
+        default_value_t = 48,
+        global = true
+    )]
+    pub usage_minute_retention_hours: i64,
+
+    /// How long hour buckets are kept (days); day buckets are kept for good.
+    #[arg(
+        long,
+        env = "USAGE_HOUR_RETENTION_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub usage_hour_retention_days: i64,
+
+    /// Bearer token required by `/metrics` (Prometheus); unset leaves it open.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(clap::Parser)]
@@ -183,6 +218,13 @@ impl Config {
         })
     }
 
+    pub fn usage_retention(&self) -> crate::usage::Retention {
+        crate::usage::Retention {
+            minutes: chrono::TimeDelta::hours(self.usage_minute_retention_hours),
+            hours: chrono::TimeDelta::days(self.usage_hour_retention_days),
+        }
+    }
+
     pub fn worker_config(&self) -> crate::jobs::WorkerConfig {
         crate::jobs::WorkerConfig {
             count: self.workers,
@@ -208,6 +250,14 @@ impl Config {
         if self.job_max_attempts < 1 || self.job_lease_ms < 100 || self.job_poll_interval_ms == 0 {
             bail!(
                 "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
+            );
+        }
+        if self.usage_flush_interval_ms == 0
+            || self.usage_minute_retention_hours < 1
+            || self.usage_hour_retention_days < 1
+        {
+            bail!(
+                "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
             );
         }
         if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {
@@ -240,6 +290,14 @@ impl Config {
         if self.job_max_attempts < 1 || self.job_lease_ms < 100 || self.job_poll_interval_ms == 0 {
             bail!(
                 "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
+            );
+        }
+        if self.usage_flush_interval_ms == 0
+            || self.usage_minute_retention_hours < 1
+            || self.usage_hour_retention_days < 1
+        {
+            bail!(
+                "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
             );
         }
         if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {

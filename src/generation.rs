@@ -13,7 +13,7 @@ use crate::ai::Shape;
 use crate::app::App;
 use crate::db::models::generation::GenerationStatus;
 use crate::db::models::image::ImageSource;
-use crate::db::models::{Generation, User, ai_call};
+use crate::db::models::{Generation, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::images::{self, NewImage};
@@ -110,7 +110,6 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
         .ai
         .generate(&generation.prompt, shape_from_name(&generation.size))
         .await;
-    let mut conn = app.db.conn().await.map_err(Error::from)?;
     let usage = match &generated {
         Ok(g) => g.usage.clone(),
         Err(_) => crate::ai::Usage {
@@ -118,8 +117,8 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
             ..Default::default()
         },
     };
-    ai_call::record(
-        &mut conn,
+    crate::usage::account_ai_call(
+        app,
         Some(generation.owner_id),
         "ai.generate",
         &usage,
@@ -127,6 +126,7 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
         started.elapsed(),
     )
     .await?;
+    let mut conn = app.db.conn().await.map_err(Error::from)?;
     Generation::set_model(&mut conn, generation_id, &usage.model).await?;
     drop(conn);
     let generated = generated?;

@@ -19,4 +19,6 @@ pub mod jobs;
 pub mod media;
 pub mod startup;
 pub mod storage;
+pub mod telemetry;
+pub mod usage;
 pub mod users;

@@ -63,33 +63,50 @@ pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc
     App::new(config, db, storage, secret)
 }
 
-/// The process's background work: the event listener and, when asked, job workers.
+/// The process's background work: the event listener, usage flushing, gauges and,
+/// when asked, job workers.
 pub struct Background {
     shutdown: CancellationToken,
     handles: Vec<JoinHandle<()>>,
+    /// Stopped last, so the usage recorded by draining workers is flushed too.
+    flusher: (CancellationToken, JoinHandle<()>),
 }
 
 impl Background {
-    /// Starts the LISTEN connection (needed by subscriptions and to wake workers) and
-    /// `workers` job workers.
     pub fn start(app: &Arc<App>, workers: bool) -> Self {
         let shutdown = CancellationToken::new();
         let listener = {
             let (app, shutdown) = (app.clone(), shutdown.clone());
             tokio::spawn(async move { app.events.listen(app.db.url().to_owned(), shutdown).await })
         };
-        let mut handles = vec![listener];
+        let gauges = tokio::spawn(crate::telemetry::run_gauges(app.clone(), shutdown.clone()));
+        let mut handles = vec![listener, gauges];
         if workers {
             handles.extend(crate::jobs::spawn_workers(app.clone(), shutdown.clone()));
         }
-        Self { shutdown, handles }
+        let flush_stop = CancellationToken::new();
+        let interval = std::time::Duration::from_millis(app.config.usage_flush_interval_ms);
+        let flusher = tokio::spawn(app.usage.clone().run_flusher(
+            app.db.clone(),
+            interval,
+            flush_stop.clone(),
+        ));
+        Self {
+            shutdown,
+            handles,
+            flusher: (flush_stop, flusher),
+        }
     }
 
-    /// Stops: workers finish their job in hand (or release it after a grace period).
+    /// Stops: workers finish their job in hand (or release it after a grace period),
+    /// then recorded usage is flushed one last time.
     pub async fn stop(self) {
         self.shutdown.cancel();
         for handle in self.handles {
             let _ = handle.await;
         }
+        let (stop, flusher) = self.flusher;
+        stop.cancel();
+        let _ = flusher.await;
     }
 }

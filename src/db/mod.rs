@@ -74,6 +74,10 @@ impl Db {
         self.pool.get().await
     }
 
+    pub fn pool_state(&self) -> bb8::State {
+        self.pool.state()
+    }
+
     /// Statements sent to PostgreSQL by this pool since it was built; tests use it to
     /// prove that nested fields are batched.
     pub fn queries_executed(&self) -> u64 {

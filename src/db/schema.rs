@@ -119,3 +119,19 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     users
 );
+
+diesel::table! {
+    usage_counters (bucket_size, bucket_start, kind, name, user_id) {
+        bucket_size -> Text,
+        bucket_start -> Timestamptz,
+        kind -> Text,
+        name -> Text,
+        user_id -> Uuid,
+        count -> Int8,
+        error_count -> Int8,
+        duration_us -> Int8,
+        prompt_tokens -> Int8,
+        completion_tokens -> Int8,
+        last_used_at -> Timestamptz,
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod errors;
 pub mod loaders;
+mod metrics;
 mod mutation;
 pub mod pagination;
 mod query;
@@ -21,19 +22,27 @@ use loaders::Loaders;
 
 pub use mutation::Mutation;
 pub use query::Query;
+
+/// The query root: the core API and the metrics.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(query::Query, metrics::MetricsQuery);
 pub use subscription::Subscription;
 
-pub type AppSchema = Schema<Query, Mutation, Subscription>;
+pub type AppSchema = Schema<QueryRoot, Mutation, Subscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
-    Schema::build(Query, Mutation, Subscription)
+    Schema::build(QueryRoot::default(), Mutation, Subscription)
         .data(app)
+        .extension(crate::usage::UsageExtension)
         .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, Subscription).finish().sdl()
+    Schema::build(QueryRoot::default(), Mutation, Subscription)
+        .finish()
+        .sdl()
 }
 
 /// The authenticated user, if any, for one request or WebSocket connection.

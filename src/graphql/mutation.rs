@@ -53,7 +53,14 @@ impl Mutation {
                 return Err(Error::bad_input("pass the image as `file` or `base64`").into());
             }
         };
-        let image = images::upload(app, viewer, bytes, input.analyze).await?;
+        let image = app
+            .usage
+            .function(
+                "image.upload",
+                Some(viewer.id),
+                images::upload(app, viewer, bytes, input.analyze),
+            )
+            .await?;
         Ok(UploadImagePayload { image })
     }
 
@@ -65,7 +72,15 @@ impl Mutation {
         input: AnalyzeImageInput,
     ) -> Result<AnalyzeImagePayload> {
         let viewer = ctx.viewer()?;
-        let image = analysis::request(ctx.app(), viewer, parse_id(&input.image_id)?).await?;
+        let image = ctx
+            .app()
+            .usage
+            .function(
+                "image.analyze",
+                Some(viewer.id),
+                analysis::request(ctx.app(), viewer, parse_id(&input.image_id)?),
+            )
+            .await?;
         Ok(AnalyzeImagePayload { image })
     }
 
@@ -77,14 +92,18 @@ impl Mutation {
         input: GenerateImageInput,
     ) -> Result<GenerateImagePayload> {
         let viewer = ctx.viewer()?;
-        let generation = generation::request(
+        let request = generation::request(
             ctx.app(),
             viewer,
             &input.prompt,
             input.size.into(),
             input.analyze,
-        )
-        .await?;
+        );
+        let generation = ctx
+            .app()
+            .usage
+            .function("image.generate", Some(viewer.id), request)
+            .await?;
         Ok(GenerateImagePayload { generation })
     }
 
@@ -95,7 +114,15 @@ impl Mutation {
         input: DeleteImageInput,
     ) -> Result<DeleteImagePayload> {
         let viewer = ctx.viewer()?;
-        let id = images::delete(ctx.app(), viewer, parse_id(&input.id)?).await?;
+        let id = ctx
+            .app()
+            .usage
+            .function(
+                "image.delete",
+                Some(viewer.id),
+                images::delete(ctx.app(), viewer, parse_id(&input.id)?),
+            )
+            .await?;
         Ok(DeleteImagePayload {
             deleted_image_id: ID(id.to_string()),
         })
@@ -108,7 +135,15 @@ impl Mutation {
     ) -> Result<AddCommentPayload> {
         let viewer = ctx.viewer()?;
         let image_id = parse_id(&input.image_id)?;
-        let comment = comments::add(ctx.app(), viewer, image_id, &input.text).await?;
+        let comment = ctx
+            .app()
+            .usage
+            .function(
+                "comment.add",
+                Some(viewer.id),
+                comments::add(ctx.app(), viewer, image_id, &input.text),
+            )
+            .await?;
         Ok(AddCommentPayload { comment })
     }
 
@@ -119,8 +154,15 @@ impl Mutation {
         input: UpdateCommentInput,
     ) -> Result<UpdateCommentPayload> {
         let viewer = ctx.viewer()?;
-        let comment =
-            comments::update(ctx.app(), viewer, parse_id(&input.id)?, &input.text).await?;
+        let comment = ctx
+            .app()
+            .usage
+            .function(
+                "comment.update",
+                Some(viewer.id),
+                comments::update(ctx.app(), viewer, parse_id(&input.id)?, &input.text),
+            )
+            .await?;
         Ok(UpdateCommentPayload { comment })
     }
 
@@ -131,7 +173,15 @@ impl Mutation {
         input: DeleteCommentInput,
     ) -> Result<DeleteCommentPayload> {
         let viewer = ctx.viewer()?;
-        let id = comments::delete(ctx.app(), viewer, parse_id(&input.id)?).await?;
+        let id = ctx
+            .app()
+            .usage
+            .function(
+                "comment.delete",
+                Some(viewer.id),
+                comments::delete(ctx.app(), viewer, parse_id(&input.id)?),
+            )
+            .await?;
         Ok(DeleteCommentPayload {
             deleted_comment_id: ID(id.to_string()),
         })

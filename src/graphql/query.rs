@@ -10,7 +10,7 @@ use crate::graphql::pagination::{self, page_request};
 #[derive(Default)]
 pub struct Query;
 
-#[Object]
+#[Object(name = "CoreQuery")]
 impl Query {
     /// Any object by its id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {

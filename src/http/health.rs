@@ -31,3 +31,28 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_j
         Json(json!({ "database": status(db.is_ok()), "storage": status(storage.is_ok()) })),
     )
 }
+
+/// Prometheus exposition; behind `METRICS_TOKEN` when one is configured.
+pub async fn prometheus(
+    State(state): State<HttpState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if let Some(token) = &state.app.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given.and_then(|v| v.strip_prefix("Bearer ")) != Some(token.as_str()) {
+            return (StatusCode::UNAUTHORIZED, "a bearer token is required").into_response();
+        }
+    }
+    let body = crate::telemetry::handle().render();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::HttpState;
 use crate::media::MediaUrlError;
 use crate::storage::StorageKey;
+use crate::usage::{Kind, Use};
 
 /// Serves an object named by a signed URL. The signature is checked before the key
 /// is even parsed, so unsigned requests learn nothing about what exists.
@@ -17,6 +18,28 @@ pub async fn serve(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let response = respond(&state, &path, &query, &headers).await;
+    let status = response.status();
+    // Downloads carry no token: they are counted as anonymous API use.
+    let failed = status.is_client_error() || status.is_server_error();
+    state.app.usage.record(Use::new(
+        Kind::Api,
+        "media.download",
+        None,
+        started.elapsed(),
+        failed,
+    ));
+    crate::telemetry::media_request(status.as_u16());
+    response
+}
+
+async fn respond(
+    state: &HttpState,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
     let exp = query.get("exp").and_then(|e| e.parse::<u64>().ok());
     let (Some(exp), Some(sig)) = (exp, query.get("sig")) else {
         return (
@@ -25,7 +48,7 @@ pub async fn serve(
         )
             .into_response();
     };
-    match state.app.media.verify(&path, exp, sig) {
+    match state.app.media.verify(path, exp, sig) {
         Ok(()) => {}
         Err(MediaUrlError::BadSignature) => {
             return (StatusCode::FORBIDDEN, "invalid signature").into_response();
@@ -34,7 +57,7 @@ pub async fn serve(
             return (StatusCode::GONE, "this media URL has expired").into_response();
         }
     }
-    let Some(key) = StorageKey::parse(&path) else {
+    let Some(key) = StorageKey::parse(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let object = match state.app.storage.get(&key).await {

@@ -34,6 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/media/{*path}", get(media::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::prometheus))
         .layer(CatchPanicLayer::custom(|_| {
             graphql_error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -160,11 +160,20 @@ pub async fn next_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DateTi
     Ok([queued, leased].into_iter().flatten().min())
 }
 
-/// Jobs not yet finished (queued or running).
-pub async fn pending_count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
-    jobs::table
-        .filter(jobs::status.ne("FAILED"))
-        .count()
-        .get_result(conn)
-        .await
+/// Jobs not yet finished, and the age in seconds of the oldest.
+pub async fn depth(conn: &mut AsyncPgConnection) -> QueryResult<(i64, Option<f64>)> {
+    #[derive(QueryableByName)]
+    struct Depth {
+        #[diesel(sql_type = BigInt)]
+        pending: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+        oldest: Option<f64>,
+    }
+    let row: Depth = diesel::sql_query(
+        "SELECT count(*) AS pending, extract(epoch FROM now() - min(created_at))::float8 AS oldest \
+         FROM jobs WHERE status <> 'FAILED'",
+    )
+    .get_result(conn)
+    .await?;
+    Ok((row.pending, row.oldest))
 }

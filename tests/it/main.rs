@@ -9,6 +9,7 @@ mod gc;
 mod harness;
 mod images;
 mod media;
+mod metrics;
 mod pagination;
 mod replicas;
 mod s3;

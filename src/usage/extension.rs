@@ -1,0 +1,155 @@
+//! Records every GraphQL operation: its name (or `anonymous`) and type, the root fields
+//! it called, who called it, how long it took, and the codes of any errors.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection,
+};
+use async_graphql::{Request, Response, ServerResult, Variables};
+
+use super::{Kind, Use};
+use crate::app::App;
+use crate::graphql::Viewer;
+
+pub struct UsageExtension;
+
+impl ExtensionFactory for UsageExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestUsage::default())
+    }
+}
+
+#[derive(Default)]
+struct RequestUsage {
+    operation_name: Mutex<Option<String>>,
+    /// Taken from the request's data in `prepare_request`: the context of the
+    /// `request` hook does not carry request data.
+    user: Mutex<Option<uuid::Uuid>>,
+    operation: Mutex<Option<Operation>>,
+}
+
+struct Operation {
+    kind: &'static str,
+    /// The operation's own name when the request did not pick one by name.
+    name: Option<String>,
+    fields: Vec<String>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for RequestUsage {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let viewer = request
+            .data
+            .get(&std::any::TypeId::of::<Viewer>())
+            .and_then(|v| v.downcast_ref::<Viewer>());
+        *lock(&self.user) = viewer.and_then(|v| v.0.as_ref()).map(|u| u.id);
+        *lock(&self.operation_name) = request.operation_name.clone();
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let requested = lock(&self.operation_name).clone();
+        *lock(&self.operation) = describe(&document, requested.as_deref());
+        Ok(document)
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        let elapsed = started.elapsed();
+        let Some(app) = ctx.data_opt::<Arc<App>>() else {
+            return response;
+        };
+        let user = *lock(&self.user);
+        let requested = lock(&self.operation_name).clone();
+        let operation = lock(&self.operation).take();
+        let (kind, own_name, fields) = operation.map_or(("query", None, Vec::new()), |op| {
+            (op.kind, op.name, op.fields)
+        });
+        let label = format!(
+            "{kind} {}",
+            requested.or(own_name).as_deref().unwrap_or("anonymous")
+        );
+        let failed = !response.errors.is_empty();
+
+        app.usage
+            .record(Use::new(Kind::Api, label.clone(), user, elapsed, failed));
+        for field in fields {
+            app.usage
+                .record(Use::new(Kind::Field, field, user, elapsed, failed));
+        }
+        for error in &response.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "BAD_USER_INPUT".to_owned());
+            app.usage
+                .record(Use::new(Kind::Error, code, user, elapsed, true));
+        }
+        crate::telemetry::graphql_request(&label, failed, elapsed);
+        response
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The selected operation's type and root field names (aliases resolved to fields).
+fn describe(document: &ExecutableDocument, name: Option<&str>) -> Option<Operation> {
+    let (operation, own_name) = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => (op, None),
+        (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name)?, None),
+        (DocumentOperations::Multiple(ops), None) => {
+            let (own, op) = ops.iter().next()?;
+            (op, Some(own.to_string()))
+        }
+    };
+    let kind = match operation.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    let mut fields: Vec<String> = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .filter_map(|item| match &item.node {
+            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            _ => None,
+        })
+        .collect();
+    fields.sort();
+    fields.dedup();
+    Some(Operation {
+        kind,
+        name: own_name,
+        fields,
+    })
+}

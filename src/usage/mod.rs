@@ -1,0 +1,259 @@
+//! Usage metrics: how the API and the service's functions are used, per user and in
+//! total. Recording is a map update under a mutex, so no request waits on a write;
+//! a flusher adds the accumulated counts to PostgreSQL every few seconds and at
+//! shutdown. Worst case, a process killed without warning loses the counts of the
+//! last flush interval (`USAGE_FLUSH_INTERVAL_MS`, default 5 s).
+
+mod extension;
+pub mod report;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::db::Db;
+pub use extension::UsageExtension;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A GraphQL operation, by name (or `anonymous`), or an HTTP route such as media.
+    Api,
+    /// A root field of an operation.
+    Field,
+    /// A domain function: `image.upload`, `ai.describe`, ...
+    Function,
+    /// An error code returned to a client.
+    Error,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "API",
+            Self::Field => "FIELD",
+            Self::Function => "FUNCTION",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+/// One use of something, as recorded.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub kind: Kind,
+    pub name: String,
+    pub user: Option<Uuid>,
+    pub duration: Duration,
+    pub failed: bool,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+impl Use {
+    pub fn new(
+        kind: Kind,
+        name: impl Into<String>,
+        user: Option<Uuid>,
+        duration: Duration,
+        failed: bool,
+    ) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            user,
+            duration,
+            failed,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    kind: Kind,
+    name: String,
+    user: Uuid,
+    minute: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Totals {
+    count: i64,
+    errors: i64,
+    duration_us: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    last_used: Option<DateTime<Utc>>,
+}
+
+impl Totals {
+    fn merge(&mut self, other: &Totals) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.duration_us += other.duration_us;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.last_used = self.last_used.max(other.last_used);
+    }
+}
+
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub minutes: TimeDelta,
+    pub hours: TimeDelta,
+}
+
+pub struct UsageRecorder {
+    pending: Mutex<HashMap<Key, Totals>>,
+    clock: Clock,
+    enabled: bool,
+    pub retention: Retention,
+}
+
+impl UsageRecorder {
+    pub fn new(enabled: bool, retention: Retention, clock: Clock) -> Self {
+        Self {
+            pending: Mutex::new(HashMap::new()),
+            clock,
+            enabled,
+            retention,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    pub fn record(&self, usage: Use) {
+        if !self.enabled {
+            return;
+        }
+        let now = self.now();
+        let key = Key {
+            kind: usage.kind,
+            name: usage.name,
+            user: usage.user.unwrap_or(Uuid::nil()),
+            minute: now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now),
+        };
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let totals = pending.entry(key).or_default();
+        totals.count += 1;
+        totals.errors += i64::from(usage.failed);
+        totals.duration_us += i64::try_from(usage.duration.as_micros()).unwrap_or(i64::MAX);
+        totals.prompt_tokens += usage.prompt_tokens;
+        totals.completion_tokens += usage.completion_tokens;
+        totals.last_used = totals.last_used.max(Some(now));
+    }
+
+    /// Times `work` and records it as a use of function `name`.
+    pub async fn function<T, E>(
+        &self,
+        name: &str,
+        user: Option<Uuid>,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let result = work.await;
+        self.record(Use::new(
+            Kind::Function,
+            name,
+            user,
+            started.elapsed(),
+            result.is_err(),
+        ));
+        result
+    }
+
+    /// Adds what was recorded since the last flush to the database. On failure the
+    /// counts go back into the pending map, to be written next time.
+    pub async fn flush(&self, db: &Db) -> anyhow::Result<usize> {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let rows = store::rows_for(&batch);
+        let written = async {
+            let mut conn = db.conn().await?;
+            store::add(&mut conn, &rows).await?;
+            Ok::<_, anyhow::Error>(rows.len())
+        }
+        .await;
+        if written.is_err() {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for (key, totals) in batch {
+                pending.entry(key).or_default().merge(&totals);
+            }
+        }
+        written
+    }
+
+    /// Flushes every `interval` until `shutdown`, then once more; prunes buckets past
+    /// their retention now and then.
+    pub async fn run_flusher(
+        self: Arc<Self>,
+        db: Db,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut ticks = tokio::time::interval(interval);
+        let mut since_prune = 0u32;
+        loop {
+            let stopping = tokio::select! {
+                _ = ticks.tick() => false,
+                () = shutdown.cancelled() => true,
+            };
+            if let Err(err) = self.flush(&db).await {
+                tracing::warn!(error = %err, "usage flush failed; counts kept for the next one");
+            }
+            if stopping {
+                return;
+            }
+            since_prune += 1;
+            if since_prune >= 120 {
+                since_prune = 0;
+                if let Ok(mut conn) = db.conn().await
+                    && let Err(err) = store::prune(&mut conn, self.now(), self.retention).await
+                {
+                    tracing::warn!(error = %err, "pruning usage counters failed");
+                }
+            }
+        }
+    }
+}
+
+/// Accounts for one call to an AI provider: a row in `ai_calls` (its cost), a function
+/// use named `<operation>/<model>` with its tokens, and the Prometheus figures.
+pub async fn account_ai_call(
+    app: &crate::app::App,
+    user: Option<Uuid>,
+    operation: &'static str,
+    usage: &crate::ai::Usage,
+    succeeded: bool,
+    elapsed: Duration,
+) -> crate::error::Result<()> {
+    let mut conn = app.db.conn().await?;
+    crate::db::models::ai_call::record(&mut conn, user, operation, usage, succeeded, elapsed)
+        .await?;
+    app.usage.record(Use {
+        kind: Kind::Function,
+        name: format!("{operation}/{}", usage.model),
+        user,
+        duration: elapsed,
+        failed: !succeeded,
+        prompt_tokens: i64::from(usage.prompt_tokens),
+        completion_tokens: i64::from(usage.completion_tokens),
+    });
+    crate::telemetry::ai_call(operation, if succeeded { "ok" } else { "error" }, elapsed);
+    Ok(())
+}

@@ -180,6 +180,14 @@ pub struct Config {
     /// Bearer token required by `/metrics` (Prometheus); unset leaves it open.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
+
+    /// Largest HPL order `n` an admin may run (memory: 8 n^2 bytes).
+    #[arg(long, env = "HPL_MAX_N", default_value_t = 20_000, global = true)]
+    pub hpl_max_n: i32,
+
+    /// Largest HPL order `n` a member may run.
+    #[arg(long, env = "HPL_MEMBER_MAX_N", default_value_t = 4_000, global = true)]
+    pub hpl_member_max_n: i32,
 }
 
 #[derive(clap::Parser)]

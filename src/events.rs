@@ -17,7 +17,7 @@ const JOBS_CHANNEL: &str = "imagegraph_jobs";
 /// How often the listener proves its connection is alive.
 const PING_INTERVAL: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -27,6 +27,7 @@ pub enum Event {
     AnalysisCompleted { image_id: Uuid },
     CommentAdded { image_id: Uuid, comment_id: Uuid },
     GenerationCompleted { generation_id: Uuid },
+    BenchmarkProgress { run_id: Uuid, fraction: f64, done: bool },
 }
 
 /// Sends `event` to every process, when the surrounding transaction commits.

@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod analysis;
 pub mod app;
+pub mod benchmark;
 pub mod comments;
 pub mod config;
 pub mod db;
@@ -12,6 +13,8 @@ pub mod fsutil;
 pub mod gc;
 pub mod generation;
 pub mod graphql;
+pub mod host;
+pub mod hpl;
 pub mod http;
 pub mod images;
 pub mod imaging;

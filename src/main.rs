@@ -35,9 +35,30 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         grace_secs: u64,
     },
+    /// Run a benchmark on this node, without a database.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Manage users and their API tokens.
     #[command(subcommand)]
     Users(UsersCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// HPL (Linpack): solve a random dense system by blocked LU; print HPL's report.
+    Hpl {
+        /// Order of the matrix.
+        #[arg(long, default_value_t = 4000)]
+        n: usize,
+        /// Panel width (default: chosen from n).
+        #[arg(long)]
+        nb: Option<usize>,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,9 +86,13 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Command::Schema = cli.command {
-        print!("{}", graphql::sdl());
-        return Ok(());
+    match cli.command {
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            return Ok(());
+        }
+        Command::Bench(BenchCommand::Hpl { n, nb, threads, seed }) => return bench_hpl(n, nb, threads, seed),
+        _ => {}
     }
     // The migration harness blocks in place, which needs the multi-threaded runtime.
     tokio::runtime::Builder::new_multi_thread()
@@ -86,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .map(|n| eprintln!("{n} migration(s) applied")),
         Command::Users(command) => manage_users(cli.config, &database.url, command).await,
         Command::Gc { grace_secs } => gc(cli.config, &database.url, grace_secs).await,
-        Command::Schema => unreachable!("handled before the runtime starts"),
+        Command::Schema | Command::Bench(_) => unreachable!("handled before the runtime starts"),
     };
     database.shutdown().await;
     result
@@ -183,6 +208,28 @@ async fn manage_users(
             }
         }
     }
+    Ok(())
+}
+
+fn bench_hpl(n: usize, nb: Option<usize>, threads: Option<usize>, seed: u64) -> anyhow::Result<()> {
+    let params = imagegraph::hpl::HplParams {
+        n,
+        nb: nb.unwrap_or_else(|| imagegraph::hpl::default_block_size(n)),
+        threads: threads.unwrap_or(imagegraph::host::cores() as usize),
+        seed,
+    };
+    eprintln!("HPL: N={} NB={} threads={} seed={} on {}", params.n, params.nb, params.threads, params.seed, imagegraph::host::cpu_model());
+    let mut last = 0;
+    let report = imagegraph::hpl::run(&params, &mut |fraction| {
+        let percent = (fraction * 100.0) as u32;
+        if percent >= last + 10 {
+            last = percent;
+            eprintln!("  {percent}%");
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", imagegraph::hpl::format_report(&report));
+    anyhow::ensure!(report.passed, "the residual check FAILED");
     Ok(())
 }
 

@@ -135,3 +135,28 @@ diesel::table! {
         last_used_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    benchmark_runs (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        status -> Text,
+        n -> Int4,
+        block_size -> Int4,
+        threads -> Int4,
+        seed -> Int8,
+        seconds -> Nullable<Float8>,
+        gflops -> Nullable<Float8>,
+        residual -> Nullable<Float8>,
+        passed -> Nullable<Bool>,
+        error -> Nullable<Text>,
+        host_name -> Nullable<Text>,
+        cpu_model -> Nullable<Text>,
+        cores -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(benchmark_runs -> users (owner_id));

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::types::*;
 use super::{ContextExt as _, parse_id};
 use crate::error::Error;
-use crate::{analysis, comments, generation, images};
+use crate::{analysis, benchmark, comments, generation, images};
 
 #[derive(Default)]
 pub struct Mutation;
@@ -105,6 +105,14 @@ impl Mutation {
             .function("image.generate", Some(viewer.id), request)
             .await?;
         Ok(GenerateImagePayload { generation })
+    }
+
+    /// Queues an HPL benchmark run on the node (one run at a time per node).
+    async fn run_benchmark(&self, ctx: &Context<'_>, #[graphql(default)] input: RunBenchmarkInput) -> Result<RunBenchmarkPayload> {
+        let viewer = ctx.viewer()?;
+        let request = benchmark::RunRequest { n: input.n, block_size: input.block_size, threads: input.threads, seed: input.seed };
+        let run = ctx.app().usage.function("benchmark.request", Some(viewer.id), benchmark::request(ctx.app(), viewer, request)).await?;
+        Ok(RunBenchmarkPayload { run })
     }
 
     /// Deletes an image, its comments and its files (owner or admin).

@@ -1,9 +1,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
-use super::types::{ImageConnection, Node, TotalCount};
+use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount};
 use super::{ContextExt as _, parse_id};
 use crate::db::models::image::ImageFilter;
-use crate::db::models::{Comment, Generation, Image, User};
+use crate::db::models::{BenchmarkRun, Comment, Generation, Image, User};
 use crate::error::Error;
 use crate::graphql::pagination::{self, page_request};
 
@@ -14,7 +14,7 @@ pub struct Query;
 impl Query {
     /// Any object by its id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        ctx.viewer()?;
+        let viewer = ctx.viewer()?;
         let id = parse_id(&id)?;
         let loaders = ctx.loaders();
         if let Some(image) = loaders.images.load_one(id).await? {
@@ -28,6 +28,12 @@ impl Query {
         }
         if let Some(generation) = loaders.generations.load_one(id).await? {
             return Ok(Some(Node::ImageGeneration(generation)));
+        }
+        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+        if let Some(run) = BenchmarkRun::find(&mut conn, id).await.map_err(Error::from)?
+            && (run.owner_id == viewer.id || viewer.is_admin())
+        {
+            return Ok(Some(Node::BenchmarkRun(run)));
         }
         Err(Error::NotFound("node").into())
     }
@@ -76,6 +82,33 @@ impl Query {
             &request,
             TotalCount::Images(filter),
         ))
+    }
+
+    /// A benchmark run (its owner's, or any for an admin).
+    async fn benchmark_run(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BenchmarkRun>> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id)?;
+        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+        let run = BenchmarkRun::find(&mut conn, id).await.map_err(Error::from)?;
+        match run {
+            Some(run) if run.owner_id == viewer.id || viewer.is_admin() => Ok(Some(run)),
+            _ => Err(Error::NotFound("benchmark run").into()),
+        }
+    }
+
+    /// Benchmark runs, newest first: the viewer's own, or everyone's for an admin.
+    async fn benchmark_runs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 30; default 10.")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<BenchmarkRunConnection> {
+        let viewer = ctx.viewer()?;
+        let owner = (!viewer.is_admin()).then_some(viewer.id);
+        let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
+        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+        let page = BenchmarkRun::page(&mut conn, owner, &request).await.map_err(Error::from)?;
+        Ok(BenchmarkRunConnection::new(page, &request, TotalCount::BenchmarkRuns(owner)))
     }
 
     /// An image generation, to follow its progress.

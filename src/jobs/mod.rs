@@ -26,6 +26,7 @@ pub use worker::{WorkerConfig, spawn_workers};
 pub enum Task {
     AnalyzeImage { image_id: Uuid },
     GenerateImage { generation_id: Uuid },
+    RunBenchmark { run_id: Uuid },
 }
 
 impl Task {
@@ -33,6 +34,7 @@ impl Task {
         match self {
             Self::AnalyzeImage { .. } => "analyze_image",
             Self::GenerateImage { .. } => "generate_image",
+            Self::RunBenchmark { .. } => "run_benchmark",
         }
     }
 }

@@ -29,7 +29,7 @@ pub struct WorkerConfig {
 /// Starts `config.count` workers; they stop when `shutdown` is cancelled, after
 /// finishing or releasing the job in hand.
 pub fn spawn_workers(app: Arc<App>, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-    let host = hostname();
+    let host = crate::host::hostname();
     (0..app.config.worker_config().count)
         .map(|n| {
             let (app, shutdown) = (app.clone(), shutdown.clone());
@@ -192,10 +192,4 @@ async fn settle(app: &App, job: uuid::Uuid, worker: &str, outcome: Outcome) {
     if let Err(err) = result {
         tracing::error!(job = %job, error = %err, "could not record a job's outcome; it will run again after its lease");
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into())
 }

@@ -3,6 +3,7 @@
 
 mod ai;
 mod auth;
+mod benchmark;
 mod cli;
 mod comments;
 mod gc;

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, Result, SimpleObject};
 use uuid::Uuid;
 
 use crate::db::models::image::ImageFilter;
-use crate::db::models::{Comment, Image};
+use crate::db::models::{BenchmarkRun, Comment, Image};
 use crate::db::page::{Cursor, Page, PageRequest};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
@@ -15,6 +15,8 @@ use crate::graphql::pagination::{PageInfo, encode_cursor};
 pub enum TotalCount {
     Images(ImageFilter),
     CommentsOf(Uuid),
+    /// Benchmark runs: everyone's, or one owner's.
+    BenchmarkRuns(Option<Uuid>),
 }
 
 impl TotalCount {
@@ -25,6 +27,10 @@ impl TotalCount {
                 Ok(Image::count(&mut conn, *filter)
                     .await
                     .map_err(Error::from)?)
+            }
+            Self::BenchmarkRuns(owner) => {
+                let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+                Ok(BenchmarkRun::count(&mut conn, *owner).await.map_err(Error::from)?)
             }
             Self::CommentsOf(image_id) => Ok(ctx
                 .loaders()
@@ -108,3 +114,4 @@ connection!(
     Comment,
     "A page of comments, newest first."
 );
+connection!(BenchmarkRunConnection, BenchmarkRunEdge, BenchmarkRun, "A page of benchmark runs, newest first.");

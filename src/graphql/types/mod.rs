@@ -1,3 +1,4 @@
+mod benchmark;
 mod comment;
 mod connection;
 mod generation;
@@ -6,7 +7,8 @@ mod node;
 mod payloads;
 mod user;
 
-pub use connection::{ImageConnection, TotalCount};
+pub use benchmark::{BenchmarkProgress, RunBenchmarkInput, RunBenchmarkPayload};
+pub use connection::{BenchmarkRunConnection, ImageConnection, TotalCount};
 pub use generation::GenerationShape;
 pub use node::Node;
 pub use payloads::*;

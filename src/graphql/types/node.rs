@@ -1,6 +1,6 @@
 use async_graphql::{ID, Interface};
 
-use crate::db::models::{Comment, Generation, Image, User};
+use crate::db::models::{BenchmarkRun, Comment, Generation, Image, User};
 
 /// Any object with a global id (`Query.node`).
 #[derive(Interface)]
@@ -10,4 +10,5 @@ pub enum Node {
     Comment(Comment),
     User(User),
     ImageGeneration(Generation),
+    BenchmarkRun(BenchmarkRun),
 }

@@ -111,6 +111,7 @@ async fn throughput(db_url: &str, workers: usize, jobs: usize) -> anyhow::Result
                 prompt: None,
                 parent_id: None,
                 analyze: true,
+                edits: None,
             },
             None,
         )

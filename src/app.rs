@@ -19,6 +19,8 @@ pub struct App {
     pub ai: Provider,
     pub events: EventBus,
     pub usage: Arc<UsageRecorder>,
+    /// Edits running at once; more wait, so they never take every blocking thread.
+    pub edit_slots: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -48,6 +50,7 @@ impl App {
             ai,
             events: EventBus::default(),
             usage,
+            edit_slots: tokio::sync::Semaphore::new(crate::host::cores().max(1) as usize),
         }))
     }
 }

@@ -33,19 +33,37 @@ pub struct RunRequest {
 }
 
 pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<BenchmarkRun> {
-    let max_n = if viewer.is_admin() { app.config.hpl_max_n } else { app.config.hpl_member_max_n };
+    let max_n = if viewer.is_admin() {
+        app.config.hpl_max_n
+    } else {
+        app.config.hpl_member_max_n
+    };
     let n = request.n.unwrap_or(2000.min(max_n));
     if n < 1 || n > max_n {
-        let who = if viewer.is_admin() { "" } else { " for members" };
-        return Err(Error::bad_input(format!("`n` must be between 1 and {max_n}{who}; got {n}")));
+        let who = if viewer.is_admin() {
+            ""
+        } else {
+            " for members"
+        };
+        return Err(Error::bad_input(format!(
+            "`n` must be between 1 and {max_n}{who}; got {n}"
+        )));
     }
-    let block_size = request.block_size.unwrap_or(hpl::default_block_size(n as usize) as i32);
+    let block_size = request
+        .block_size
+        .unwrap_or(hpl::default_block_size(n as usize) as i32);
     if block_size < 1 || block_size > n.min(1024) {
-        return Err(Error::bad_input(format!("`blockSize` must be between 1 and {}; got {block_size}", n.min(1024))));
+        return Err(Error::bad_input(format!(
+            "`blockSize` must be between 1 and {}; got {block_size}",
+            n.min(1024)
+        )));
     }
     let threads = request.threads.unwrap_or(cores());
     if threads < 1 || threads > cores() {
-        return Err(Error::bad_input(format!("`threads` must be between 1 and {} (this node's cores); got {threads}", cores())));
+        return Err(Error::bad_input(format!(
+            "`threads` must be between 1 and {} (this node's cores); got {threads}",
+            cores()
+        )));
     }
     let run = BenchmarkRun {
         id: Uuid::now_v7(),
@@ -84,7 +102,9 @@ static NODE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub(crate) async fn run(app: &Arc<App>, run_id: Uuid) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;
-    let Some(run) = BenchmarkRun::find(&mut conn, run_id).await? else { return Ok(()) };
+    let Some(run) = BenchmarkRun::find(&mut conn, run_id).await? else {
+        return Ok(());
+    };
     if !matches!(run.status, RunStatus::Pending | RunStatus::Running) {
         return Ok(());
     }
@@ -111,14 +131,21 @@ pub(crate) async fn run(app: &Arc<App>, run_id: Uuid) -> Result<(), JobError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let result = execute(app, &run).await;
-    let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(key).execute(&mut lock_conn).await;
+    let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(key)
+        .execute(&mut lock_conn)
+        .await;
     result
 }
 
 async fn execute(app: &Arc<App>, run: &BenchmarkRun) -> Result<(), JobError> {
     let host_name = hostname();
     let cpu_model = cpu_model();
-    let host = Host { name: &host_name, cpu_model: &cpu_model, cores: cores() };
+    let host = Host {
+        name: &host_name,
+        cpu_model: &cpu_model,
+        cores: cores(),
+    };
     let mut conn = app.db.conn().await.map_err(Error::from)?;
     if !BenchmarkRun::start(&mut conn, run.id, &host).await? {
         return Ok(());
@@ -152,21 +179,52 @@ async fn execute(app: &Arc<App>, run: &BenchmarkRun) -> Result<(), JobError> {
 
     let (status, seconds, gflops, residual, passed, error) = match &outcome {
         Ok(r) => (
-            if r.passed { RunStatus::Succeeded } else { RunStatus::Failed },
+            if r.passed {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            },
             r.seconds,
             r.gflops,
             r.residual,
             r.passed,
-            (!r.passed).then(|| format!("the scaled residual {:.3e} is not below {}", r.residual, hpl::RESIDUAL_THRESHOLD)),
+            (!r.passed).then(|| {
+                format!(
+                    "the scaled residual {:.3e} is not below {}",
+                    r.residual,
+                    hpl::RESIDUAL_THRESHOLD
+                )
+            }),
         ),
-        Err(err) => (RunStatus::Failed, 0.0, 0.0, 0.0, false, Some(err.to_string())),
+        Err(err) => (
+            RunStatus::Failed,
+            0.0,
+            0.0,
+            0.0,
+            false,
+            Some(err.to_string()),
+        ),
     };
     let run_id = run.id;
     let mut conn = app.db.conn().await.map_err(Error::from)?;
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let outcome = Outcome { seconds, gflops, residual, passed, error: error.as_deref() };
+        let outcome = Outcome {
+            seconds,
+            gflops,
+            residual,
+            passed,
+            error: error.as_deref(),
+        };
         if BenchmarkRun::finish(conn, run_id, status, &outcome).await? {
-            events::publish(conn, &Event::BenchmarkProgress { run_id, fraction: 1.0, done: true }).await?;
+            events::publish(
+                conn,
+                &Event::BenchmarkProgress {
+                    run_id,
+                    fraction: 1.0,
+                    done: true,
+                },
+            )
+            .await?;
         }
         Ok(())
     })
@@ -187,7 +245,15 @@ async fn publish_progress(app: Arc<App>, run_id: Uuid, mut progress: watch::Rece
             continue; // the final event goes out with the recorded outcome
         }
         if let Ok(mut conn) = app.db.conn().await {
-            let _ = events::publish(&mut conn, &Event::BenchmarkProgress { run_id, fraction, done: false }).await;
+            let _ = events::publish(
+                &mut conn,
+                &Event::BenchmarkProgress {
+                    run_id,
+                    fraction,
+                    done: false,
+                },
+            )
+            .await;
         }
         last_sent = Instant::now();
     }
@@ -202,9 +268,23 @@ pub(crate) async fn retrying(app: &App, run_id: Uuid) -> Result<()> {
 pub(crate) async fn give_up(app: &App, run_id: Uuid, message: &str) -> Result<()> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let outcome = Outcome { seconds: 0.0, gflops: 0.0, residual: 0.0, passed: false, error: Some(message) };
+        let outcome = Outcome {
+            seconds: 0.0,
+            gflops: 0.0,
+            residual: 0.0,
+            passed: false,
+            error: Some(message),
+        };
         if BenchmarkRun::finish(conn, run_id, RunStatus::Failed, &outcome).await? {
-            events::publish(conn, &Event::BenchmarkProgress { run_id, fraction: 1.0, done: true }).await?;
+            events::publish(
+                conn,
+                &Event::BenchmarkProgress {
+                    run_id,
+                    fraction: 1.0,
+                    done: true,
+                },
+            )
+            .await?;
         }
         Ok(())
     })

@@ -24,10 +24,21 @@ const PING_INTERVAL: Duration = Duration::from_secs(15);
     rename_all_fields = "camelCase"
 )]
 pub enum Event {
-    AnalysisCompleted { image_id: Uuid },
-    CommentAdded { image_id: Uuid, comment_id: Uuid },
-    GenerationCompleted { generation_id: Uuid },
-    BenchmarkProgress { run_id: Uuid, fraction: f64, done: bool },
+    AnalysisCompleted {
+        image_id: Uuid,
+    },
+    CommentAdded {
+        image_id: Uuid,
+        comment_id: Uuid,
+    },
+    GenerationCompleted {
+        generation_id: Uuid,
+    },
+    BenchmarkProgress {
+        run_id: Uuid,
+        fraction: f64,
+        done: bool,
+    },
 }
 
 /// Sends `event` to every process, when the surrounding transaction commits.

@@ -143,6 +143,7 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
         prompt: Some(generation.prompt.clone()),
         parent_id: None,
         analyze: generation.with_analysis,
+        edits: None,
     };
     let finish: images::AfterInsert = Box::new(move |conn, image_id| {
         Box::pin(async move {

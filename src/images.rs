@@ -85,6 +85,8 @@ pub struct NewImage {
     pub parent_id: Option<Uuid>,
     /// Queue an AI description in the same transaction as the row.
     pub analyze: bool,
+    /// The edit instructions that produced it, as JSON.
+    pub edits: Option<serde_json::Value>,
 }
 
 /// More work to commit with the new image's row (its id is passed in).
@@ -98,6 +100,7 @@ pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>, analyze: bool) -> R
         prompt: None,
         parent_id: None,
         analyze,
+        edits: None,
     };
     store(app, owner, Bytes::from(bytes), new, None).await
 }
@@ -116,7 +119,18 @@ pub async fn store(
     let input = bytes.clone();
     let prepared =
         tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits)).await??;
+    store_prepared(app, owner, bytes, prepared, new, after_insert).await
+}
 
+/// `store` for content already checked and thumbnailed (edits render their own).
+pub async fn store_prepared(
+    app: &App,
+    owner: &User,
+    bytes: Bytes,
+    prepared: imaging::Prepared,
+    new: NewImage,
+    after_insert: Option<AfterInsert>,
+) -> Result<Image> {
     let now = Utc::now();
     let id = Uuid::now_v7();
     let image = Image {
@@ -143,6 +157,7 @@ pub async fn store(
         parent_id: new.parent_id,
         created_at: now,
         edited_at: now,
+        edits: new.edits,
     };
     let keys = [original_key(&image), thumbnail_key(&image)];
     let written = futures::future::try_join(
@@ -204,7 +219,7 @@ pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
     Ok(id)
 }
 
-async fn remove_objects(app: &App, keys: &[StorageKey]) {
+pub(crate) async fn remove_objects(app: &App, keys: &[StorageKey]) {
     for key in keys {
         if let Err(err) = app.storage.delete(key).await {
             tracing::warn!(key = %key.path(), error = %err, "could not delete object; gc will sweep it");

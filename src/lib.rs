@@ -7,6 +7,7 @@ pub mod benchmark;
 pub mod comments;
 pub mod config;
 pub mod db;
+pub mod edits;
 pub mod error;
 pub mod events;
 pub mod fsutil;

@@ -91,7 +91,12 @@ fn main() -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             return Ok(());
         }
-        Command::Bench(BenchCommand::Hpl { n, nb, threads, seed }) => return bench_hpl(n, nb, threads, seed),
+        Command::Bench(BenchCommand::Hpl {
+            n,
+            nb,
+            threads,
+            seed,
+        }) => return bench_hpl(n, nb, threads, seed),
         _ => {}
     }
     // The migration harness blocks in place, which needs the multi-threaded runtime.
@@ -218,7 +223,14 @@ fn bench_hpl(n: usize, nb: Option<usize>, threads: Option<usize>, seed: u64) -> 
         threads: threads.unwrap_or(imagegraph::host::cores() as usize),
         seed,
     };
-    eprintln!("HPL: N={} NB={} threads={} seed={} on {}", params.n, params.nb, params.threads, params.seed, imagegraph::host::cpu_model());
+    eprintln!(
+        "HPL: N={} NB={} threads={} seed={} on {}",
+        params.n,
+        params.nb,
+        params.threads,
+        params.seed,
+        imagegraph::host::cpu_model()
+    );
     let mut last = 0;
     let report = imagegraph::hpl::run(&params, &mut |fraction| {
         let percent = (fraction * 100.0) as u32;

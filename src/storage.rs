@@ -176,6 +176,13 @@ impl Storage {
         self.store.get(&Path::from(key.path())).await
     }
 
+    /// Copies an object to another key (within the same store).
+    pub async fn copy(&self, from: &StorageKey, to: &StorageKey) -> object_store::Result<()> {
+        self.store
+            .copy(&Path::from(from.path()), &Path::from(to.path()))
+            .await
+    }
+
     /// Deletes an object; one already gone is not an error.
     pub async fn delete(&self, key: &StorageKey) -> object_store::Result<()> {
         match self.store.delete(&Path::from(key.path())).await {

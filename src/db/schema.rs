@@ -42,6 +42,7 @@ diesel::table! {
         parent_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         edited_at -> Timestamptz,
+        edits -> Nullable<Jsonb>,
     }
 }
 

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::types::*;
 use super::{ContextExt as _, parse_id};
 use crate::error::Error;
-use crate::{analysis, benchmark, comments, generation, images};
+use crate::{analysis, benchmark, comments, edits, generation, images};
 
 #[derive(Default)]
 pub struct Mutation;
@@ -108,11 +108,86 @@ impl Mutation {
     }
 
     /// Queues an HPL benchmark run on the node (one run at a time per node).
-    async fn run_benchmark(&self, ctx: &Context<'_>, #[graphql(default)] input: RunBenchmarkInput) -> Result<RunBenchmarkPayload> {
+    async fn run_benchmark(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] input: RunBenchmarkInput,
+    ) -> Result<RunBenchmarkPayload> {
         let viewer = ctx.viewer()?;
-        let request = benchmark::RunRequest { n: input.n, block_size: input.block_size, threads: input.threads, seed: input.seed };
-        let run = ctx.app().usage.function("benchmark.request", Some(viewer.id), benchmark::request(ctx.app(), viewer, request)).await?;
+        let request = benchmark::RunRequest {
+            n: input.n,
+            block_size: input.block_size,
+            threads: input.threads,
+            seed: input.seed,
+        };
+        let run = ctx
+            .app()
+            .usage
+            .function(
+                "benchmark.request",
+                Some(viewer.id),
+                benchmark::request(ctx.app(), viewer, request),
+            )
+            .await?;
         Ok(RunBenchmarkPayload { run })
+    }
+
+    /// Edits an image with instructions, saved as a new version, in place, or previewed.
+    async fn edit_image(
+        &self,
+        ctx: &Context<'_>,
+        input: EditImageInput,
+    ) -> Result<EditImagePayload> {
+        let viewer = ctx.viewer()?;
+        if input
+            .instructions
+            .iter()
+            .any(|i| matches!(i, EditInstructionInput::Grayscale(false)))
+        {
+            return Err(Error::bad_input("`grayscale` takes `true`").into());
+        }
+        let request = edits::EditRequest {
+            image_id: parse_id(&input.image_id)?,
+            instructions: input.instructions.into_iter().map(instruction).collect(),
+            save: input.save.into(),
+            format: input.format.map(Into::into),
+            analyze: input.analyze,
+        };
+        let edited = ctx
+            .app()
+            .usage
+            .function(
+                "image.edit",
+                Some(viewer.id),
+                edits::edit(ctx.app(), viewer, request),
+            )
+            .await?;
+        Ok(payload(edited))
+    }
+
+    /// Edits an image as a plain-language prompt asks: a GPT model plans the
+    /// instructions (returned in the payload), which are checked before they run.
+    async fn edit_image_with_prompt(
+        &self,
+        ctx: &Context<'_>,
+        input: EditImageWithPromptInput,
+    ) -> Result<EditImagePayload> {
+        let viewer = ctx.viewer()?;
+        let work = edits::edit_with_prompt(
+            ctx.app(),
+            viewer,
+            parse_id(&input.image_id)?,
+            &input.prompt,
+            input.save.into(),
+            input.format.map(Into::into),
+            input.analyze,
+        );
+        let edited = ctx
+            .app()
+            .usage
+            .function("image.edit_with_prompt", Some(viewer.id), work)
+            .await?;
+        Ok(payload(edited))
     }
 
     /// Deletes an image, its comments and its files (owner or admin).
@@ -193,5 +268,13 @@ impl Mutation {
         Ok(DeleteCommentPayload {
             deleted_comment_id: ID(id.to_string()),
         })
+    }
+}
+
+fn payload(edited: edits::Edited) -> EditImagePayload {
+    EditImagePayload {
+        image: edited.image,
+        preview: edited.preview,
+        instructions: async_graphql::Json(edits::wire::to_json(&edited.instructions)),
     }
 }

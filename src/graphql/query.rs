@@ -30,7 +30,9 @@ impl Query {
             return Ok(Some(Node::ImageGeneration(generation)));
         }
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        if let Some(run) = BenchmarkRun::find(&mut conn, id).await.map_err(Error::from)?
+        if let Some(run) = BenchmarkRun::find(&mut conn, id)
+            .await
+            .map_err(Error::from)?
             && (run.owner_id == viewer.id || viewer.is_admin())
         {
             return Ok(Some(Node::BenchmarkRun(run)));
@@ -89,7 +91,9 @@ impl Query {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id)?;
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let run = BenchmarkRun::find(&mut conn, id).await.map_err(Error::from)?;
+        let run = BenchmarkRun::find(&mut conn, id)
+            .await
+            .map_err(Error::from)?;
         match run {
             Some(run) if run.owner_id == viewer.id || viewer.is_admin() => Ok(Some(run)),
             _ => Err(Error::NotFound("benchmark run").into()),
@@ -107,8 +111,14 @@ impl Query {
         let owner = (!viewer.is_admin()).then_some(viewer.id);
         let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = BenchmarkRun::page(&mut conn, owner, &request).await.map_err(Error::from)?;
-        Ok(BenchmarkRunConnection::new(page, &request, TotalCount::BenchmarkRuns(owner)))
+        let page = BenchmarkRun::page(&mut conn, owner, &request)
+            .await
+            .map_err(Error::from)?;
+        Ok(BenchmarkRunConnection::new(
+            page,
+            &request,
+            TotalCount::BenchmarkRuns(owner),
+        ))
     }
 
     /// An image generation, to follow its progress.

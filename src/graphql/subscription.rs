@@ -7,8 +7,8 @@ use futures::{Stream, StreamExt as _};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::{ContextExt as _, parse_id};
 use super::types::BenchmarkProgress;
+use super::{ContextExt as _, parse_id};
 use crate::db::models::{BenchmarkRun, Comment, Generation, Image};
 use crate::error::Error;
 use crate::events::Event;
@@ -81,12 +81,19 @@ impl Subscription {
     }
 
     /// A run's progress, a few times a second, then once more with `done` and the result.
-    async fn benchmark_progress(&self, ctx: &Context<'_>, run_id: ID) -> Result<impl Stream<Item = BenchmarkProgress> + use<>> {
+    async fn benchmark_progress(
+        &self,
+        ctx: &Context<'_>,
+        run_id: ID,
+    ) -> Result<impl Stream<Item = BenchmarkProgress> + use<>> {
         let viewer = ctx.viewer()?;
         let wanted = parse_id(&run_id)?;
         let app = ctx.app().clone();
         let mut conn = app.db.conn().await.map_err(Error::from)?;
-        match BenchmarkRun::find(&mut conn, wanted).await.map_err(Error::from)? {
+        match BenchmarkRun::find(&mut conn, wanted)
+            .await
+            .map_err(Error::from)?
+        {
             Some(run) if run.owner_id == viewer.id || viewer.is_admin() => {}
             _ => return Err(Error::NotFound("benchmark run").into()),
         }
@@ -94,13 +101,24 @@ impl Subscription {
         Ok(events(ctx).filter_map(move |event| {
             let app = app.clone();
             async move {
-                let Event::BenchmarkProgress { run_id, fraction, done } = event else { return None };
+                let Event::BenchmarkProgress {
+                    run_id,
+                    fraction,
+                    done,
+                } = event
+                else {
+                    return None;
+                };
                 if run_id != wanted {
                     return None;
                 }
                 let mut conn = app.db.conn().await.ok()?;
                 let run = BenchmarkRun::find(&mut conn, run_id).await.ok().flatten()?;
-                Some(BenchmarkProgress { fraction, done, run })
+                Some(BenchmarkProgress {
+                    fraction,
+                    done,
+                    run,
+                })
             }
         }))
     }

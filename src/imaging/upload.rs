@@ -29,6 +29,20 @@ pub struct Prepared {
 /// Checks an upload from its header (format, size, pixel count) before any pixel is
 /// decoded, then decodes it and renders the thumbnail.
 pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
+    let (format, image) = decode(bytes, limits)?;
+    let (thumbnail, thumbnail_format) = render_thumbnail(&image)?;
+    Ok(Prepared {
+        format,
+        width: image.width(),
+        height: image.height(),
+        thumbnail,
+        thumbnail_format,
+    })
+}
+
+/// Decodes an image under the limits, with its EXIF orientation applied; sizes are
+/// checked from the header before any pixel is decoded. GIFs give their first frame.
+pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
     if bytes.len() > limits.max_bytes {
         return Err(Error::PayloadTooLarge(format!(
             "the image is {} bytes; the limit is {} bytes",
@@ -39,25 +53,42 @@ pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
     let format = MediaFormat::sniff(bytes).ok_or_else(|| {
         Error::UnsupportedMediaType("not a supported image: send JPEG, PNG, WebP or GIF".to_owned())
     })?;
-
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image_format());
     reader.limits(decode_limits(limits));
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (raw_width, raw_height) = decoder.dimensions();
     check_pixels(raw_width, raw_height, limits)?;
     let orientation = decoder.orientation().map_err(decode_error)?;
-
-    // GIFs decode their first frame, which is what a still rendition shows.
     let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     image.apply_orientation(orientation);
+    Ok((format, image))
+}
 
-    let (thumbnail, thumbnail_format) = render_thumbnail(&image)?;
-    Ok(Prepared {
-        format,
-        width: image.width(),
-        height: image.height(),
-        thumbnail,
-        thumbnail_format,
+/// Encodes in `format`; JPEG through a fast SIMD encoder, dropping any alpha onto
+/// white (JPEG has none).
+pub fn encode(image: &DynamicImage, format: MediaFormat, jpeg_quality: u8) -> Result<Vec<u8>> {
+    if format == MediaFormat::Jpeg {
+        let rgb = if image.color().has_alpha() {
+            flatten_on_white(image)
+        } else {
+            image.to_rgb8()
+        };
+        return super::edit::encode_jpeg(&rgb, jpeg_quality).map_err(Error::internal);
+    }
+    let mut out = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut out), format.to_image_format())
+        .map_err(Error::internal)?;
+    Ok(out)
+}
+
+fn flatten_on_white(image: &DynamicImage) -> image::RgbImage {
+    let rgba = image.to_rgba8();
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over =
+            |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a)) + 127) / 255) as u8;
+        image::Rgb([over(r), over(g), over(b)])
     })
 }
 
@@ -92,7 +123,7 @@ fn decode_error(err: image::ImageError) -> Error {
 }
 
 /// Thumbnails keep transparency as PNG; everything else becomes a compact JPEG.
-fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
+pub fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
     let small = if image.width().max(image.height()) > THUMBNAIL_SIZE {
         image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
     } else {

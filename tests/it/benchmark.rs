@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{TestApp, error_code, eventually};
+use crate::harness::{TestApp, error_code};
 use crate::subscriptions::Client;
 
 const RUN: &str = "mutation($input: RunBenchmarkInput!) { runBenchmark(input: $input) { run { id status n blockSize threads seed } } }";
@@ -13,13 +13,29 @@ const RUN: &str = "mutation($input: RunBenchmarkInput!) { runBenchmark(input: $i
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_reports_progress_and_a_passing_residual() {
     let t = TestApp::start().await; // the worker starts once we listen
-    let body = t.gql(&t.alice.token, RUN, json!({ "input": { "n": 1000, "blockSize": 32, "threads": 1, "seed": 7 } })).await;
+    let body = t
+        .gql(
+            &t.alice.token,
+            RUN,
+            json!({ "input": { "n": 1000, "blockSize": 32, "threads": 1, "seed": 7 } }),
+        )
+        .await;
     let run = &body["data"]["runBenchmark"]["run"];
     assert_eq!(run["status"], "PENDING", "{body}");
-    assert_eq!((run["n"].as_i64(), run["blockSize"].as_i64(), run["threads"].as_i64(), run["seed"].as_i64()), (Some(1000), Some(32), Some(1), Some(7)));
+    assert_eq!(
+        (
+            run["n"].as_i64(),
+            run["blockSize"].as_i64(),
+            run["threads"].as_i64(),
+            run["seed"].as_i64()
+        ),
+        (Some(1000), Some(32), Some(1), Some(7))
+    );
     let id = run["id"].as_str().unwrap().to_owned();
 
-    let mut client = Client::connect(t.addr, Some(&t.alice.token), false).await.unwrap();
+    let mut client = Client::connect(t.addr, Some(&t.alice.token), false)
+        .await
+        .unwrap();
     client
         .subscribe(
             "p",
@@ -29,12 +45,17 @@ async fn a_run_reports_progress_and_a_passing_residual() {
         .await;
     let mut config = t.app.config.clone();
     config.workers = 1;
-    let worker = imagegraph::app::App::new(config, t.app.db.clone(), t.app.storage.clone(), vec![2; 32]).unwrap();
+    let worker =
+        imagegraph::app::App::new(config, t.app.db.clone(), t.app.storage.clone(), vec![2; 32])
+            .unwrap();
     let background = imagegraph::startup::Background::start(&worker, true);
 
     let mut fractions = Vec::new();
     let last = loop {
-        let event = client.next_event(Duration::from_secs(60)).await.expect("progress events");
+        let event = client
+            .next_event(Duration::from_secs(60))
+            .await
+            .expect("progress events");
         let progress = event["data"]["benchmarkProgress"].clone();
         fractions.push(progress["fraction"].as_f64().unwrap());
         if progress["done"] == true {
@@ -42,8 +63,14 @@ async fn a_run_reports_progress_and_a_passing_residual() {
         }
         assert_eq!(progress["run"]["status"], "RUNNING");
     };
-    assert!(fractions.len() >= 2 && fractions[0] < 1.0, "progress before the end: {fractions:?}");
-    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "monotonic: {fractions:?}");
+    assert!(
+        fractions.len() >= 2 && fractions[0] < 1.0,
+        "progress before the end: {fractions:?}"
+    );
+    assert!(
+        fractions.windows(2).all(|w| w[0] <= w[1]),
+        "monotonic: {fractions:?}"
+    );
     assert_eq!(*fractions.last().unwrap(), 1.0);
     let run = &last["run"];
     assert_eq!(run["status"], "SUCCEEDED", "{last}");
@@ -53,8 +80,17 @@ async fn a_run_reports_progress_and_a_passing_residual() {
     assert!(run["host"]["cores"].as_i64().unwrap() >= 1);
     background.stop().await;
 
-    let listed = t.gql(&t.alice.token, "{ benchmarkRuns { totalCount nodes { id status } } }", json!({})).await;
-    assert_eq!(listed["data"]["benchmarkRuns"]["nodes"][0]["id"], id.as_str());
+    let listed = t
+        .gql(
+            &t.alice.token,
+            "{ benchmarkRuns { totalCount nodes { id status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["benchmarkRuns"]["nodes"][0]["id"],
+        id.as_str()
+    );
     assert_eq!(t.count_rows("jobs").await, 0);
 }
 
@@ -79,32 +115,93 @@ async fn runs_are_bounded_and_private() {
     // Defaults: n 2000, threads all cores, block size chosen from n.
     let body = t.gql(&t.admin.token, RUN, json!({ "input": {} })).await;
     let run = &body["data"]["runBenchmark"]["run"];
-    assert_eq!((run["n"].as_i64(), run["threads"].as_u64(), run["seed"].as_i64()), (Some(2000), Some(cores as u64), Some(1)), "{body}");
+    assert_eq!(
+        (
+            run["n"].as_i64(),
+            run["threads"].as_u64(),
+            run["seed"].as_i64()
+        ),
+        (Some(2000), Some(cores as u64), Some(1)),
+        "{body}"
+    );
     assert!(run["blockSize"].as_i64().unwrap() >= 1);
     let admin_run = run["id"].as_str().unwrap().to_owned();
-    let body = t.gql(&t.alice.token, RUN, json!({ "input": { "n": 3000 } })).await;
-    let alice_run = body["data"]["runBenchmark"]["run"]["id"].as_str().unwrap().to_owned();
+    let body = t
+        .gql(&t.alice.token, RUN, json!({ "input": { "n": 3000 } }))
+        .await;
+    let alice_run = body["data"]["runBenchmark"]["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let query = "query($id: ID!) { benchmarkRun(id: $id) { id owner { name } } }";
-    assert_eq!(error_code(&t.gql(&t.alice.token, query, json!({ "id": admin_run })).await), Some("NOT_FOUND"));
-    assert_eq!(t.gql(&t.admin.token, query, json!({ "id": alice_run })).await["data"]["benchmarkRun"]["owner"]["name"], "alice");
-    let mine = t.gql(&t.alice.token, "{ benchmarkRuns { totalCount } }", json!({})).await;
+    assert_eq!(
+        error_code(
+            &t.gql(&t.alice.token, query, json!({ "id": admin_run }))
+                .await
+        ),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        t.gql(&t.admin.token, query, json!({ "id": alice_run }))
+            .await["data"]["benchmarkRun"]["owner"]["name"],
+        "alice"
+    );
+    let mine = t
+        .gql(
+            &t.alice.token,
+            "{ benchmarkRuns { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(mine["data"]["benchmarkRuns"]["totalCount"], 1);
-    let all = t.gql(&t.admin.token, "{ benchmarkRuns { totalCount } }", json!({})).await;
+    let all = t
+        .gql(
+            &t.admin.token,
+            "{ benchmarkRuns { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(all["data"]["benchmarkRuns"]["totalCount"], 2);
-    let node = t.gql(&t.bob.token, "query($id: ID!) { node(id: $id) { id } }", json!({ "id": alice_run })).await;
+    let node = t
+        .gql(
+            &t.bob.token,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": alice_run }),
+        )
+        .await;
     assert_eq!(error_code(&node), Some("NOT_FOUND"));
 }
 
 #[test]
 fn the_cli_prints_hpls_report_without_a_database() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_imagegraph"))
-        .args(["bench", "hpl", "--n", "300", "--nb", "64", "--threads", "1", "--seed", "3"])
+        .args([
+            "bench",
+            "hpl",
+            "--n",
+            "300",
+            "--nb",
+            "64",
+            "--threads",
+            "1",
+            "--seed",
+            "3",
+        ])
         .env_clear()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8(out.stdout).unwrap();
     assert!(report.contains("PASSED"), "{report}");
-    assert!(report.lines().any(|l| l.contains(" 300 ") && l.contains(" 64 ")), "N and NB in the table: {report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains(" 300 ") && l.contains(" 64 ")),
+        "N and NB in the table: {report}"
+    );
 }

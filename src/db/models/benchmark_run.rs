@@ -51,20 +51,43 @@ pub struct Host<'a> {
 }
 
 impl BenchmarkRun {
-    pub async fn insert(conn: &mut AsyncPgConnection, run: &BenchmarkRun) -> QueryResult<BenchmarkRun> {
-        diesel::insert_into(benchmark_runs::table).values(run).returning(BenchmarkRun::as_returning()).get_result(conn).await
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        run: &BenchmarkRun,
+    ) -> QueryResult<BenchmarkRun> {
+        diesel::insert_into(benchmark_runs::table)
+            .values(run)
+            .returning(BenchmarkRun::as_returning())
+            .get_result(conn)
+            .await
     }
 
     pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<BenchmarkRun>> {
-        benchmark_runs::table.find(id).select(BenchmarkRun::as_select()).first(conn).await.optional()
+        benchmark_runs::table
+            .find(id)
+            .select(BenchmarkRun::as_select())
+            .first(conn)
+            .await
+            .optional()
     }
 
-    pub async fn load_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<BenchmarkRun>> {
-        benchmark_runs::table.filter(benchmark_runs::id.eq_any(ids)).select(BenchmarkRun::as_select()).load(conn).await
+    pub async fn load_many(
+        conn: &mut AsyncPgConnection,
+        ids: &[Uuid],
+    ) -> QueryResult<Vec<BenchmarkRun>> {
+        benchmark_runs::table
+            .filter(benchmark_runs::id.eq_any(ids))
+            .select(BenchmarkRun::as_select())
+            .load(conn)
+            .await
     }
 
     /// Runs newest first: everyone's (`owner: None`) or one user's.
-    pub async fn page(conn: &mut AsyncPgConnection, owner: Option<Uuid>, req: &PageRequest) -> QueryResult<Page<BenchmarkRun>> {
+    pub async fn page(
+        conn: &mut AsyncPgConnection,
+        owner: Option<Uuid>,
+        req: &PageRequest,
+    ) -> QueryResult<Page<BenchmarkRun>> {
         let mut query = benchmark_runs::table.into_boxed();
         if let Some(owner) = owner {
             query = query.filter(benchmark_runs::owner_id.eq(owner));
@@ -73,10 +96,18 @@ impl BenchmarkRun {
             query = query.filter(keyset);
         }
         query = match req.direction {
-            Direction::Forward => query.order((benchmark_runs::created_at.desc(), benchmark_runs::id.desc())),
-            Direction::Backward => query.order((benchmark_runs::created_at.asc(), benchmark_runs::id.asc())),
+            Direction::Forward => {
+                query.order((benchmark_runs::created_at.desc(), benchmark_runs::id.desc()))
+            }
+            Direction::Backward => {
+                query.order((benchmark_runs::created_at.asc(), benchmark_runs::id.asc()))
+            }
         };
-        let rows = query.limit(req.limit + 1).select(BenchmarkRun::as_select()).load(conn).await?;
+        let rows = query
+            .limit(req.limit + 1)
+            .select(BenchmarkRun::as_select())
+            .load(conn)
+            .await?;
         Ok(Page::from_rows(rows, req))
     }
 
@@ -89,9 +120,15 @@ impl BenchmarkRun {
     }
 
     /// PENDING -> RUNNING on this host; false if the run is no longer waiting to run.
-    pub async fn start(conn: &mut AsyncPgConnection, id: Uuid, host: &Host<'_>) -> QueryResult<bool> {
+    pub async fn start(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        host: &Host<'_>,
+    ) -> QueryResult<bool> {
         let n = diesel::update(
-            benchmark_runs::table.find(id).filter(benchmark_runs::status.eq_any([RunStatus::Pending, RunStatus::Running])),
+            benchmark_runs::table
+                .find(id)
+                .filter(benchmark_runs::status.eq_any([RunStatus::Pending, RunStatus::Running])),
         )
         .set((
             benchmark_runs::status.eq(RunStatus::Running),
@@ -107,18 +144,29 @@ impl BenchmarkRun {
 
     /// Back to PENDING between attempts.
     pub async fn requeue(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
-        diesel::update(benchmark_runs::table.find(id).filter(benchmark_runs::status.eq(RunStatus::Running)))
-            .set(benchmark_runs::status.eq(RunStatus::Pending))
-            .execute(conn)
-            .await?;
+        diesel::update(
+            benchmark_runs::table
+                .find(id)
+                .filter(benchmark_runs::status.eq(RunStatus::Running)),
+        )
+        .set(benchmark_runs::status.eq(RunStatus::Pending))
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
     /// Records the outcome of an unfinished run; false if it had already finished.
-    pub async fn finish(conn: &mut AsyncPgConnection, id: Uuid, status: RunStatus, outcome: &Outcome<'_>) -> QueryResult<bool> {
+    pub async fn finish(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        status: RunStatus,
+        outcome: &Outcome<'_>,
+    ) -> QueryResult<bool> {
         let measured = outcome.error.is_none();
         let n = diesel::update(
-            benchmark_runs::table.find(id).filter(benchmark_runs::status.eq_any([RunStatus::Pending, RunStatus::Running])),
+            benchmark_runs::table
+                .find(id)
+                .filter(benchmark_runs::status.eq_any([RunStatus::Pending, RunStatus::Running])),
         )
         .set((
             benchmark_runs::status.eq(status),

@@ -43,6 +43,8 @@ pub struct Image {
     pub parent_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub edited_at: DateTime<Utc>,
+    /// The edit instructions that produced this content, as JSON.
+    pub edits: Option<serde_json::Value>,
 }
 
 /// Which images a list walks over.
@@ -180,6 +182,40 @@ impl Image {
             .returning(Image::as_returning())
             .get_result(conn)
             .await
+    }
+
+    /// Points an image at new content, if its content is still `expected_content`
+    /// (so two concurrent replacements cannot both win).
+    pub async fn replace_content(
+        conn: &mut AsyncPgConnection,
+        updated: &Image,
+        expected_content: Uuid,
+    ) -> QueryResult<Option<Image>> {
+        diesel::update(
+            images::table
+                .find(updated.id)
+                .filter(images::content_id.eq(expected_content)),
+        )
+        .set((
+            images::content_id.eq(updated.content_id),
+            images::content_type.eq(&updated.content_type),
+            images::width.eq(updated.width),
+            images::height.eq(updated.height),
+            images::byte_size.eq(updated.byte_size),
+            images::thumbnail_content_type.eq(&updated.thumbnail_content_type),
+            images::edited_at.eq(updated.edited_at),
+            images::edits.eq(&updated.edits),
+            images::description.eq(&updated.description),
+            images::analysis_status.eq(updated.analysis_status),
+            images::analysis_model.eq(&updated.analysis_model),
+            images::analysis_error.eq(&updated.analysis_error),
+            images::analysis_requested_at.eq(updated.analysis_requested_at),
+            images::analysis_completed_at.eq(updated.analysis_completed_at),
+        ))
+        .returning(Image::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
     }
 
     pub async fn find_for_update(

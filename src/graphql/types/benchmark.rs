@@ -31,7 +31,12 @@ impl BenchmarkRun {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx.loaders().users.load_one(self.owner_id).await?.ok_or(Error::NotFound("user"))?)
+        Ok(ctx
+            .loaders()
+            .users
+            .load_one(self.owner_id)
+            .await?
+            .ok_or(Error::NotFound("user"))?)
     }
 
     async fn status(&self) -> BenchmarkStatus {

@@ -30,7 +30,9 @@ impl TotalCount {
             }
             Self::BenchmarkRuns(owner) => {
                 let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-                Ok(BenchmarkRun::count(&mut conn, *owner).await.map_err(Error::from)?)
+                Ok(BenchmarkRun::count(&mut conn, *owner)
+                    .await
+                    .map_err(Error::from)?)
             }
             Self::CommentsOf(image_id) => Ok(ctx
                 .loaders()
@@ -114,4 +116,9 @@ connection!(
     Comment,
     "A page of comments, newest first."
 );
-connection!(BenchmarkRunConnection, BenchmarkRunEdge, BenchmarkRun, "A page of benchmark runs, newest first.");
+connection!(
+    BenchmarkRunConnection,
+    BenchmarkRunEdge,
+    BenchmarkRun,
+    "A page of benchmark runs, newest first."
+);

@@ -187,6 +187,12 @@ impl Image {
             .unwrap_or(0))
     }
 
+    /// The edit instructions that produced this content (for EDIT images and images
+    /// replaced in place), in the form `[{"brightness": 1.2}, {"grayscale": true}]`.
+    async fn edits(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.edits.clone().map(async_graphql::Json)
+    }
+
     async fn uploaded_at(&self) -> DateTime<Utc> {
         self.created_at
     }

@@ -1,0 +1,2 @@
+-- The edit instructions that produced an image (source EDIT, or replaced in place).
+ALTER TABLE images ADD COLUMN edits jsonb;

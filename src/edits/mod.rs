@@ -1,0 +1,375 @@
+//! Editing images with instructions. One engine for every path: decode once (EXIF
+//! orientation applied), run the instructions on a blocking thread (bounded by a
+//! semaphore so edits never starve the async runtime), encode once. The save mode
+//! diverts the result: a new version, the image replaced in place (its previous
+//! content kept as a version), or a preview that stores nothing.
+
+pub mod wire;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::Utc;
+use diesel_async::AsyncConnection as _;
+use image::DynamicImage;
+use uuid::Uuid;
+
+use crate::ai::ToolSpec;
+use crate::app::App;
+use crate::db::models::image::{AnalysisStatus, ImageSource};
+use crate::db::models::{Image, User};
+use crate::error::{Error, Result};
+use crate::images::{self, NewImage, original_key, thumbnail_key};
+use crate::imaging::edit::{self, EditInstruction, Fit};
+use crate::imaging::{self, MediaFormat, Prepared};
+use crate::jobs::{Task, queue};
+use crate::storage::StorageKey;
+use crate::usage::{Kind, Use};
+
+/// Previews are at most this many pixels on their long side.
+const PREVIEW_SIDE: u32 = 1024;
+const JPEG_QUALITY: u8 = 90;
+const PREVIEW_JPEG_QUALITY: u8 = 85;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    NewVersion,
+    Replace,
+    Preview,
+}
+
+pub struct EditRequest {
+    pub image_id: Uuid,
+    pub instructions: Vec<EditInstruction>,
+    pub save: SaveMode,
+    /// Output format; the original's when unset.
+    pub format: Option<MediaFormat>,
+    /// Have the result described (not for previews).
+    pub analyze: bool,
+}
+
+pub struct Edited {
+    /// The stored result: the new version, or the replaced image.
+    pub image: Option<Image>,
+    /// A `data:` URL of a bounded rendering, for PREVIEW.
+    pub preview: Option<String>,
+    pub instructions: Vec<EditInstruction>,
+}
+
+enum Rendered {
+    Preview(String),
+    Stored { bytes: Bytes, prepared: Prepared },
+}
+
+pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edited> {
+    let mut conn = app.db.conn().await?;
+    let image = Image::find(&mut conn, request.image_id)
+        .await?
+        .ok_or(Error::NotFound("image"))?;
+    drop(conn);
+    if request.save == SaveMode::Replace && image.owner_id != viewer.id && !viewer.is_admin() {
+        return Err(Error::forbidden(
+            "only the image's owner or an admin can replace it",
+        ));
+    }
+    edit::validate(
+        &request.instructions,
+        image.width as u32,
+        image.height as u32,
+        app.config.max_image_pixels,
+    )
+    .map_err(|invalid| Error::bad_input(invalid.to_string()))?;
+
+    let original = match app.storage.get(&original_key(&image)).await {
+        Ok(object) => object.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => return Err(Error::NotFound("image file")),
+        Err(err) => return Err(err.into()),
+    };
+    let source_format =
+        MediaFormat::from_content_type(&image.content_type).unwrap_or(MediaFormat::Png);
+    let format = request.format.unwrap_or(source_format);
+    let limits = app.config.upload_limits();
+    let instructions = request.instructions.clone();
+    let save = request.save;
+
+    let _slot = app.edit_slots.acquire().await.map_err(Error::internal)?;
+    let (rendered, timings) = tokio::task::spawn_blocking(
+        move || -> Result<(Rendered, Vec<(&'static str, Duration)>)> {
+            let (_, mut pixels) = imaging::decode(&original, limits)?;
+            let mut timings = Vec::with_capacity(instructions.len());
+            for instruction in &instructions {
+                let started = Instant::now();
+                pixels = edit::apply(pixels, std::slice::from_ref(instruction));
+                timings.push((wire::operation_name(instruction), started.elapsed()));
+            }
+            let rendered = if save == SaveMode::Preview {
+                Rendered::Preview(preview(pixels)?)
+            } else {
+                stored(&pixels, format)?
+            };
+            Ok((rendered, timings))
+        },
+    )
+    .await??;
+    drop(_slot);
+    for (operation, duration) in timings {
+        app.usage.record(Use::new(
+            Kind::Function,
+            format!("image.edit.{operation}"),
+            Some(viewer.id),
+            duration,
+            false,
+        ));
+    }
+
+    let json = wire::to_json(&request.instructions);
+    let image = match rendered {
+        Rendered::Preview(data_url) => {
+            return Ok(Edited {
+                image: None,
+                preview: Some(data_url),
+                instructions: request.instructions,
+            });
+        }
+        Rendered::Stored { bytes, prepared } => match request.save {
+            SaveMode::Replace => {
+                replace(app, &image, bytes, prepared, json, request.analyze).await?
+            }
+            _ => {
+                let new = NewImage {
+                    source: ImageSource::Edit,
+                    prompt: None,
+                    parent_id: Some(image.id),
+                    analyze: request.analyze,
+                    edits: Some(json),
+                };
+                images::store_prepared(app, viewer, bytes, prepared, new, None).await?
+            }
+        },
+    };
+    Ok(Edited {
+        image: Some(image),
+        preview: None,
+        instructions: request.instructions,
+    })
+}
+
+/// Plans instructions from a plain-language prompt with the planner model, checks
+/// them like user input, then edits as `edit` does.
+pub async fn edit_with_prompt(
+    app: &App,
+    viewer: &User,
+    image_id: Uuid,
+    prompt: &str,
+    save: SaveMode,
+    format: Option<MediaFormat>,
+    analyze: bool,
+) -> Result<Edited> {
+    let prompt = prompt.trim();
+    if prompt.is_empty() || prompt.chars().count() > 2000 {
+        return Err(Error::bad_input("the prompt must be 1 to 2000 characters"));
+    }
+    let mut conn = app.db.conn().await?;
+    let image = Image::find(&mut conn, image_id)
+        .await?
+        .ok_or(Error::NotFound("image"))?;
+    drop(conn);
+    let instructions_text = format!(
+        "You edit images by calling apply_edits. The image is {}x{} pixels ({}). Use as few instructions as the request \
+         needs; factors are multipliers where 1 leaves the image unchanged. Crops must stay inside the image.",
+        image.width, image.height, image.content_type
+    );
+    let tool = ToolSpec {
+        name: "apply_edits",
+        description: "Apply these edits to the image, in order.",
+        schema: wire::planner_schema(),
+    };
+    let started = Instant::now();
+    let planned = app.ai.plan(&instructions_text, prompt, &tool).await;
+    let usage = match &planned {
+        Ok(plan) => plan.usage.clone(),
+        Err(_) => crate::ai::Usage {
+            model: app.config.openai_planner_model.clone(),
+            ..Default::default()
+        },
+    };
+    crate::usage::account_ai_call(
+        app,
+        Some(viewer.id),
+        "ai.plan_edits",
+        &usage,
+        planned.is_ok(),
+        started.elapsed(),
+    )
+    .await?;
+    let plan = planned?;
+    let instructions = wire::from_json(&plan.arguments["instructions"])
+        .map_err(|e| Error::AiProvider(format!("the model planned unusable instructions: {e}")))?;
+    if instructions.is_empty() {
+        return Err(Error::AiProvider(
+            "the model planned no edits for this prompt".into(),
+        ));
+    }
+    edit::validate(
+        &instructions,
+        image.width as u32,
+        image.height as u32,
+        app.config.max_image_pixels,
+    )
+    .map_err(|invalid| {
+        Error::AiProvider(format!("the model planned invalid instructions: {invalid}"))
+    })?;
+    edit(
+        app,
+        viewer,
+        EditRequest {
+            image_id,
+            instructions,
+            save,
+            format,
+            analyze,
+        },
+    )
+    .await
+}
+
+fn stored(pixels: &DynamicImage, format: MediaFormat) -> Result<Rendered> {
+    let bytes = imaging::encode(pixels, format, JPEG_QUALITY)?;
+    let (thumbnail, thumbnail_format) = imaging::render_thumbnail(pixels)?;
+    let prepared = Prepared {
+        format,
+        width: pixels.width(),
+        height: pixels.height(),
+        thumbnail,
+        thumbnail_format,
+    };
+    Ok(Rendered::Stored {
+        bytes: Bytes::from(bytes),
+        prepared,
+    })
+}
+
+fn preview(pixels: DynamicImage) -> Result<String> {
+    let small = if pixels.width().max(pixels.height()) > PREVIEW_SIDE {
+        let fit = EditInstruction::Resize {
+            width: Some(PREVIEW_SIDE),
+            height: Some(PREVIEW_SIDE),
+            fit: Fit::Contain,
+        };
+        edit::apply(pixels, &[fit])
+    } else {
+        pixels
+    };
+    let format = if small.color().has_alpha() {
+        MediaFormat::Png
+    } else {
+        MediaFormat::Jpeg
+    };
+    let bytes = imaging::encode(&small, format, PREVIEW_JPEG_QUALITY)?;
+    Ok(format!(
+        "data:{};base64,{}",
+        format.content_type(),
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
+/// Replaces an image's content in place, keeping the previous content as a version:
+/// objects are written (and the old ones copied) first; one transaction then adds the
+/// version row and points the image at its new content, provided nobody else replaced
+/// it meanwhile; the old objects go last.
+async fn replace(
+    app: &App,
+    image: &Image,
+    bytes: Bytes,
+    prepared: Prepared,
+    edits: serde_json::Value,
+    analyze: bool,
+) -> Result<Image> {
+    let now = Utc::now();
+    let content_id = Uuid::now_v7();
+    let version_id = Uuid::now_v7();
+    let mut updated = image.clone();
+    updated.content_id = content_id;
+    updated.content_type = prepared.format.content_type().to_owned();
+    updated.width = prepared.width as i32;
+    updated.height = prepared.height as i32;
+    updated.byte_size = bytes.len() as i64;
+    updated.thumbnail_content_type = prepared.thumbnail_format.content_type().to_owned();
+    updated.edited_at = now;
+    updated.edits = Some(edits);
+    updated.description = None;
+    updated.analysis_model = None;
+    updated.analysis_error = None;
+    updated.analysis_completed_at = None;
+    updated.analysis_status = if analyze {
+        AnalysisStatus::Pending
+    } else {
+        AnalysisStatus::NotRequested
+    };
+    updated.analysis_requested_at = analyze.then_some(now);
+
+    // The previous content, as it was, under a version of its own.
+    let version = Image {
+        id: version_id,
+        content_id: version_id,
+        parent_id: Some(image.id),
+        created_at: now,
+        ..image.clone()
+    };
+
+    let new_keys = [original_key(&updated), thumbnail_key(&updated)];
+    let copies = [
+        (original_key(image), original_key(&version)),
+        (thumbnail_key(image), thumbnail_key(&version)),
+    ];
+    let written = async {
+        app.storage.put(&new_keys[0], bytes).await?;
+        app.storage
+            .put(&new_keys[1], Bytes::from(prepared.thumbnail))
+            .await?;
+        for (from, to) in &copies {
+            app.storage.copy(from, to).await?;
+        }
+        Ok::<_, object_store::Error>(())
+    }
+    .await;
+    let written_keys: Vec<StorageKey> = new_keys
+        .iter()
+        .copied()
+        .chain(copies.iter().map(|(_, to)| *to))
+        .collect();
+    if let Err(err) = written {
+        images::remove_objects(app, &written_keys).await;
+        return Err(err.into());
+    }
+
+    let max_attempts = app.config.job_max_attempts;
+    let previous_content = image.content_id;
+    let committed = async {
+        let mut conn = app.db.conn().await?;
+        let (version, updated) = (version, updated);
+        conn.transaction::<_, Error, _>(async move |conn| {
+            Image::insert(conn, &version).await?;
+            let replaced = Image::replace_content(conn, &updated, previous_content).await?.ok_or_else(|| {
+                Error::bad_input("the image was changed by someone else while it was being edited; try again")
+            })?;
+            if analyze {
+                queue::enqueue(conn, &Task::AnalyzeImage { image_id: replaced.id }, max_attempts).await?;
+            }
+            Ok(replaced)
+        })
+        .await
+    }
+    .await;
+    match committed {
+        Ok(replaced) => {
+            images::remove_objects(app, &[original_key(image), thumbnail_key(image)]).await;
+            Ok(replaced)
+        }
+        Err(err) => {
+            images::remove_objects(app, &written_keys).await;
+            Err(err)
+        }
+    }
+}

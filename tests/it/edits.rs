@@ -1,0 +1,451 @@
+//! Editing with instructions: save modes, versions, permissions, formats, invalid
+//! input, and prompt-planned edits with wiremock standing in for the planner.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use imagegraph::imaging::edit::{self, EditInstruction};
+use serde_json::{Value, json};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::harness::{TestApp, base64_of, error_code, png};
+
+const EDIT: &str = "mutation($input: EditImageInput!) { editImage(input: $input) {
+    image { id source width height contentType url parent { id } edits analysis { status } }
+    preview instructions } }";
+
+async fn upload(t: &TestApp, bytes: &[u8]) -> String {
+    let body = t
+        .gql(&t.alice.token, "mutation($b: String!) { uploadImage(input: { base64: $b, analyze: false }) { image { id } } }", json!({ "b": base64_of(bytes) }))
+        .await;
+    body["data"]["uploadImage"]["image"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+async fn fetch(t: &TestApp, url: &str) -> Vec<u8> {
+    let response = t.client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_version_is_stored_and_the_original_left_alone() {
+    let t = TestApp::start().await;
+    let original = png(64, 48);
+    let id = upload(&t, &original).await;
+    let instructions = json!([{ "brightness": 1.5 }, { "rotate": 90 }, { "crop": { "x": 4, "y": 8, "width": 40, "height": 50 } }]);
+    let body = t
+        .gql(
+            &t.bob.token,
+            EDIT,
+            json!({ "input": { "imageId": id, "instructions": instructions } }),
+        )
+        .await;
+    let edited = &body["data"]["editImage"]["image"];
+    assert_eq!(edited["source"], "EDIT", "{body}");
+    assert_eq!(edited["parent"]["id"], id.as_str());
+    assert_eq!(
+        (edited["width"].as_i64(), edited["height"].as_i64()),
+        (Some(40), Some(50))
+    );
+    assert_eq!(edited["contentType"], "image/png", "the original's format");
+    assert_eq!(edited["edits"], instructions);
+    assert_eq!(body["data"]["editImage"]["instructions"], instructions);
+
+    // The stored pixels are the engine's, exactly (PNG is lossless).
+    let expected = edit::apply(
+        image::load_from_memory(&original).unwrap(),
+        &[
+            EditInstruction::Brightness(1.5),
+            EditInstruction::Rotate(90),
+            EditInstruction::Crop {
+                x: 4,
+                y: 8,
+                width: 40,
+                height: 50,
+            },
+        ],
+    );
+    let stored =
+        image::load_from_memory(&fetch(&t, edited["url"].as_str().unwrap()).await).unwrap();
+    assert_eq!(stored.to_rgb8(), expected.to_rgb8());
+
+    let body = t.gql(&t.alice.token, "query($id: ID!) { image(id: $id) { url edits versions { totalCount nodes { id owner { name } } } } }", json!({ "id": id })).await;
+    let image = &body["data"]["image"];
+    assert_eq!(
+        fetch(&t, image["url"].as_str().unwrap()).await,
+        original,
+        "the original is untouched"
+    );
+    assert!(image["edits"].is_null());
+    assert_eq!(image["versions"]["totalCount"], 1);
+    assert_eq!(image["versions"]["nodes"][0]["id"], edited["id"]);
+    assert_eq!(image["versions"]["nodes"][0]["owner"]["name"], "bob");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replace_changes_the_image_in_place_and_keeps_the_old_content_as_a_version() {
+    let t = TestApp::start().await;
+    let original = png(64, 48);
+    let id = upload(&t, &original).await;
+    let before = t
+        .gql(
+            &t.alice.token,
+            "query($id: ID!) { image(id: $id) { url } }",
+            json!({ "id": id }),
+        )
+        .await["data"]["image"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let input = json!({ "imageId": id, "instructions": [{ "grayscale": true }, { "resize": { "width": 32 } }], "save": "REPLACE" });
+    let body = t.gql(&t.bob.token, EDIT, json!({ "input": input })).await;
+    assert_eq!(
+        error_code(&body),
+        Some("FORBIDDEN"),
+        "a member cannot replace another's image"
+    );
+    assert_eq!(t.count_rows("images").await, 1);
+
+    let body = t.gql(&t.alice.token, EDIT, json!({ "input": input })).await;
+    let replaced = &body["data"]["editImage"]["image"];
+    assert_eq!(replaced["id"], id.as_str(), "{body}");
+    assert_eq!(
+        (replaced["width"].as_i64(), replaced["height"].as_i64()),
+        (Some(32), Some(24))
+    );
+    assert_ne!(replaced["url"], before.as_str(), "new content, new URL");
+    let now = image::load_from_memory(&fetch(&t, replaced["url"].as_str().unwrap()).await)
+        .unwrap()
+        .to_rgb8();
+    assert!(now.pixels().all(|p| p[0] == p[1] && p[1] == p[2]), "grey");
+
+    let body = t.gql(&t.alice.token, "query($id: ID!) { image(id: $id) { versions { nodes { url width source parent { id } } } } }", json!({ "id": id })).await;
+    let versions = body["data"]["image"]["versions"]["nodes"]
+        .as_array()
+        .unwrap();
+    assert_eq!(versions.len(), 1, "nothing is lost");
+    assert_eq!(
+        (
+            versions[0]["width"].as_i64(),
+            versions[0]["source"].as_str()
+        ),
+        (Some(64), Some("UPLOAD"))
+    );
+    assert_eq!(
+        fetch(&t, versions[0]["url"].as_str().unwrap()).await,
+        original
+    );
+    assert_eq!(
+        t.client.get(&before).send().await.unwrap().status(),
+        404,
+        "the old objects were moved to the version"
+    );
+    assert_eq!(
+        t.stored_objects().len(),
+        4,
+        "image and version, each with a thumbnail"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_returns_a_bounded_data_url_and_stores_nothing() {
+    let t = TestApp::start().await;
+    let id = upload(&t, &png(1600, 900)).await;
+    let objects = t.stored_objects().len();
+    let body = t.gql(&t.alice.token, EDIT, json!({ "input": { "imageId": id, "instructions": [{ "contrast": 1.4 }], "save": "PREVIEW" } })).await;
+    let payload = &body["data"]["editImage"];
+    assert!(payload["image"].is_null(), "{body}");
+    let data_url = payload["preview"].as_str().unwrap();
+    let encoded = data_url
+        .strip_prefix("data:image/jpeg;base64,")
+        .expect("a JPEG data URL");
+    let preview = image::load_from_memory(
+        &base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((preview.width(), preview.height()), (1024, 576));
+    assert_eq!(
+        (t.count_rows("images").await, t.stored_objects().len()),
+        (1, objects)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alpha_and_format_are_kept_unless_asked_otherwise() {
+    let t = TestApp::start().await;
+    let mut rgba = image::RgbaImage::from_pixel(20, 10, image::Rgba([200, 100, 50, 128]));
+    rgba.put_pixel(0, 0, image::Rgba([0, 0, 0, 0]));
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgba8(rgba)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let id = upload(&t, &bytes).await;
+
+    let body = t
+        .gql(
+            &t.alice.token,
+            EDIT,
+            json!({ "input": { "imageId": id, "instructions": [{ "flip": "HORIZONTAL" }] } }),
+        )
+        .await;
+    let kept = image::load_from_memory(
+        &fetch(
+            &t,
+            body["data"]["editImage"]["image"]["url"].as_str().unwrap(),
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(kept.color().has_alpha());
+    assert_eq!(
+        kept.to_rgba8().get_pixel(19, 0).0,
+        [0, 0, 0, 0],
+        "flipped, transparency kept"
+    );
+
+    let body = t.gql(&t.alice.token, EDIT, json!({ "input": { "imageId": id, "instructions": [{ "blur": 1.0 }], "format": "JPEG" } })).await;
+    assert_eq!(
+        body["data"]["editImage"]["image"]["contentType"], "image/jpeg",
+        "{body}"
+    );
+    let jpeg = fetch(
+        &t,
+        body["data"]["editImage"]["image"]["url"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_instructions_are_bad_input_naming_the_index_and_store_nothing() {
+    let t = TestApp::start().await;
+    let id = upload(&t, &png(64, 48)).await;
+    let too_many: Vec<Value> = (0..21).map(|_| json!({ "brightness": 1.0 })).collect();
+    for (instructions, needle) in [
+        (
+            json!([{ "brightness": 1.0 }, { "brightness": 11.0 }]),
+            "instruction 1",
+        ),
+        (json!([{ "contrast": -0.5 }]), "instruction 0"),
+        (json!([{ "rotate": 45 }]), "instruction 0"),
+        (json!([{ "blur": 0.0 }]), "instruction 0"),
+        (
+            json!([{ "resize": { "width": 10 } }, { "crop": { "x": 5, "y": 0, "width": 10, "height": 5 } }]),
+            "instruction 1",
+        ),
+        (
+            json!([{ "crop": { "x": 0, "y": 0, "width": 65, "height": 10 } }]),
+            "instruction 0",
+        ),
+        (
+            json!([{ "resize": { "width": 100000, "height": 100000, "fit": "FILL" } }]),
+            "instruction 0",
+        ),
+        (json!(too_many), "instruction 20"),
+    ] {
+        let body = t
+            .gql(
+                &t.alice.token,
+                EDIT,
+                json!({ "input": { "imageId": id, "instructions": instructions } }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{instructions}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message} should name {needle}");
+    }
+    for instructions in [
+        json!([{ "grayscale": false }]),
+        json!([{ "brightness": 1.0, "contrast": 1.0 }]),
+        json!([{}]),
+    ] {
+        let body = t
+            .gql(
+                &t.alice.token,
+                EDIT,
+                json!({ "input": { "imageId": id, "instructions": instructions } }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{instructions}: {body}"
+        );
+    }
+    let body = t
+        .gql(
+            &t.alice.token,
+            EDIT,
+            json!({ "input": { "imageId": uuid::Uuid::now_v7().to_string(), "instructions": [] } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("NOT_FOUND"));
+    assert_eq!(t.count_rows("images").await, 1);
+    assert_eq!(t.stored_objects().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_png_declaring_fifty_thousand_squared_is_refused_at_once() {
+    let t = TestApp::start().await;
+    let bomb = png_header_only(50_000, 50_000);
+    assert!(bomb.len() < 100);
+    let started = Instant::now();
+    let body = t
+        .gql(
+            &t.alice.token,
+            "mutation($b: String!) { uploadImage(input: { base64: $b }) { image { id } } }",
+            json!({ "b": base64_of(&bomb) }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("PAYLOAD_TOO_LARGE"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused from the header: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(t.count_rows("images").await, 0);
+}
+
+/// A PNG with a valid IHDR for `width` x `height` and no pixel data.
+fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&width.to_be_bytes());
+    chunk.extend_from_slice(&height.to_be_bytes());
+    chunk.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    // The decoder reads up to the first IDAT before it reports a size: give it one,
+    // holding an empty zlib stream.
+    let idat: &[u8] = b"IDAT\x78\x9c\x03\x00\x00\x00\x00\x01";
+    out.extend_from_slice(&8u32.to_be_bytes());
+    out.extend_from_slice(idat);
+    out.extend_from_slice(&crc32(idat).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(b"IEND");
+    out.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    out
+}
+
+fn tool_call(arguments: Value) -> Value {
+    json!({
+        "id": "chatcmpl-D9eF0gH1iJ2", "object": "chat.completion", "created": 1_763_750_200, "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{ "index": 0, "finish_reason": "tool_calls", "logprobs": null,
+            "message": { "role": "assistant", "content": null, "refusal": null,
+                "tool_calls": [{ "id": "call_8Hn", "type": "function", "function": { "name": "apply_edits", "arguments": arguments.to_string() } }] } }],
+        "usage": { "prompt_tokens": 633, "completion_tokens": 41, "total_tokens": 674 }
+    })
+}
+
+const PROMPT_EDIT: &str =
+    "mutation($input: EditImageWithPromptInput!) { editImageWithPrompt(input: $input) {
+    image { id source edits parent { id } } instructions } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prompt_is_planned_into_instructions_that_run() {
+    let server = MockServer::start().await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tool_call(
+            json!({ "instructions": [{ "brightness": 1.2 }, { "saturation": 0.0 }] }),
+        )))
+        .mount(&server)
+        .await;
+    let t = crate::ai::ai_app(&server, |_| {}).await;
+    let id = upload(&t, &png(64, 48)).await;
+    let body = t
+        .gql(
+            &t.alice.token,
+            PROMPT_EDIT,
+            json!({ "input": { "imageId": id, "prompt": "a bit brighter, in black and white" } }),
+        )
+        .await;
+    let payload = &body["data"]["editImageWithPrompt"];
+    let planned = json!([{ "brightness": 1.2 }, { "saturation": 0.0 }]);
+    assert_eq!(payload["instructions"], planned, "{body}");
+    assert_eq!(payload["image"]["edits"], planned);
+    assert_eq!(payload["image"]["parent"]["id"], id.as_str());
+    let request: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(
+        request["messages"][1]["content"],
+        "a bit brighter, in black and white"
+    );
+    assert!(
+        request["tools"][0]["function"]["parameters"]["properties"]["instructions"].is_object()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_with_invalid_instructions_fails_and_stores_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tool_call(json!({ "instructions": [{ "brightness": 1.1 }, { "crop": { "x": 0, "y": 0, "width": 5000, "height": 10 } }] }))))
+        .mount(&server)
+        .await;
+    let t = crate::ai::ai_app(&server, |_| {}).await;
+    let id = upload(&t, &png(64, 48)).await;
+    let body = t
+        .gql(
+            &t.alice.token,
+            PROMPT_EDIT,
+            json!({ "input": { "imageId": id, "prompt": "crop it" } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("AI_PROVIDER_ERROR"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("instruction 1")
+    );
+    assert_eq!(
+        (t.count_rows("images").await, t.stored_objects().len()),
+        (1, 2)
+    );
+
+    let offline = TestApp::start().await;
+    let id = upload(&offline, &png(8, 8)).await;
+    let body = offline
+        .gql(
+            &offline.alice.token,
+            PROMPT_EDIT,
+            json!({ "input": { "imageId": id, "prompt": "brighter" } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("AI_PROVIDER_ERROR"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("OPENAI_API_KEY")
+    );
+}

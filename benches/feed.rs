@@ -83,7 +83,9 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
     let _background = imagegraph::startup::Background::start(&app, false);
-    tokio::spawn(async move { axum::serve(listener, imagegraph::http::router(app)).await });
+    tokio::spawn(async move {
+        axum::serve(listener, imagegraph::http::router(app, Default::default())).await
+    });
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)

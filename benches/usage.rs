@@ -57,6 +57,8 @@ async fn serve(db_url: &str, usage: bool) -> anyhow::Result<(String, imagegraph:
     std::mem::forget(background); // runs until the process exits
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, imagegraph::http::router(app)).await });
+    tokio::spawn(async move {
+        axum::serve(listener, imagegraph::http::router(app, Default::default())).await
+    });
     Ok((endpoint, db))
 }

@@ -137,6 +137,16 @@ pub struct Config {
     #[arg(long, env = "JOB_BACKOFF_MS", default_value_t = 2_000, global = true)]
     pub job_backoff_ms: u64,
 
+    /// On shutdown, in-flight jobs get this long (ms) to finish before they are handed
+    /// back to the queue for another worker.
+    #[arg(
+        long,
+        env = "JOB_SHUTDOWN_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub job_shutdown_grace_ms: u64,
+
     /// Idle workers look for due jobs at least this often (ms); NOTIFY wakes them sooner.
     #[arg(
         long,
@@ -241,7 +251,7 @@ impl Config {
             poll_interval: Duration::from_millis(self.job_poll_interval_ms),
             backoff_base: Duration::from_millis(self.job_backoff_ms),
             backoff_cap: Duration::from_secs(300),
-            shutdown_grace: Duration::from_secs(10),
+            shutdown_grace: Duration::from_millis(self.job_shutdown_grace_ms),
         }
     }
 

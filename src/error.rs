@@ -18,6 +18,8 @@ pub enum Error {
     /// The AI provider failed or refused, or none is configured; the message is safe
     /// to show (provider messages are quoted, never our internals).
     AiProvider(String),
+    /// A dependency (database, object storage) is unreachable for now: retry later.
+    Unavailable(&'static str),
     /// Anything the client cannot fix. The message is logged, never sent.
     Internal(anyhow::Error),
 }
@@ -42,6 +44,7 @@ impl Error {
             Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::AiProvider(_) => "AI_PROVIDER_ERROR",
+            Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -55,6 +58,7 @@ impl Error {
             | Self::UnsupportedMediaType(msg)
             | Self::AiProvider(msg) => msg.clone(),
             Self::NotFound(what) => format!("{what} not found"),
+            Self::Unavailable(what) => format!("{what} is unavailable right now; retry shortly"),
             Self::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_owned()
             }
@@ -76,21 +80,51 @@ impl From<anyhow::Error> for Error {
     }
 }
 
+impl Error {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
 impl From<diesel::result::Error> for Error {
     fn from(err: diesel::result::Error) -> Self {
-        Self::Internal(err.into())
+        use diesel::result::{DatabaseErrorKind, Error as E};
+        match err {
+            E::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
+            | E::BrokenTransactionManager => {
+                tracing::warn!(error = %err, "database connection lost");
+                Self::Unavailable("the database")
+            }
+            other => Self::Internal(other.into()),
+        }
     }
 }
 
 impl From<crate::db::PoolError> for Error {
     fn from(err: crate::db::PoolError) -> Self {
-        Self::Internal(anyhow::anyhow!("database pool: {err}"))
+        // The pool only fails when no connection can be had: the database is away.
+        tracing::warn!(error = %err, "no database connection");
+        Self::Unavailable("the database")
     }
 }
 
 impl From<object_store::Error> for Error {
     fn from(err: object_store::Error) -> Self {
-        Self::Internal(err.into())
+        use object_store::Error as E;
+        match err {
+            E::NotFound { .. }
+            | E::AlreadyExists { .. }
+            | E::Precondition { .. }
+            | E::NotModified { .. } => Self::Internal(err.into()),
+            other => {
+                tracing::warn!(error = %other, "object storage failed");
+                Self::Unavailable("the object storage")
+            }
+        }
     }
 }
 

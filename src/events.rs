@@ -14,8 +14,9 @@ use uuid::Uuid;
 
 const EVENTS_CHANNEL: &str = "imagegraph_events";
 const JOBS_CHANNEL: &str = "imagegraph_jobs";
-/// How often the listener proves its connection is alive.
-const PING_INTERVAL: Duration = Duration::from_secs(15);
+/// How often the listener proves its connection is alive: a dead connection must be
+/// noticed quickly, because notifications sent while it is down are lost.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(
@@ -76,6 +77,10 @@ impl EventBus {
     /// Workers wait on this for new jobs.
     pub fn jobs_ready(&self) -> &Notify {
         &self.jobs
+    }
+
+    pub fn is_connected(&self) -> bool {
+        *self.connected.borrow()
     }
 
     /// Resolves once the listener is connected (again).

@@ -4,7 +4,11 @@ use imagegraph::config::Config;
 use imagegraph::db::models::{Role, User, token};
 use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::{db, graphql, http, users};
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
+
+/// How long in-flight HTTP requests may take to finish once shutdown begins.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 #[derive(Parser)]
 #[command(
@@ -140,9 +144,25 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", app.config.listen_addr))?;
     tracing::info!("GraphiQL on http://{}/", listener.local_addr()?);
     let background = Background::start(&app, app.config.workers > 0);
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let shutdown = CancellationToken::new();
+    let server = axum::serve(listener, http::router(app, shutdown.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            shutdown.cancel();
+        }
+    });
+    // In-flight requests get a bounded time to finish; then the process moves on.
+    let drained = tokio::select! {
+        result = server => result.map(|()| true)?,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(HTTP_DRAIN).await } => false,
+    };
+    if !drained {
+        tracing::warn!(after = ?HTTP_DRAIN, "requests still in flight at shutdown were cut off");
+    }
     tracing::info!("stopped serving; stopping workers");
     background.stop().await;
     Ok(())

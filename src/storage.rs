@@ -3,6 +3,7 @@
 
 use std::path::Path as FsPath;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
@@ -11,7 +12,9 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{GetResult, ObjectStore, ObjectStoreExt as _, PutPayload};
+use object_store::{
+    BackoffConfig, GetResult, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
+};
 use uuid::Uuid;
 
 use crate::imaging::MediaFormat;
@@ -121,7 +124,20 @@ impl Storage {
                 let bucket = parsed
                     .host_str()
                     .context("STORAGE_URL s3://BUCKET/prefix needs a bucket")?;
-                let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                // A few quick retries: an unreachable store should fail a request in
+                // seconds, not hold it for object_store's default three minutes.
+                let retry = RetryConfig {
+                    backoff: BackoffConfig {
+                        init_backoff: Duration::from_millis(100),
+                        max_backoff: Duration::from_secs(2),
+                        base: 2.0,
+                    },
+                    max_retries: 3,
+                    retry_timeout: Duration::from_secs(15),
+                };
+                let mut builder = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry);
                 let endpoint = std::env::var("AWS_ENDPOINT_URL")
                     .or_else(|_| std::env::var("AWS_ENDPOINT"))
                     .ok();

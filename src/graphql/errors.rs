@@ -7,9 +7,19 @@ use crate::error::Error;
 
 impl From<Error> for async_graphql::Error {
     fn from(err: Error) -> Self {
-        let code = err.code();
-        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", code))
+        to_graphql(&err)
     }
+}
+
+/// The message and code, and `retryable: true` when trying again later may work.
+fn to_graphql(err: &Error) -> async_graphql::Error {
+    let (code, retryable) = (err.code(), err.is_retryable());
+    async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
+        ext.set("code", code);
+        if retryable {
+            ext.set("retryable", true);
+        }
+    })
 }
 
 /// Loader errors must be `Clone`; this shares one domain error between waiters.
@@ -36,9 +46,7 @@ impl From<crate::db::PoolError> for LoadError {
 
 impl From<LoadError> for async_graphql::Error {
     fn from(err: LoadError) -> Self {
-        let code = err.0.code();
-        async_graphql::Error::new(err.0.public_message())
-            .extend_with(|_, ext| ext.set("code", code))
+        to_graphql(&err.0)
     }
 }
 

@@ -138,9 +138,17 @@ pub struct MetricEdge {
 }
 
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct MetricConnection {
     edges: Vec<MetricEdge>,
     page_info: PageInfo,
+}
+
+#[async_graphql::ComplexObject]
+impl MetricConnection {
+    async fn nodes(&self) -> Vec<&Metric> {
+        self.edges.iter().map(|edge| &edge.node).collect()
+    }
 }
 
 #[derive(SimpleObject)]

@@ -29,7 +29,11 @@ pub async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, 
         Ok(Some(user)) => Ok(Some(user)),
         Ok(None) => Err(unauthorized("the token is not valid")),
         Err(err) => {
-            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            let status = if err.is_retryable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
             Err(graphql_error_response(
                 status,
                 &err.public_message(),

@@ -4,10 +4,11 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::body::Body;
+use axum::extract::ws::{CloseFrame, Message, close_code};
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use futures::TryStreamExt as _;
+use futures::{SinkExt as _, StreamExt as _, TryStreamExt as _};
 use http_body_util::LengthLimitError;
 
 use super::auth::{authenticate, authenticate_value};
@@ -113,7 +114,9 @@ pub async fn get(
 }
 
 /// WebSocket subscriptions (graphql-transport-ws and legacy graphql-ws). The token
-/// comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`.
+/// comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`. When
+/// the server shuts down, connections are closed with 1001 (going away) so clients
+/// reconnect elsewhere.
 pub async fn websocket(
     State(state): State<HttpState>,
     protocol: GraphQLProtocol,
@@ -121,9 +124,11 @@ pub async fn websocket(
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
+        .on_upgrade(move |socket| async move {
+            let (mut sink, stream) = socket.split();
+            let stream = stream.take_until(state.shutdown.clone().cancelled_owned());
             let app = state.app.clone();
-            GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
+            GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let value = ["Authorization", "authorization"].iter().find_map(|key| {
                         payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
@@ -137,6 +142,15 @@ pub async fn websocket(
                     Ok(connection_data(&app, viewer))
                 })
                 .serve()
+                .await;
+            if state.shutdown.is_cancelled() {
+                let frame = CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "server shutting down".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+            }
+            let _ = sink.close().await;
         })
 }
 

@@ -20,16 +20,16 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_j
     if let Err(err) = &storage {
         tracing::warn!(error = %err, "readyz: storage unavailable");
     }
-    let ready = db.is_ok() && storage.is_ok();
+    // Without its LISTEN connection a process would miss events for subscribers.
+    let events = state.app.events.is_connected();
+    let ready = db.is_ok() && storage.is_ok() && events;
     let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        code,
-        Json(json!({ "database": status(db.is_ok()), "storage": status(storage.is_ok()) })),
-    )
+    let body = json!({ "database": status(db.is_ok()), "storage": status(storage.is_ok()), "events": status(events) });
+    (code, Json(body))
 }
 
 /// Prometheus exposition; behind `METRICS_TOKEN` when one is configured.

@@ -12,6 +12,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
@@ -23,9 +24,11 @@ use crate::graphql::{AppSchema, build_schema};
 pub struct HttpState {
     pub app: Arc<App>,
     pub schema: AppSchema,
+    /// Cancelled when the server begins to shut down: WebSockets close with 1001.
+    pub shutdown: CancellationToken,
 }
 
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
     let schema = build_schema(app.clone());
     Router::new()
         .route("/", get(graphql::graphiql))
@@ -45,7 +48,11 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(TraceLayer::new_for_http())
         // Bearer tokens, not cookies, authenticate: any origin may call the API.
         .layer(CorsLayer::permissive())
-        .with_state(HttpState { app, schema })
+        .with_state(HttpState {
+            app,
+            schema,
+            shutdown,
+        })
 }
 
 /// A request-level failure in the GraphQL response shape.

@@ -202,5 +202,8 @@ async fn graphiql_and_health_endpoints() {
     let ready = t.client.get(t.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body, json!({ "database": "ok", "storage": "ok" }));
+    assert_eq!(
+        body,
+        json!({ "database": "ok", "storage": "ok", "events": "ok" })
+    );
 }

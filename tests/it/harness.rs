@@ -230,7 +230,7 @@ impl TestApp {
                 .unwrap();
             users.push(TestUser { token });
         }
-        let router = imagegraph::http::router(app.clone());
+        let router = imagegraph::http::router(app.clone(), Default::default());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         let [admin, alice, bob] = <[TestUser; 3]>::try_from(users).ok().unwrap();
         Self {

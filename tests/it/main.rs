@@ -7,6 +7,7 @@ mod benchmark;
 mod cli;
 mod comments;
 mod edits;
+mod faults;
 mod gc;
 mod harness;
 mod images;

@@ -26,7 +26,7 @@ async fn jobs_run_once_and_events_cross_processes() {
     let a = crate::ai::ai_app(&server, |c| c.workers = 2).await;
 
     let port = free_port();
-    let _b = Killed(
+    let mut b = Killed(
         Command::new(env!("CARGO_BIN_EXE_imagegraph"))
             .arg("serve")
             .env_clear()
@@ -118,4 +118,44 @@ async fn jobs_run_once_and_events_cross_processes() {
         .unwrap()
         .replace(&a.addr.to_string(), &b_addr.to_string());
     assert_eq!(a.client.get(url).send().await.unwrap().status(), 200);
+
+    // Usage recorded on both processes adds up (B flushes as it stops).
+    let across = json!({ "query": "query Across { viewer { id } }" });
+    for _ in 0..3 {
+        let response = a
+            .client
+            .post(format!("http://{b_addr}/graphql"))
+            .bearer_auth(&a.alice.token)
+            .json(&across)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    for _ in 0..2 {
+        a.gql_response(Some(&a.alice.token), across.clone()).await;
+    }
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &b.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(b.0.wait().unwrap().success());
+    a.app.usage.flush(&a.app.db).await.unwrap();
+    let body = a
+        .gql(
+            &a.admin.token,
+            "{ metrics(scope: GLOBAL) { nodes { name count } } }",
+            json!({}),
+        )
+        .await;
+    let count = body["data"]["metrics"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "query Across")
+        .map(|n| n["count"].clone());
+    assert_eq!(count, Some(json!(5)), "{body}");
 }

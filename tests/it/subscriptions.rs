@@ -82,6 +82,21 @@ impl Client {
         }
     }
 
+    /// Waits for the server to close the connection; returns the close code.
+    pub async fn close_code(&mut self, timeout: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??
+            {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The payload of the next event of subscription `id`.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
         let message = self.next_message(timeout).await?;

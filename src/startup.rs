@@ -63,7 +63,7 @@ pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc
     App::new(config, db, storage, secret)
 }
 
-/// The process's background work: the event listener, usage flushing, gauges and,
+/// The process's background work: the event listener, usage flushing and,
 /// when asked, job workers.
 pub struct Background {
     shutdown: CancellationToken,
@@ -79,8 +79,7 @@ impl Background {
             let (app, shutdown) = (app.clone(), shutdown.clone());
             tokio::spawn(async move { app.events.listen(app.db.url().to_owned(), shutdown).await })
         };
-        let gauges = tokio::spawn(crate::telemetry::run_gauges(app.clone(), shutdown.clone()));
-        let mut handles = vec![listener, gauges];
+        let mut handles = vec![listener];
         if workers {
             handles.extend(crate::jobs::spawn_workers(app.clone(), shutdown.clone()));
         }

@@ -1,12 +1,11 @@
 //! Operational metrics for Prometheus at `/metrics`: request rates and latencies by
 //! operation, the job queue, AI calls and the database pool.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 
@@ -48,24 +47,18 @@ pub fn media_request(status: u16) {
     counter!("imagegraph_media_requests_total", "status" => status.to_string()).increment(1);
 }
 
-/// Samples the job queue and the database pool every few seconds.
-pub async fn run_gauges(app: Arc<App>, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = ticks.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        let state = app.db.pool_state();
-        gauge!("imagegraph_db_pool_connections", "state" => "idle")
-            .set(f64::from(state.idle_connections));
-        gauge!("imagegraph_db_pool_connections", "state" => "in_use")
-            .set(f64::from(state.connections - state.idle_connections));
-        if let Ok(mut conn) = app.db.conn().await
-            && let Ok((depth, oldest)) = crate::jobs::queue::depth(&mut conn).await
-        {
-            gauge!("imagegraph_jobs_pending").set(depth as f64);
-            gauge!("imagegraph_jobs_oldest_age_seconds").set(oldest.unwrap_or(0.0));
-        }
+/// Samples the job queue and the database pool; called at scrape time, so nothing
+/// polls the database between scrapes.
+pub async fn sample(app: &App) {
+    let state = app.db.pool_state();
+    gauge!("imagegraph_db_pool_connections", "state" => "idle")
+        .set(f64::from(state.idle_connections));
+    gauge!("imagegraph_db_pool_connections", "state" => "in_use")
+        .set(f64::from(state.connections - state.idle_connections));
+    if let Ok(mut conn) = app.db.conn().await
+        && let Ok((depth, oldest)) = crate::jobs::queue::depth(&mut conn).await
+    {
+        gauge!("imagegraph_jobs_pending").set(depth as f64);
+        gauge!("imagegraph_jobs_oldest_age_seconds").set(oldest.unwrap_or(0.0));
     }
 }

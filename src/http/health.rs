@@ -46,6 +46,7 @@ pub async fn prometheus(
             return (StatusCode::UNAUTHORIZED, "a bearer token is required").into_response();
         }
     }
+    crate::telemetry::sample(&state.app).await;
     let body = crate::telemetry::handle().render();
     (
         [(

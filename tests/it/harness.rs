@@ -172,6 +172,8 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.job_lease_ms = 2_000;
     config.job_poll_interval_ms = 200;
     config.ai_timeout_ms = 2_000;
+    // Tests flush usage themselves; a timed flush would add statements at random.
+    config.usage_flush_interval_ms = 3_600_000;
     config
 }
 

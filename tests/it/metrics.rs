@@ -472,4 +472,8 @@ async fn prometheus_metrics_are_exposed_and_can_be_protected() {
     assert!(page.contains("imagegraph_graphql_requests_total"), "{page}");
     assert!(page.contains("operation=\"query Scraped\""), "{page}");
     assert!(page.contains("imagegraph_graphql_request_duration_seconds_bucket"));
+    assert!(
+        page.contains("imagegraph_jobs_pending"),
+        "gauges are sampled at scrape time"
+    );
 }

@@ -5,18 +5,18 @@
 //! residual and reports the time and GFLOPS the way HPL does. [`solve`] and
 //! [`solve_augmented`] expose the same solver for a caller's own matrix.
 //!
-//! Speed comes from three things measured in `scripts/hpl_compare.py`: the
-//! right-hand side is factored as column `n + 1` of the matrix (as HPL does),
-//! the panel and the `U12` triangular solve are recursive so that nearly all
-//! flops go through `matrixmultiply`'s GEMM, and with more than one thread the
+//! Speed comes from putting nearly all flops into `matrixmultiply`'s GEMM:
+//! the right-hand side is factored as column `n + 1` of the matrix (as HPL
+//! does), the panel factorisation and the `U12` triangular solve are recursive
+//! so their work is mostly GEMM too, and with more than one thread the
 //! trailing update is split by columns over a rayon pool while the next panel
-//! is factored (one step of look-ahead).
+//! is factored (one step of look-ahead). Each of these can be switched off
+//! through [`Tuning`] (see `examples/hpl.rs`) to measure what it gives;
+//! `scripts/hpl_compare.py` compares the result with scipy/OpenBLAS.
 //!
-//! `matrixmultiply` parallelises each GEMM itself when built with its
-//! `threading` feature (process-wide, `MATMUL_NUM_THREADS`, default: the
-//! number of physical cores). The parallelism here is done by rayon instead, so
-//! that feature should be off or `MATMUL_NUM_THREADS=1` set; otherwise even a
-//! `threads: 1` run uses several cores and the two kinds of threads compete.
+//! The parallelism is rayon's, over columns; `matrixmultiply` is built without
+//! its `threading` feature (see Cargo.toml), so a `threads: 1` run really uses
+//! one core and the two kinds of threads never compete.
 
 mod generate;
 mod lu;
@@ -183,6 +183,11 @@ pub fn run_with_tuning(
         residual,
         passed: residual < RESIDUAL_THRESHOLD,
     })
+}
+
+/// The seeded `n x (n + 1)` system `[A | b]` that [`run`] solves.
+pub fn generate_augmented(n: usize, seed: u64) -> DMatrix<f64> {
+    DMatrix::from_fn(n, n + 1, |i, j| generate::augmented_entry(seed, n, i, j))
 }
 
 /// Solves `[A | b]` given as one `n x (n + 1)` matrix, factoring it in place.

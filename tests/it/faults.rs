@@ -1,7 +1,7 @@
 //! Faults, each against real processes: a worker killed or stopped mid-job, object
 //! storage unreachable, PostgreSQL restarted under a running server.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
@@ -11,35 +11,30 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::ai::{ai_app, chat_completion};
 use crate::harness::{
-    Killed, TestApp, TestDatabase, base64_of, error_code, free_port, png, wait_for_http,
+    Killed, TestApp, TestDatabase, base64_of, error_code, free_port, png, spawn_imagegraph,
+    wait_for_http,
 };
 use crate::subscriptions::Client;
 
 const ANALYSIS: &str = "query($id: ID!) { image(id: $id) { description analysis { status } } }";
 
 fn worker_process(t: &TestApp, openai: &str, extra: &[(&str, &str)]) -> Killed {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_imagegraph"));
-    command
-        .arg("worker")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &t.database.url)
-        .env("DATA_DIR", t.data_dir.path())
-        .env(
-            "MEDIA_SECRET",
-            t.app.config.media_secret.as_deref().unwrap(),
-        )
-        .env("OPENAI_BASE_URL", openai)
-        .env("OPENAI_API_KEY", "sk-test-0123456789")
-        .env("WORKERS", "1")
-        .env("JOB_LEASE_MS", "1500")
-        .env("JOB_POLL_INTERVAL_MS", "200")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let secret = t.app.config.media_secret.clone().unwrap();
+    let data_dir = t.data_dir.path();
+    let mut env: Vec<(&str, &dyn AsRef<std::ffi::OsStr>)> = vec![
+        ("DATABASE_URL", &t.database.url),
+        ("DATA_DIR", &data_dir),
+        ("MEDIA_SECRET", &secret),
+        ("OPENAI_BASE_URL", &openai),
+        ("OPENAI_API_KEY", &"sk-test-0123456789"),
+        ("WORKERS", &"1"),
+        ("JOB_LEASE_MS", &"1500"),
+        ("JOB_POLL_INTERVAL_MS", &"200"),
+    ];
     for (key, value) in extra {
-        command.env(key, value);
+        env.push((key, value));
     }
-    Killed(command.spawn().unwrap())
+    spawn_imagegraph("worker", &env)
 }
 
 async fn wait_for_requests(server: &MockServer, n: usize) {
@@ -179,23 +174,18 @@ async fn unreachable_object_storage_fails_uploads_cleanly_and_keeps_no_row() {
     let port = free_port();
     let dead_s3 = free_port(); // nothing listens there
     let data_dir = tempfile::tempdir().unwrap();
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_imagegraph"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &database.url)
-            .env("DATA_DIR", data_dir.path())
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("STORAGE_URL", "s3://nowhere/images")
-            .env("AWS_ENDPOINT", format!("http://127.0.0.1:{dead_s3}"))
-            .env("AWS_ACCESS_KEY_ID", "x")
-            .env("AWS_SECRET_ACCESS_KEY", "x")
-            .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = spawn_imagegraph(
+        "serve",
+        &[
+            ("DATABASE_URL", &database.url),
+            ("DATA_DIR", &data_dir.path()),
+            ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+            ("STORAGE_URL", &"s3://nowhere/images"),
+            ("AWS_ENDPOINT", &format!("http://127.0.0.1:{dead_s3}")),
+            ("AWS_ACCESS_KEY_ID", &"x"),
+            ("AWS_SECRET_ACCESS_KEY", &"x"),
+            ("AWS_REGION", &"us-east-1"),
+        ],
     );
     let base = format!("http://127.0.0.1:{port}");
     wait_for_http(&format!("{base}/healthz"), Duration::from_secs(30)).await;
@@ -266,20 +256,15 @@ async fn a_postgres_restart_is_survived_without_restarting_the_service() {
 
     let port = free_port();
     let data_dir = root.path().join("data");
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_imagegraph"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &database_url)
-            .env("DATA_DIR", &data_dir)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("WORKERS", "1")
-            .env("JOB_POLL_INTERVAL_MS", "300")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = spawn_imagegraph(
+        "serve",
+        &[
+            ("DATABASE_URL", &database_url),
+            ("DATA_DIR", &data_dir),
+            ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+            ("WORKERS", &"1"),
+            ("JOB_POLL_INTERVAL_MS", &"300"),
+        ],
     );
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let base = format!("http://{addr}");
@@ -359,18 +344,13 @@ async fn a_postgres_restart_is_survived_without_restarting_the_service() {
 async fn sigterm_closes_websockets_with_going_away_and_exits_cleanly() {
     let t = TestApp::start().await;
     let port = free_port();
-    let mut server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_imagegraph"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &t.database.url)
-            .env("DATA_DIR", t.data_dir.path())
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let mut server = spawn_imagegraph(
+        "serve",
+        &[
+            ("DATABASE_URL", &t.database.url),
+            ("DATA_DIR", &t.data_dir.path()),
+            ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+        ],
     );
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_for_http(&format!("http://{addr}/readyz"), Duration::from_secs(30)).await;

@@ -490,3 +490,20 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// Runs `imagegraph <subcommand>` as a child process with only `PATH` and `env` in its
+/// environment (nothing inherited from the test run), output discarded; it is killed
+/// when the guard goes.
+pub fn spawn_imagegraph(subcommand: &str, env: &[(&str, &dyn AsRef<std::ffi::OsStr>)]) -> Killed {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_imagegraph"));
+    command
+        .arg(subcommand)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in env {
+        command.env(key, value.as_ref());
+    }
+    Killed(command.spawn().expect("starting imagegraph"))
+}

@@ -1,6 +1,5 @@
 //! Two server processes on one database behave as one service.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
@@ -8,7 +7,7 @@ use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::ai::chat_completion;
-use crate::harness::{Killed, free_port, wait_for_http};
+use crate::harness::{free_port, spawn_imagegraph, wait_for_http};
 use crate::subscriptions::Client;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,26 +25,21 @@ async fn jobs_run_once_and_events_cross_processes() {
     let a = crate::ai::ai_app(&server, |c| c.workers = 2).await;
 
     let port = free_port();
-    let mut b = Killed(
-        Command::new(env!("CARGO_BIN_EXE_imagegraph"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &a.database.url)
-            .env("DATA_DIR", a.data_dir.path())
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env(
+    let mut b = spawn_imagegraph(
+        "serve",
+        &[
+            ("DATABASE_URL", &a.database.url),
+            ("DATA_DIR", &a.data_dir.path()),
+            ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+            (
                 "MEDIA_SECRET",
-                a.app.config.media_secret.as_deref().unwrap(),
-            )
-            .env("OPENAI_BASE_URL", &uri)
-            .env("OPENAI_API_KEY", "sk-test-0123456789")
-            .env("WORKERS", "2")
-            .env("JOB_POLL_INTERVAL_MS", "200")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+                &a.app.config.media_secret.as_deref().unwrap(),
+            ),
+            ("OPENAI_BASE_URL", &uri),
+            ("OPENAI_API_KEY", &"sk-test-0123456789"),
+            ("WORKERS", &"2"),
+            ("JOB_POLL_INTERVAL_MS", &"200"),
+        ],
     );
     let b_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_for_http(&format!("http://{b_addr}/readyz"), Duration::from_secs(30)).await;

@@ -9,7 +9,9 @@ use object_store::ObjectStore as _;
 use object_store::aws::AmazonS3Builder;
 use serde_json::json;
 
-use crate::harness::{Killed, TestDatabase, error_code, free_port, jpeg, wait_for_http};
+use crate::harness::{
+    Killed, TestDatabase, error_code, free_port, jpeg, spawn_imagegraph, wait_for_http,
+};
 
 fn moto_server() -> std::path::PathBuf {
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
@@ -56,23 +58,18 @@ async fn images_live_in_s3_when_storage_url_says_so() {
     let database = TestDatabase::new();
     let port = free_port();
     let data_dir = tempfile::tempdir().unwrap();
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_imagegraph"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &database.url)
-            .env("DATA_DIR", data_dir.path())
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("STORAGE_URL", "s3://imagegraph-test/media")
-            .env("AWS_ENDPOINT", &endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = spawn_imagegraph(
+        "serve",
+        &[
+            ("DATABASE_URL", &database.url),
+            ("DATA_DIR", &data_dir.path()),
+            ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+            ("STORAGE_URL", &"s3://imagegraph-test/media"),
+            ("AWS_ENDPOINT", &endpoint),
+            ("AWS_ACCESS_KEY_ID", &"testing"),
+            ("AWS_SECRET_ACCESS_KEY", &"testing"),
+            ("AWS_REGION", &"us-east-1"),
+        ],
     );
     let base = format!("http://127.0.0.1:{port}");
     wait_for_http(&format!("{base}/readyz"), Duration::from_secs(30)).await;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what running and testing imagegraph needs beyond the Rust toolchain:
-# PostgreSQL's server binaries (for the private cluster) and, for the tests, the moto
-# S3-protocol server in a project-local virtualenv. Idempotent; safe to run often.
+# Installs what building, running and testing imagegraph needs beyond the Rust
+# toolchain: cmake and nasm (libjpeg-turbo is built from source), PostgreSQL's server
+# binaries (for the private cluster) and, for the tests, the moto S3-protocol server in a
+# project-local virtualenv. Idempotent; safe to run often.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,15 @@ if ! have_postgres; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >/dev/null
+fi
+
+# The JPEG encoder (libjpeg-turbo) is built from source by cargo: it needs cmake and nasm.
+if ! command -v cmake >/dev/null 2>&1 || ! command -v nasm >/dev/null 2>&1; then
+  echo "setup: installing cmake and nasm (to build libjpeg-turbo)" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
 fi
 
 if [ "${1:-}" = "--tests" ] && [ ! -x .venv/bin/moto_server ]; then

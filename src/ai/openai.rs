@@ -325,12 +325,9 @@ fn fit_for_vision(image: &[u8], format: MediaFormat) -> Result<(Vec<u8>, &'stati
             image::imageops::FilterType::Triangle,
         );
     }
-    let mut out = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
-    decoded
-        .into_rgb8()
-        .write_with_encoder(encoder)
-        .map_err(unreadable)?;
+    let out = crate::imaging::encode(&decoded, MediaFormat::Jpeg, 85).map_err(|_| {
+        AiError::BadResponse("the image could not be re-encoded for sending".into())
+    })?;
     Ok((out, "image/jpeg"))
 }
 

@@ -129,20 +129,12 @@ pub fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> 
     } else {
         image.clone()
     };
-    let mut out = Vec::new();
     let format = if small.color().has_alpha() {
-        small
-            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-            .map_err(Error::internal)?;
         MediaFormat::Png
     } else {
-        let rgb = small.into_rgb8();
-        let encoder =
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, THUMBNAIL_JPEG_QUALITY);
-        rgb.write_with_encoder(encoder).map_err(Error::internal)?;
         MediaFormat::Jpeg
     };
-    Ok((out, format))
+    Ok((encode(&small, format, THUMBNAIL_JPEG_QUALITY)?, format))
 }
 
 #[cfg(test)]

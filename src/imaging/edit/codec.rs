@@ -3,7 +3,6 @@
 use std::fmt;
 
 use image::{DynamicImage, ImageResult, RgbImage};
-use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
 /// Decodes any format the `image` crate was built with (JPEG through
 /// zune-jpeg).
@@ -22,22 +21,24 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
-/// Baseline JPEG with 4:2:0 chroma subsampling at every quality, matching
-/// Pillow's default (jpeg-encoder on its own switches to 4:4:4 from q90 on,
-/// which makes files ~30% larger and encoding slower). `quality` is 1..=100.
-/// Fails for images wider or taller than 65535 pixels (a JPEG limit).
+/// Baseline JPEG with 4:2:0 chroma subsampling, Pillow's default, through
+/// libjpeg-turbo. `quality` is 1..=100.
 pub fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, EncodeError> {
-    let (w, h) = rgb.dimensions();
-    let (w, h) = match (u16::try_from(w), u16::try_from(h)) {
-        (Ok(w), Ok(h)) => (w, h),
-        _ => return Err(EncodeError(format!("{w}x{h} exceeds 65535 pixels"))),
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    let image = turbojpeg::Image {
+        pixels: rgb.as_raw().as_slice(),
+        width,
+        pitch: width * 3,
+        height,
+        format: turbojpeg::PixelFormat::RGB,
     };
-    // Compressed size is usually well under a quarter of the raw size.
-    let mut out = Vec::with_capacity(rgb.as_raw().len() / 4);
-    let mut encoder = Encoder::new(&mut out, quality.clamp(1, 100));
-    encoder.set_sampling_factor(SamplingFactor::F_2_2);
-    encoder
-        .encode(rgb.as_raw(), w, h, ColorType::Rgb)
-        .map_err(|e| EncodeError(e.to_string()))?;
-    Ok(out)
+    let fail = |e: turbojpeg::Error| EncodeError(e.to_string());
+    let mut compressor = turbojpeg::Compressor::new().map_err(fail)?;
+    compressor
+        .set_quality(i32::from(quality.clamp(1, 100)))
+        .map_err(fail)?;
+    compressor
+        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
+        .map_err(fail)?;
+    compressor.compress_to_vec(image).map_err(fail)
 }

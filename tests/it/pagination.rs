@@ -225,5 +225,8 @@ async fn a_page_of_thirty_with_nested_comments_runs_a_bounded_number_of_queries(
     // statements whatever the page size. A kind of load can split into an extra wave
     // when the machine is busy (a key asked for after its batch's 1 ms window has
     // closed), hence the slack; unbatched, a page of 30 would take over 90.
-    assert!(counts.iter().all(|&n| (4..=12).contains(&n)), "statements per request: {counts:?}");
+    assert!(
+        counts.iter().all(|&n| (4..=12).contains(&n)),
+        "statements per request: {counts:?}"
+    );
 }

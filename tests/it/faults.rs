@@ -57,13 +57,14 @@ async fn start_worker_here(t: &TestApp) -> imagegraph::startup::Background {
     imagegraph::startup::Background::start(&app, true)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease() {
+/// An OpenAI stand-in whose first answer takes 30 s (so a job is caught mid-call) and
+/// whose later answers come at once with `text`.
+async fn slow_then_quick(text: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path("/chat/completions"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(chat_completion("Slow."))
+                .set_body_json(chat_completion("Too slow."))
                 .set_delay(Duration::from_secs(30)),
         )
         .up_to_n_times(1)
@@ -71,11 +72,15 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease() {
         .mount(&server)
         .await;
     Mock::given(path("/chat/completions"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(chat_completion("Finished by the survivor.")),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion(text)))
         .mount(&server)
         .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease() {
+    let server = slow_then_quick("Finished by the survivor.").await;
     let t = ai_app(&server, |c| c.workers = 0).await;
     let mut doomed = worker_process(&t, &server.uri(), &[]);
     let id = t.upload_png_analyzed(&t.alice.token, true).await;
@@ -109,23 +114,7 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_job_hands_the_job_back_at_once() {
-    let server = MockServer::start().await;
-    Mock::given(path("/chat/completions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(chat_completion("Too slow."))
-                .set_delay(Duration::from_secs(30)),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/chat/completions"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(chat_completion("Done after the hand-back.")),
-        )
-        .mount(&server)
-        .await;
+    let server = slow_then_quick("Done after the hand-back.").await;
     // A long lease: only the hand-back can explain a quick second run.
     let t = ai_app(&server, |c| {
         c.workers = 0;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
 use serde_json::{Value, json};
 
 const FEED: &str = "query($after: String) { images(first: 10, after: $after) { edges { cursor node { id url thumbnailUrl description commentCount owner { name } comments(first: 5) { edges { node { id text author { name } } } } } } pageInfo { endCursor hasNextPage } } }";
@@ -84,7 +84,8 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
     let _background = imagegraph::startup::Background::start(&app, false);
     tokio::spawn(async move {
-        axum::serve(listener, imagegraph::http::router(app, Default::default())).await
+        let router = imagegraph::http::router(app, Default::default());
+        axum::serve(listener, imagegraph::http::service(router)).await
     });
 
     let client = reqwest::Client::builder()
@@ -135,26 +136,15 @@ fn bench_config(data_dir: &std::path::Path) -> imagegraph::config::Config {
     config
 }
 
-/// 20 users, `images` images (one a second, back in time), 5 comments each.
+/// The seed shared with scripts/bench_feed.py: 20 users, `:images` images (one a
+/// second, back in time), 5 comments each.
+const SEED_SQL: &str = include_str!("seed.sql");
+
 async fn seed(db_url: &str, images: i64) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(db_url).await?;
-    for statement in [
-        "INSERT INTO users (id, name, role) SELECT gen_random_uuid(), 'user' || n, 'MEMBER' FROM generate_series(1, 20) n".to_owned(),
-        format!(
-            "INSERT INTO images (id, owner_id, content_id, content_type, width, height, byte_size, thumbnail_content_type, description, created_at, edited_at)
-             SELECT id, (SELECT id FROM users ORDER BY name OFFSET (n % 20) LIMIT 1), id, 'image/jpeg', 1600, 1200, 250000, 'image/jpeg',
-                    'A photo of something, number ' || n, now() - n * interval '1 second', now() - n * interval '1 second'
-             FROM (SELECT gen_random_uuid() AS id, n FROM generate_series(1, {images}) n) s"
-        ),
-        "INSERT INTO comments (id, image_id, author_id, text, created_at, edited_at)
-         SELECT gen_random_uuid(), i.id, (SELECT id FROM users ORDER BY name OFFSET ((k * 7) % 20) LIMIT 1),
-                'Comment ' || k || ' on this image', i.created_at + k * interval '1 ms', i.created_at + k * interval '1 ms'
-         FROM images i CROSS JOIN generate_series(1, 5) k"
-            .to_owned(),
-        "ANALYZE".to_owned(),
-    ] {
-        diesel::sql_query(statement).execute(&mut conn).await?;
-    }
+    conn.batch_execute(&SEED_SQL.replace(":images", &images.to_string()))
+        .await?;
+    conn.batch_execute("VACUUM ANALYZE").await?;
     Ok(())
 }
 

@@ -58,7 +58,8 @@ async fn serve(db_url: &str, usage: bool) -> anyhow::Result<(String, imagegraph:
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
     tokio::spawn(async move {
-        axum::serve(listener, imagegraph::http::router(app, Default::default())).await
+        let router = imagegraph::http::router(app, Default::default());
+        axum::serve(listener, imagegraph::http::service(router)).await
     });
     Ok((endpoint, db))
 }

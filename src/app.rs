@@ -21,6 +21,7 @@ pub struct App {
     pub usage: Arc<UsageRecorder>,
     /// Edits running at once; more wait, so they never take every blocking thread.
     pub edit_slots: tokio::sync::Semaphore,
+    pub limits: crate::ratelimit::RateLimits,
 }
 
 impl App {
@@ -42,6 +43,7 @@ impl App {
             config.usage_retention(),
             Arc::new(Utc::now),
         ));
+        let limits = crate::ratelimit::RateLimits::from_config(&config);
         Ok(Arc::new(Self {
             config,
             db,
@@ -51,6 +53,7 @@ impl App {
             events: EventBus::default(),
             usage,
             edit_slots: tokio::sync::Semaphore::new(crate::host::cores().max(1) as usize),
+            limits,
         }))
     }
 }

@@ -11,17 +11,7 @@ use crate::events::{self, Event};
 pub const MAX_COMMENT_CHARS: usize = 5000;
 
 fn clean_text(text: &str) -> Result<&str> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::bad_input("comment text must not be blank"));
-    }
-    let chars = text.chars().count();
-    if chars > MAX_COMMENT_CHARS {
-        return Err(Error::bad_input(format!(
-            "comment text is {chars} characters; the limit is {MAX_COMMENT_CHARS}"
-        )));
-    }
-    Ok(text)
+    crate::text::clean(text, "comment text", MAX_COMMENT_CHARS)
 }
 
 /// Adds a comment. The image is checked first, so a comment on a missing image is

@@ -191,6 +191,107 @@ pub struct Config {
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
 
+    /// Where the built browser assets (GraphiQL, the gallery app) are served from.
+    #[arg(long, env = "WEB_DIR", default_value = "web/dist", global = true)]
+    pub web_dir: PathBuf,
+
+    /// Deepest selection nesting a GraphQL operation may have.
+    #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
+    pub max_query_depth: usize,
+
+    /// Highest complexity an operation may have: each field costs 1, and a connection
+    /// multiplies its children by the page size it asks for.
+    #[arg(
+        long,
+        env = "MAX_QUERY_COMPLEXITY",
+        default_value_t = 5_000,
+        global = true
+    )]
+    pub max_query_complexity: usize,
+
+    /// Most aliased fields in one GraphQL document.
+    #[arg(long, env = "MAX_QUERY_ALIASES", default_value_t = 30, global = true)]
+    pub max_query_aliases: usize,
+
+    /// Longest GraphQL document accepted, in bytes.
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value_t = 32_768, global = true)]
+    pub max_query_bytes: usize,
+
+    /// Most operations in one batched request.
+    #[arg(
+        long,
+        env = "MAX_BATCH_OPERATIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub max_batch_operations: usize,
+
+    /// Answer introspection queries (GraphiQL needs them); turn off to hide the schema.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub graphql_introspection: bool,
+
+    /// Longest an HTTP request may take before it is answered with a retryable error (seconds).
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
+    /// Origins browsers may call the API from (comma-separated, or `*` for any).
+    /// Empty: same-origin only (GraphiQL and the gallery are served by the service).
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Costly mutations (AI analysis, uploads that trigger it, generation, prompt
+    /// edits, benchmark runs) a user may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_COSTLY_BURST",
+        default_value_t = 20,
+        global = true
+    )]
+    pub rate_limit_costly_burst: u32,
+
+    /// How fast a user's allowance of costly mutations refills, per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_COSTLY_PER_MINUTE",
+        default_value_t = 2.0,
+        global = true
+    )]
+    pub rate_limit_costly_per_minute: f64,
+
+    /// Requests without a valid token one client address may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_ANONYMOUS_BURST",
+        default_value_t = 60,
+        global = true
+    )]
+    pub rate_limit_anonymous_burst: u32,
+
+    /// How fast an address's allowance of requests without a valid token refills, per
+    /// minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_ANONYMOUS_PER_MINUTE",
+        default_value_t = 60.0,
+        global = true
+    )]
+    pub rate_limit_anonymous_per_minute: f64,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (set it only behind
+    /// a reverse proxy that appends one).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub trust_forwarded_for: bool,
+
     /// Largest HPL order `n` an admin may run (memory: 8 n^2 bytes).
     #[arg(long, env = "HPL_MAX_N", default_value_t = 20_000, global = true)]
     pub hpl_max_n: i32,
@@ -281,6 +382,47 @@ impl Config {
         if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {
             bail!("OPENAI_MAX_TOKENS and AI_TIMEOUT_MS must be positive");
         }
+        if self.max_query_depth == 0
+            || self.max_query_complexity == 0
+            || self.max_query_bytes == 0
+            || self.max_batch_operations == 0
+            || self.request_timeout_secs == 0
+        {
+            bail!(
+                "MAX_QUERY_DEPTH, MAX_QUERY_COMPLEXITY, MAX_QUERY_BYTES, MAX_BATCH_OPERATIONS and REQUEST_TIMEOUT_SECS must be positive"
+            );
+        }
+        for (name, rate) in [
+            (
+                "RATE_LIMIT_COSTLY_PER_MINUTE",
+                self.rate_limit_costly_per_minute,
+            ),
+            (
+                "RATE_LIMIT_ANONYMOUS_PER_MINUTE",
+                self.rate_limit_anonymous_per_minute,
+            ),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                bail!("{name} must be a number of at least 0");
+            }
+        }
+        for origin in &self.cors_allowed_origins {
+            let valid = origin == "*"
+                || url::Url::parse(origin).is_ok_and(|url| {
+                    matches!(url.scheme(), "http" | "https")
+                        && url.has_host()
+                        && url.path() == "/"
+                        && url.query().is_none()
+                });
+            if !valid {
+                bail!(
+                    "CORS_ALLOWED_ORIGINS: `{origin}` is not `*` or an origin like https://app.example.com"
+                );
+            }
+        }
+        if self.rate_limit_costly_burst == 0 || self.rate_limit_anonymous_burst == 0 {
+            bail!("RATE_LIMIT_COSTLY_BURST and RATE_LIMIT_ANONYMOUS_BURST must be at least 1");
+        }
         if let Some(secret) = &self.media_secret
             && secret.len() < 32
         {
@@ -305,22 +447,6 @@ impl Config {
 
     /// The configured secret, or the one kept in the data directory (created once).
     pub fn load_media_secret(&self) -> anyhow::Result<Vec<u8>> {
-        if self.job_max_attempts < 1 || self.job_lease_ms < 100 || self.job_poll_interval_ms == 0 {
-            bail!(
-                "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
-            );
-        }
-        if self.usage_flush_interval_ms == 0
-            || self.usage_minute_retention_hours < 1
-            || self.usage_hour_retention_days < 1
-        {
-            bail!(
-                "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
-            );
-        }
-        if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {
-            bail!("OPENAI_MAX_TOKENS and AI_TIMEOUT_MS must be positive");
-        }
         if let Some(secret) = &self.media_secret {
             return Ok(secret.as_bytes().to_vec());
         }

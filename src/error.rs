@@ -20,6 +20,10 @@ pub enum Error {
     AiProvider(String),
     /// A dependency (database, object storage) is unreachable for now: retry later.
     Unavailable(&'static str),
+    /// The caller has used up its allowance; it may try again after `retry_after`.
+    RateLimited {
+        retry_after: std::time::Duration,
+    },
     /// Anything the client cannot fix. The message is logged, never sent.
     Internal(anyhow::Error),
 }
@@ -45,6 +49,7 @@ impl Error {
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             Self::AiProvider(_) => "AI_PROVIDER_ERROR",
             Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -59,6 +64,10 @@ impl Error {
             | Self::AiProvider(msg) => msg.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry shortly"),
+            Self::RateLimited { .. } => format!(
+                "too many requests; retry in {} s",
+                self.retry_after_secs().unwrap_or(1)
+            ),
             Self::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_owned()
             }
@@ -83,7 +92,17 @@ impl From<anyhow::Error> for Error {
 impl Error {
     /// Whether retrying the same request later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        matches!(self, Self::Unavailable(_) | Self::RateLimited { .. })
+    }
+
+    /// Whole seconds to wait before retrying, rounded up, when the error says.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            _ => None,
+        }
     }
 }
 

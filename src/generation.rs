@@ -28,16 +28,7 @@ pub async fn request(
     shape: Shape,
     analyze: bool,
 ) -> Result<Generation> {
-    let prompt = prompt.trim();
-    let chars = prompt.chars().count();
-    if chars == 0 {
-        return Err(Error::bad_input("the prompt must not be blank"));
-    }
-    if chars > MAX_PROMPT_CHARS {
-        return Err(Error::bad_input(format!(
-            "the prompt is {chars} characters; the limit is {MAX_PROMPT_CHARS}"
-        )));
-    }
+    let prompt = crate::text::clean(prompt, "the prompt", MAX_PROMPT_CHARS)?;
     app.ai.check_can_generate()?;
     let generation = Generation {
         id: Uuid::now_v7(),

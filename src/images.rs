@@ -158,6 +158,7 @@ pub async fn store_prepared(
         created_at: now,
         edited_at: now,
         edits: new.edits,
+        comment_count: 0,
     };
     let keys = [original_key(&image), thumbnail_key(&image)];
     let written = futures::future::try_join(

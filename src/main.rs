@@ -143,9 +143,15 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", app.config.listen_addr))?;
     tracing::info!("GraphiQL on http://{}/", listener.local_addr()?);
+    if !http::web_assets_built(&app.config.web_dir) {
+        tracing::warn!(
+            web_dir = %app.config.web_dir.display(),
+            "GraphiQL and the gallery app are not built: run `scripts/web.sh build` (or set WEB_DIR); the API works without them"
+        );
+    }
     let background = Background::start(&app, app.config.workers > 0);
     let shutdown = CancellationToken::new();
-    let server = axum::serve(listener, http::router(app, shutdown.clone()))
+    let server = axum::serve(listener, http::service(http::router(app, shutdown.clone())))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
     tokio::spawn({

@@ -67,6 +67,20 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
+impl<A, B> Page<(A, B)> {
+    /// Splits a page of pairs into a page of the first items and the second items.
+    pub fn unzip(self) -> (Page<A>, Vec<B>) {
+        let (items, others) = self.items.into_iter().unzip();
+        (
+            Page {
+                items,
+                has_more: self.has_more,
+            },
+            others,
+        )
+    }
+}
+
 impl<T> Page<T> {
     /// Builds a page from rows fetched with `limit + 1` in walk order.
     pub fn from_rows(mut rows: Vec<T>, req: &PageRequest) -> Self {

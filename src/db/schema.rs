@@ -43,6 +43,7 @@ diesel::table! {
         created_at -> Timestamptz,
         edited_at -> Timestamptz,
         edits -> Nullable<Jsonb>,
+        comment_count -> Int4,
     }
 }
 

@@ -31,6 +31,8 @@ use crate::usage::{Kind, Use};
 const PREVIEW_SIDE: u32 = 1024;
 const JPEG_QUALITY: u8 = 90;
 const PREVIEW_JPEG_QUALITY: u8 = 85;
+/// Longest plain-language edit request.
+pub const MAX_PROMPT_CHARS: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveMode {
@@ -166,10 +168,7 @@ pub async fn edit_with_prompt(
     format: Option<MediaFormat>,
     analyze: bool,
 ) -> Result<Edited> {
-    let prompt = prompt.trim();
-    if prompt.is_empty() || prompt.chars().count() > 2000 {
-        return Err(Error::bad_input("the prompt must be 1 to 2000 characters"));
-    }
+    let prompt = crate::text::clean(prompt, "the prompt", MAX_PROMPT_CHARS)?;
     let mut conn = app.db.conn().await?;
     let image = Image::find(&mut conn, image_id)
         .await?

@@ -13,11 +13,14 @@ impl From<Error> for async_graphql::Error {
 
 /// The message and code, and `retryable: true` when trying again later may work.
 fn to_graphql(err: &Error) -> async_graphql::Error {
-    let (code, retryable) = (err.code(), err.is_retryable());
+    let (code, retryable, retry_after) = (err.code(), err.is_retryable(), err.retry_after_secs());
     async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
         ext.set("code", code);
         if retryable {
             ext.set("retryable", true);
+        }
+        if let Some(secs) = retry_after {
+            ext.set("retryAfter", secs);
         }
     })
 }
@@ -75,4 +78,12 @@ pub fn request_error(message: &str, code: &str) -> async_graphql::Response {
         .get_or_insert_with(Default::default)
         .set("code", code);
     async_graphql::Response::from_errors(vec![err])
+}
+
+/// The same for a domain error, through the one conversion (code, `retryAfter`).
+pub fn request_error_from(err: &Error) -> async_graphql::Response {
+    let converted = to_graphql(err);
+    let mut server_error = ServerError::new(converted.message, None);
+    server_error.extensions = converted.extensions;
+    async_graphql::Response::from_errors(vec![server_error])
 }

@@ -2,6 +2,7 @@
 //! kind, not one per parent. Created for each request, so no cache outlives it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use uuid::Uuid;
@@ -12,10 +13,10 @@ use crate::db::models::{Comment, Generation, Image, User};
 use crate::db::page::{Page, PageRequest};
 
 pub struct Loaders {
-    pub users: DataLoader<UserLoader, HashMapCache>,
+    /// Shared with the comment page loader, which fills it with the authors it reads.
+    pub users: Arc<DataLoader<UserLoader, HashMapCache>>,
     pub images: DataLoader<ImageLoader, HashMapCache>,
     pub comments: DataLoader<CommentLoader, HashMapCache>,
-    pub comment_counts: DataLoader<CommentCountLoader, HashMapCache>,
     pub comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
     pub generations: DataLoader<GenerationLoader, HashMapCache>,
 }
@@ -25,12 +26,15 @@ impl Loaders {
         fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, HashMapCache> {
             DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default())
         }
+        let users = Arc::new(loader(UserLoader(db.clone())));
         Self {
-            users: loader(UserLoader(db.clone())),
+            users: users.clone(),
             images: loader(ImageLoader(db.clone())),
             comments: loader(CommentLoader(db.clone())),
-            comment_counts: loader(CommentCountLoader(db.clone())),
-            comment_pages: loader(CommentPageLoader(db.clone())),
+            comment_pages: loader(CommentPageLoader {
+                db: db.clone(),
+                users,
+            }),
             generations: loader(GenerationLoader(db.clone())),
         }
     }
@@ -42,10 +46,18 @@ impl Loaders {
         loaders.users.enable_all_cache(false);
         loaders.images.enable_all_cache(false);
         loaders.comments.enable_all_cache(false);
-        loaders.comment_counts.enable_all_cache(false);
         loaders.comment_pages.enable_all_cache(false);
         loaders.generations.enable_all_cache(false);
         loaders
+    }
+
+    /// Splits a page of images with their owners, keeping the owners for `owner`.
+    pub async fn with_owners(&self, page: Page<(Image, User)>) -> Page<Image> {
+        let (page, owners) = page.unzip();
+        self.users
+            .feed_many(owners.into_iter().map(|user| (user.id, user)))
+            .await;
+        page
     }
 }
 
@@ -113,26 +125,12 @@ impl Loader<Uuid> for GenerationLoader {
     }
 }
 
-/// Comment counts by image id; an image without comments counts 0.
-pub struct CommentCountLoader(Db);
-
-impl Loader<Uuid> for CommentCountLoader {
-    type Value = i64;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, LoadError> {
-        let mut conn = self.0.conn().await?;
-        let counts = Comment::counts_for_images(&mut conn, keys).await?;
-        Ok(keys
-            .iter()
-            .map(|id| (*id, counts.get(id).copied().unwrap_or(0)))
-            .collect())
-    }
-}
-
 /// A page of comments per image. Keys asking for the same page shape (the usual
 /// case: `comments(first: 5)` under every image of a feed) share one statement.
-pub struct CommentPageLoader(Db);
+pub struct CommentPageLoader {
+    db: Db,
+    users: Arc<DataLoader<UserLoader, HashMapCache>>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommentPageKey {
@@ -155,15 +153,22 @@ impl Loader<CommentPageKey> for CommentPageLoader {
                 .or_default()
                 .push(key.image_id);
         }
-        let mut conn = self.0.conn().await?;
+        let mut conn = self.db.conn().await?;
         let mut pages = HashMap::with_capacity(keys.len());
+        let mut authors = Vec::new();
         for (request, image_ids) in by_request {
-            for (image_id, page) in
-                Comment::pages_for_images(&mut conn, &image_ids, &request).await?
-            {
+            let (found, found_authors) =
+                Comment::pages_for_images(&mut conn, &image_ids, &request).await?;
+            authors.extend(found_authors);
+            for (image_id, page) in found {
                 pages.insert(CommentPageKey { image_id, request }, page);
             }
         }
+        drop(conn);
+        // Before the pages are handed out, so `author` finds them cached.
+        self.users
+            .feed_many(authors.into_iter().map(|user| (user.id, user)))
+            .await;
         Ok(pages)
     }
 }

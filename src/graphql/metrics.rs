@@ -16,6 +16,10 @@ use crate::usage::report::{self, Bucket, Range};
 
 const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;
+const METRICS_PAGE: super::pagination::Limits = super::pagination::Limits {
+    default: DEFAULT_PAGE,
+    max: MAX_PAGE,
+};
 const MAX_POINTS: i64 = 2000;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,6 +182,9 @@ impl MetricsQuery {
     #[expect(
         clippy::too_many_arguments,
         reason = "GraphQL arguments map one to one"
+    )]
+    #[graphql(
+        complexity = "super::limits::connection_complexity(first, None, &METRICS_PAGE, child_complexity)"
     )]
     async fn metrics(
         &self,

@@ -2,6 +2,7 @@
 //! and fresh loaders to each request with `prepare_request`.
 
 pub mod errors;
+mod limits;
 pub mod loaders;
 mod metrics;
 mod mutation;
@@ -32,10 +33,17 @@ pub use subscription::Subscription;
 pub type AppSchema = Schema<QueryRoot, Mutation, Subscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
-    Schema::build(QueryRoot::default(), Mutation, Subscription)
-        .data(app)
-        .extension(crate::usage::UsageExtension)
-        .finish()
+    let limits = limits::QueryLimits::from_config(&app.config);
+    let builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
+        .limit_complexity(limits.max_complexity)
+        .extension(limits)
+        .extension(crate::usage::UsageExtension);
+    let builder = if app.config.graphql_introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    };
+    builder.data(app).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -20,6 +20,9 @@ impl Mutation {
         input: UploadImageInput,
     ) -> Result<UploadImagePayload> {
         let viewer = ctx.viewer()?;
+        if input.analyze {
+            charge_costly(ctx, viewer)?;
+        }
         let app = ctx.app();
         let max_bytes = app.config.max_upload_bytes;
         let bytes = match (input.file, input.base64) {
@@ -72,6 +75,7 @@ impl Mutation {
         input: AnalyzeImageInput,
     ) -> Result<AnalyzeImagePayload> {
         let viewer = ctx.viewer()?;
+        charge_costly(ctx, viewer)?;
         let image = ctx
             .app()
             .usage
@@ -92,6 +96,7 @@ impl Mutation {
         input: GenerateImageInput,
     ) -> Result<GenerateImagePayload> {
         let viewer = ctx.viewer()?;
+        charge_costly(ctx, viewer)?;
         let request = generation::request(
             ctx.app(),
             viewer,
@@ -114,6 +119,7 @@ impl Mutation {
         #[graphql(default)] input: RunBenchmarkInput,
     ) -> Result<RunBenchmarkPayload> {
         let viewer = ctx.viewer()?;
+        charge_costly(ctx, viewer)?;
         let request = benchmark::RunRequest {
             n: input.n,
             block_size: input.block_size,
@@ -146,10 +152,14 @@ impl Mutation {
         {
             return Err(Error::bad_input("`grayscale` takes `true`").into());
         }
+        let save: edits::SaveMode = input.save.into();
+        if input.analyze && save != edits::SaveMode::Preview {
+            charge_costly(ctx, viewer)?;
+        }
         let request = edits::EditRequest {
             image_id: parse_id(&input.image_id)?,
             instructions: input.instructions.into_iter().map(instruction).collect(),
-            save: input.save.into(),
+            save,
             format: input.format.map(Into::into),
             analyze: input.analyze,
         };
@@ -173,6 +183,7 @@ impl Mutation {
         input: EditImageWithPromptInput,
     ) -> Result<EditImagePayload> {
         let viewer = ctx.viewer()?;
+        charge_costly(ctx, viewer)?;
         let work = edits::edit_with_prompt(
             ctx.app(),
             viewer,
@@ -277,4 +288,10 @@ fn payload(edited: edits::Edited) -> EditImagePayload {
         preview: edited.preview,
         instructions: async_graphql::Json(edits::wire::to_json(&edited.instructions)),
     }
+}
+
+/// Takes one of the viewer's tokens for mutations that call the AI provider or run the
+/// benchmark: those cost money or the node's cores, so a user gets a burst and a rate.
+fn charge_costly(ctx: &Context<'_>, viewer: &crate::db::models::User) -> Result<(), Error> {
+    ctx.app().limits.costly.take(viewer.id)
 }

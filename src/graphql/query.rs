@@ -58,6 +58,9 @@ impl Query {
     }
 
     /// Every image, newest first.
+    #[graphql(
+        complexity = "super::limits::connection_complexity(first, last, &pagination::IMAGES, child_complexity)"
+    )]
     async fn images(
         &self,
         ctx: &Context<'_>,
@@ -79,6 +82,8 @@ impl Query {
         let page = Image::page(&mut conn, filter, &request)
             .await
             .map_err(Error::from)?;
+        drop(conn);
+        let page = ctx.loaders().with_owners(page).await;
         Ok(ImageConnection::new(
             page,
             &request,
@@ -101,6 +106,9 @@ impl Query {
     }
 
     /// Benchmark runs, newest first: the viewer's own, or everyone's for an admin.
+    #[graphql(
+        complexity = "super::limits::connection_complexity(first, None, &pagination::IMAGES, child_complexity)"
+    )]
     async fn benchmark_runs(
         &self,
         ctx: &Context<'_>,

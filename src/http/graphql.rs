@@ -1,5 +1,5 @@
 use async_graphql::ParseRequestError;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource, MultipartOptions};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, MultipartOptions};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
@@ -7,11 +7,11 @@ use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, close_code};
 use axum::extract::{RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt as _, StreamExt as _, TryStreamExt as _};
 use http_body_util::LengthLimitError;
 
-use super::auth::{authenticate, authenticate_value};
+use super::auth::{ClientAddr, authenticate, authenticate_value, charge_anonymous};
 use super::{HttpState, graphql_error_response};
 use crate::graphql::errors::ensure_codes;
 use crate::graphql::{connection_data, prepare_request};
@@ -19,21 +19,33 @@ use crate::graphql::{connection_data, prepare_request};
 /// Files one multipart request may carry.
 const MAX_FILES_PER_REQUEST: usize = 4;
 
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
-}
-
 /// POST: JSON (single or batched) or the GraphQL multipart request spec.
-pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
-    let viewer = match authenticate(&state.app, &headers).await {
+pub async fn post(
+    State(state): State<HttpState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let viewer = match authenticate(&state.app, &headers, &client).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let essence = content_type
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if !matches!(
+        essence.as_deref(),
+        Some("application/json" | "multipart/form-data")
+    ) {
+        return graphql_error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL requests as `application/json`, or uploads as `multipart/form-data`",
+            "UNSUPPORTED_MEDIA_TYPE",
+        );
+    }
     let config = &state.app.config;
     // Room for the largest file as base64 inside JSON, plus the rest of the request.
     let body_limit = config.max_upload_bytes / 3 * 4 + (1 << 20);
@@ -44,9 +56,6 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body
     if declared.is_some_and(|len| len > body_limit) {
         return too_large(body_limit);
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
     let limited = Body::new(http_body_util::Limited::new(body, body_limit));
     let reader = limited
         .into_data_stream()
@@ -67,9 +76,29 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body
         Ok(batch) => batch,
         Err(err) => return parse_error_response(err, body_limit),
     };
+    // async-graphql turns the file count into a byte budget only; the count is ours.
+    let files: usize = batch.iter().map(|request| request.uploads.len()).sum();
+    if files > MAX_FILES_PER_REQUEST {
+        return graphql_error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("the request carries {files} files; the limit is {MAX_FILES_PER_REQUEST}"),
+            "BAD_USER_INPUT",
+        );
+    }
     let batch = match batch {
         BatchRequest::Single(request) => {
             BatchRequest::Single(prepare_request(request, &state.app, viewer))
+        }
+        BatchRequest::Batch(requests) if requests.len() > config.max_batch_operations => {
+            return graphql_error_response(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "the batch holds {} operations; the limit is {}",
+                    requests.len(),
+                    config.max_batch_operations
+                ),
+                "BAD_USER_INPUT",
+            );
         }
         BatchRequest::Batch(requests) => BatchRequest::Batch(
             requests
@@ -84,10 +113,11 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Body
 /// GET: queries only, from the query string, so they can be cached and bookmarked.
 pub async fn get(
     State(state): State<HttpState>,
+    client: ClientAddr,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let viewer = match authenticate(&state.app, &headers).await {
+    let viewer = match authenticate(&state.app, &headers, &client).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
@@ -119,6 +149,7 @@ pub async fn get(
 /// reconnect elsewhere.
 pub async fn websocket(
     State(state): State<HttpState>,
+    client: ClientAddr,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -133,13 +164,20 @@ pub async fn websocket(
                     let value = ["Authorization", "authorization"].iter().find_map(|key| {
                         payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
                     });
+                    let value_given = value.is_some();
                     let viewer = match value {
                         None => None,
-                        Some(value) => authenticate_value(&app, &value)
-                            .await
-                            .map_err(|_| async_graphql::Error::new("the token is not valid"))?,
+                        Some(value) => authenticate_value(&app, &value).await.ok().flatten(),
                     };
-                    Ok(connection_data(&app, viewer))
+                    if viewer.is_none() {
+                        charge_anonymous(&app, &client).map_err(|_| {
+                            async_graphql::Error::new("too many requests without a valid token")
+                        })?;
+                    }
+                    match (value_given, viewer) {
+                        (true, None) => Err(async_graphql::Error::new("the token is not valid")),
+                        (_, viewer) => Ok(connection_data(&app, viewer)),
+                    }
                 })
                 .serve()
                 .await;

@@ -3,22 +3,29 @@
 
 mod auth;
 mod graphql;
+mod guards;
 mod health;
 mod media;
+mod web;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+use crate::error::Error;
 use crate::graphql::{AppSchema, build_schema};
+
+pub use web::is_built as web_assets_built;
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -30,14 +37,22 @@ pub struct HttpState {
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
     let schema = build_schema(app.clone());
-    Router::new()
-        .route("/", get(graphql::graphiql))
+    let config = &app.config;
+    // Everything but the WebSocket, whose connection outlives any timeout.
+    let timed = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/graphql/ws", get(graphql::websocket))
         .route("/media/{*path}", get(media::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::prometheus))
+        .merge(web::routes(&config.web_dir))
+        .layer(middleware::from_fn_with_state(
+            std::time::Duration::from_secs(config.request_timeout_secs),
+            guards::timeout,
+        ));
+    Router::new()
+        .route("/graphql/ws", get(graphql::websocket))
+        .merge(timed)
         .layer(CatchPanicLayer::custom(|_| {
             graphql_error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -45,14 +60,37 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
                 "INTERNAL_SERVER_ERROR",
             )
         }))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(guards::security_headers(config)),
+            guards::add_headers,
+        ))
         .layer(TraceLayer::new_for_http())
-        // Bearer tokens, not cookies, authenticate: any origin may call the API.
-        .layer(CorsLayer::permissive())
+        .layer(guards::cors(&config.cors_allowed_origins))
         .with_state(HttpState {
             app,
             schema,
             shutdown,
         })
+}
+
+/// The router as a service that knows each connection's peer address (for the
+/// per-address rate limit). Every server of the router is made with this.
+pub fn service(router: Router) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router.into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// A domain error refusing a whole request, in the GraphQL response shape, with a
+/// `Retry-After` header when the error says when to retry.
+pub fn error_response(status: StatusCode, err: &Error) -> Response {
+    let body =
+        serde_json::to_vec(&crate::graphql::errors::request_error_from(err)).unwrap_or_default();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(secs) = err.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 /// A request-level failure in the GraphQL response shape.

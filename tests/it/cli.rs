@@ -113,7 +113,7 @@ fn schema_subcommand_prints_the_sdl() {
     );
 }
 
-/// `serve` with no DATABASE_URL: a private cluster, the first admin, GraphiQL, and a
+/// `serve` with no DATABASE_URL: a private cluster, the first admin, the GraphiQL notice, and a
 /// clean stop on SIGTERM that takes the cluster down too.
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_setup_serve_runs_its_own_cluster_and_stops_it() {
@@ -127,6 +127,7 @@ async fn zero_setup_serve_runs_its_own_cluster_and_stops_it() {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATA_DIR", data_dir.path().join("data"))
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("WEB_DIR", data_dir.path().join("web-not-built"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -176,15 +177,11 @@ async fn zero_setup_serve_runs_its_own_cluster_and_stops_it() {
         viewer["data"]["viewer"],
         json!({ "name": "admin", "role": "ADMIN" })
     );
-    let page = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("/graphql/ws"));
+    // Without built browser assets, `/` says so and how to build them.
+    let page = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("scripts/web.sh build"), "{page}");
 
     let stdout = stop(child);
     assert!(

@@ -168,6 +168,10 @@ pub fn test_config(data_dir: PathBuf) -> Config {
     config.database_pool_size = 8;
     config.media_secret = Some("test-media-secret-test-media-secret".into());
     config.workers = 0;
+    // Limits get their own tests; elsewhere they would only make tests depend on order.
+    config.rate_limit_costly_per_minute = 0.0;
+    config.rate_limit_anonymous_per_minute = 0.0;
+    config.web_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/web"));
     config.job_backoff_ms = 20;
     config.job_lease_ms = 2_000;
     config.job_poll_interval_ms = 200;
@@ -233,7 +237,11 @@ impl TestApp {
             users.push(TestUser { token });
         }
         let router = imagegraph::http::router(app.clone(), Default::default());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(listener, imagegraph::http::service(router))
+                .await
+                .unwrap()
+        });
         let [admin, alice, bob] = <[TestUser; 3]>::try_from(users).ok().unwrap();
         Self {
             app,

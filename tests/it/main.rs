@@ -3,6 +3,7 @@
 
 mod ai;
 mod auth;
+mod bad_input;
 mod benchmark;
 mod cli;
 mod comments;
@@ -11,6 +12,7 @@ mod faults;
 mod gc;
 mod harness;
 mod images;
+mod limits;
 mod media;
 mod metrics;
 mod pagination;

@@ -6,6 +6,8 @@ use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::models::User;
+use crate::db::models::user::Role;
 use crate::db::page::{Direction, Page, PageRequest};
 use crate::db::schema::comments;
 
@@ -84,19 +86,23 @@ impl Comment {
 
     /// One page of comments for each of many images, in a single statement: a LATERAL
     /// subquery walks each image's `(image_id, created_at, id)` index range separately.
+    /// One page of comments for each image, and their authors (whom every comment
+    /// list shows), in one statement.
     pub async fn pages_for_images(
         conn: &mut AsyncPgConnection,
         image_ids: &[Uuid],
         req: &PageRequest,
-    ) -> QueryResult<HashMap<Uuid, Page<Comment>>> {
+    ) -> QueryResult<(HashMap<Uuid, Page<Comment>>, Vec<User>)> {
         let (op, order) = match req.direction {
             Direction::Forward => ("<", "DESC"),
             Direction::Backward => (">", "ASC"),
         };
         let mut query = diesel::sql_query(
-            "SELECT c.id, c.image_id, c.author_id, c.text, c.created_at, c.edited_at \
-             FROM unnest($1) AS i(id) CROSS JOIN LATERAL ( \
-               SELECT * FROM comments WHERE comments.image_id = i.id",
+            "SELECT c.* FROM unnest($1) AS i(id) CROSS JOIN LATERAL ( \
+               SELECT comments.*, u.name AS author_name, u.role AS author_role, \
+                      u.created_at AS author_created_at \
+               FROM comments JOIN users u ON u.id = comments.author_id \
+               WHERE comments.image_id = i.id",
         )
         .into_boxed()
         .bind::<Array<SqlUuid>, _>(image_ids);
@@ -109,7 +115,7 @@ impl Comment {
                 .bind::<SqlUuid, _>(cursor.id);
         }
         let limit_param = if req.cursor.is_some() { "$4" } else { "$2" };
-        let rows: Vec<Comment> = query
+        let rows: Vec<CommentWithAuthor> = query
             .sql(format!(
                 " ORDER BY comments.created_at {order}, comments.id {order} LIMIT {limit_param}) c"
             ))
@@ -117,30 +123,39 @@ impl Comment {
             .load(conn)
             .await?;
 
+        let mut authors = Vec::with_capacity(rows.len());
         let mut grouped: HashMap<Uuid, Vec<Comment>> = HashMap::with_capacity(image_ids.len());
         for row in rows {
-            grouped.entry(row.image_id).or_default().push(row);
+            authors.push(User {
+                id: row.comment.author_id,
+                name: row.author_name,
+                role: row.author_role,
+                created_at: row.author_created_at,
+            });
+            grouped
+                .entry(row.comment.image_id)
+                .or_default()
+                .push(row.comment);
         }
-        Ok(image_ids
+        let pages = image_ids
             .iter()
             .map(|id| {
                 let rows = grouped.remove(id).unwrap_or_default();
                 (*id, Page::from_rows(rows, req))
             })
-            .collect())
+            .collect();
+        Ok((pages, authors))
     }
+}
 
-    /// Comment counts for many images in one statement; images without comments are absent.
-    pub async fn counts_for_images(
-        conn: &mut AsyncPgConnection,
-        image_ids: &[Uuid],
-    ) -> QueryResult<HashMap<Uuid, i64>> {
-        let rows: Vec<(Uuid, i64)> = comments::table
-            .filter(comments::image_id.eq_any(image_ids))
-            .group_by(comments::image_id)
-            .select((comments::image_id, diesel::dsl::count_star()))
-            .load(conn)
-            .await?;
-        Ok(rows.into_iter().collect())
-    }
+#[derive(QueryableByName)]
+struct CommentWithAuthor {
+    #[diesel(embed)]
+    comment: Comment,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    author_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    author_role: Role,
+    #[diesel(sql_type = Timestamptz)]
+    author_created_at: DateTime<Utc>,
 }

@@ -3,8 +3,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::models::User;
 use crate::db::page::{Direction, Page, PageRequest};
-use crate::db::schema::images;
+use crate::db::schema::{images, users};
 use crate::db::text_enum::text_enum;
 
 text_enum! {
@@ -45,6 +46,9 @@ pub struct Image {
     pub edited_at: DateTime<Utc>,
     /// The edit instructions that produced this content, as JSON.
     pub edits: Option<serde_json::Value>,
+    /// Kept by a trigger on `comments`; never written from here.
+    #[diesel(skip_insertion)]
+    pub comment_count: i32,
 }
 
 /// Which images a list walks over.
@@ -92,12 +96,20 @@ impl Image {
             .await
     }
 
+    /// A page of images with their owners, in one statement: every list shows who
+    /// posted each image.
     pub async fn page(
         conn: &mut AsyncPgConnection,
         filter: ImageFilter,
         req: &PageRequest,
-    ) -> QueryResult<Page<Image>> {
-        let mut query = filter.apply(images::table.into_boxed());
+    ) -> QueryResult<Page<(Image, User)>> {
+        let mut query = images::table
+            .inner_join(users::table)
+            .select((Image::as_select(), User::as_select()))
+            .into_boxed();
+        if let Some(parent) = filter.parent_id {
+            query = query.filter(images::parent_id.eq(parent));
+        }
         if let Some(keyset) = req.cursor_filter("images") {
             query = query.filter(keyset);
         }
@@ -105,11 +117,7 @@ impl Image {
             Direction::Forward => query.order((images::created_at.desc(), images::id.desc())),
             Direction::Backward => query.order((images::created_at.asc(), images::id.asc())),
         };
-        let rows = query
-            .limit(req.limit + 1)
-            .select(Image::as_select())
-            .load(conn)
-            .await?;
+        let rows = query.limit(req.limit + 1).load(conn).await?;
         Ok(Page::from_rows(rows, req))
     }
 

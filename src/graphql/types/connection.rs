@@ -14,7 +14,8 @@ use crate::graphql::pagination::{PageInfo, encode_cursor};
 #[derive(Clone, Copy)]
 pub enum TotalCount {
     Images(ImageFilter),
-    CommentsOf(Uuid),
+    /// A count already at hand (an image's comments, kept on its row).
+    Known(i64),
     /// Benchmark runs: everyone's, or one owner's.
     BenchmarkRuns(Option<Uuid>),
 }
@@ -34,12 +35,7 @@ impl TotalCount {
                     .await
                     .map_err(Error::from)?)
             }
-            Self::CommentsOf(image_id) => Ok(ctx
-                .loaders()
-                .comment_counts
-                .load_one(*image_id)
-                .await?
-                .unwrap_or(0)),
+            Self::Known(count) => Ok(*count),
         }
     }
 }

@@ -124,6 +124,9 @@ impl Image {
     }
 
     /// Images derived from this one, newest first.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_complexity(first, None, &pagination::IMAGES, child_complexity)"
+    )]
     async fn versions(
         &self,
         ctx: &Context<'_>,
@@ -138,6 +141,8 @@ impl Image {
         let page = Image::page(&mut conn, filter, &request)
             .await
             .map_err(Error::from)?;
+        drop(conn);
+        let page = ctx.loaders().with_owners(page).await;
         Ok(ImageConnection::new(
             page,
             &request,
@@ -146,6 +151,9 @@ impl Image {
     }
 
     /// Comments on this image, newest first.
+    #[graphql(
+        complexity = "crate::graphql::limits::connection_complexity(first, last, &pagination::COMMENTS, child_complexity)"
+    )]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -174,17 +182,12 @@ impl Image {
         Ok(CommentConnection::new(
             page,
             &request,
-            TotalCount::CommentsOf(self.id),
+            TotalCount::Known(self.comment_count.into()),
         ))
     }
 
-    async fn comment_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx
-            .loaders()
-            .comment_counts
-            .load_one(self.id)
-            .await?
-            .unwrap_or(0))
+    async fn comment_count(&self) -> i64 {
+        self.comment_count.into()
     }
 
     /// The edit instructions that produced this content (for EDIT images and images

@@ -34,6 +34,12 @@ pub fn validate(
     height: u32,
     max_pixels: u64,
 ) -> Result<(), InvalidInstruction> {
+    if instructions.is_empty() {
+        return Err(InvalidInstruction {
+            index: 0,
+            message: "give at least one instruction".to_owned(),
+        });
+    }
     if instructions.len() > MAX_INSTRUCTIONS {
         return Err(InvalidInstruction {
             index: MAX_INSTRUCTIONS,

@@ -1,0 +1,290 @@
+//! Limits on what one GraphQL operation may ask for. Length, aliases and depth are
+//! checked here; complexity by async-graphql (set in `build_schema`), whose refusal is
+//! given the same shape: `BAD_USER_INPUT`, with `limit` naming the limit and `max` its
+//! value, so a client can tell what to change.
+//!
+//! Depth leaves out introspection (`__schema`, `__type`): GraphiQL's own introspection
+//! query nests 13 levels, and it is bounded by the schema, not by the client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables};
+
+use super::pagination;
+
+#[derive(Clone, Copy)]
+pub struct QueryLimits {
+    pub max_bytes: usize,
+    pub max_aliases: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl QueryLimits {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            max_bytes: config.max_query_bytes,
+            max_aliases: config.max_query_aliases,
+            max_depth: config.max_query_depth,
+            max_complexity: config.max_query_complexity,
+        }
+    }
+}
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for QueryLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        // Before parsing: a huge document should cost us nothing.
+        if query.len() > self.max_bytes {
+            return Err(refusal(
+                format!(
+                    "the query is {} bytes long; the limit is {}",
+                    query.len(),
+                    self.max_bytes
+                ),
+                "queryBytes",
+                self.max_bytes,
+            ));
+        }
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > self.max_aliases {
+            return Err(refusal(
+                format!(
+                    "the query uses {aliases} aliases; the limit is {}",
+                    self.max_aliases
+                ),
+                "aliases",
+                self.max_aliases,
+            ));
+        }
+        let depth = Depth::new(&document).of_document();
+        if depth > self.max_depth {
+            return Err(refusal(
+                format!(
+                    "the query is nested {depth} levels deep; the limit is {}",
+                    self.max_depth
+                ),
+                "depth",
+                self.max_depth,
+            ));
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| match error.message.as_str() {
+                    "Query is too complex." => refusal(
+                        format!(
+                            "the query's complexity is over {} (each field counts 1, and a \
+                             connection multiplies its fields by the page size asked for)",
+                            self.max_complexity
+                        ),
+                        "complexity",
+                        self.max_complexity,
+                    ),
+                    _ => error,
+                })
+                .collect()
+        })
+    }
+}
+
+fn refusal(message: String, limit: &str, max: usize) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("limit", limit);
+    extensions.set("max", max);
+    error
+}
+
+/// Aliased fields in every operation and fragment definition. A fragment counts once
+/// however often it is spread: the complexity limit covers the multiplication, and
+/// this runs before validation has ruled out fragment cycles.
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    let operations = document
+        .operations
+        .iter()
+        .map(|(_, op)| count_in(&op.node.selection_set.node));
+    let fragments = document
+        .fragments
+        .values()
+        .map(|fragment| count_in(&fragment.node.selection_set.node));
+    operations.chain(fragments).sum()
+}
+
+fn count_in(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + count_in(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => count_in(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+/// The deepest field nesting, fragments inlined. Each fragment's depth is computed once
+/// (a document of fragments spreading each other twice over must not cost 2^n), and a
+/// fragment cycle counts as nothing here: validation refuses it after parsing.
+struct Depth<'a> {
+    document: &'a ExecutableDocument,
+    fragments: HashMap<&'a Name, usize>,
+    visiting: Vec<&'a Name>,
+}
+
+impl<'a> Depth<'a> {
+    fn new(document: &'a ExecutableDocument) -> Self {
+        Self {
+            document,
+            fragments: HashMap::new(),
+            visiting: Vec::new(),
+        }
+    }
+
+    fn of_document(&mut self) -> usize {
+        let document = self.document;
+        document
+            .operations
+            .iter()
+            .map(|(_, op)| self.of_set(&op.node.selection_set.node))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn of_set(&mut self, set: &'a SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
+                Selection::Field(field) => 1 + self.of_set(&field.node.selection_set.node),
+                Selection::InlineFragment(fragment) => {
+                    self.of_set(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.of_fragment(&spread.node.fragment_name.node)
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn of_fragment(&mut self, name: &'a Name) -> usize {
+        if let Some(depth) = self.fragments.get(name) {
+            return *depth;
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        if self.visiting.contains(&name) {
+            return 0;
+        }
+        self.visiting.push(name);
+        let depth = self.of_set(&fragment.node.selection_set.node);
+        self.visiting.pop();
+        self.fragments.insert(name, depth);
+        depth
+    }
+}
+
+/// The complexity of a connection field: its children's, times the page size asked
+/// for (or the default page). An out-of-range size is refused by the resolver; here it
+/// is clamped so the arithmetic stays sane.
+pub fn connection_complexity(
+    first: Option<i32>,
+    last: Option<i32>,
+    limits: &pagination::Limits,
+    child_complexity: usize,
+) -> usize {
+    let size = first
+        .or(last)
+        .unwrap_or(limits.default)
+        .clamp(0, limits.max);
+    (size as usize)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let document = async_graphql::parser::parse_query(
+            "query { a: viewer { n: name } images { ...F } } fragment F on ImageConnection { t: totalCount ... on ImageConnection { u: totalCount } }",
+        )
+        .unwrap();
+        assert_eq!(count_aliases(&document), 4);
+    }
+
+    fn depth(query: &str) -> usize {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        Depth::new(&document).of_document()
+    }
+
+    #[test]
+    fn depth_inlines_fragments_and_skips_introspection() {
+        assert_eq!(depth("{ viewer { name } }"), 2);
+        assert_eq!(
+            depth("{ images { ...E } } fragment E on ImageConnection { edges { node { id } } }"),
+            4
+        );
+        assert_eq!(
+            depth("{ __schema { types { fields { args { type { ofType { name } } } } } } }"),
+            0
+        );
+        // A cycle is left to validation; doubling fragments cost linear time.
+        assert_eq!(depth("{ a { ...F } } fragment F on A { b { ...F } }"), 2);
+        let mut doubling = String::from("{ a { ...F0 } } ");
+        for i in 0..40 {
+            doubling.push_str(&format!(
+                "fragment F{i} on A {{ b {{ ...F{} ...F{} }} }} ",
+                i + 1,
+                i + 1
+            ));
+        }
+        doubling.push_str("fragment F40 on A { c }");
+        assert_eq!(depth(&doubling), 42);
+    }
+
+    #[test]
+    fn a_connection_costs_its_page_size_times_its_children() {
+        let limits = pagination::Limits {
+            default: 10,
+            max: 30,
+        };
+        assert_eq!(connection_complexity(None, None, &limits, 5), 51);
+        assert_eq!(connection_complexity(Some(2), None, &limits, 5), 11);
+        assert_eq!(connection_complexity(None, Some(3), &limits, 5), 16);
+        assert_eq!(connection_complexity(Some(10_000), None, &limits, 5), 151);
+        assert_eq!(connection_complexity(Some(-4), None, &limits, 5), 1);
+    }
+}

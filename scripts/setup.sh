@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing imagegraph needs beyond the Rust
 # toolchain: cmake and nasm (libjpeg-turbo is built from source), PostgreSQL's server
-# binaries (for the private cluster) and, for the tests, the moto S3-protocol server in a
-# project-local virtualenv. Idempotent; safe to run often.
+# binaries (for the private cluster), the browser pages (web/dist, when npm is there)
+# and, for the tests, the moto S3-protocol server in a project-local virtualenv.
+# Idempotent; safe to run often.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,16 @@ if ! command -v cmake >/dev/null 2>&1 || ! command -v nasm >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
+fi
+
+# GraphiQL and the gallery app (web/dist), from the npm lockfile. Without npm the
+# service still runs and its `/` page says how to build them.
+if [ ! -f web/dist/index.html ]; then
+  if command -v npm >/dev/null 2>&1; then
+    scripts/web.sh build
+  else
+    echo "setup: npm not found; GraphiQL and the gallery are not built (see scripts/web.sh)" >&2
+  fi
 fi
 
 if [ "${1:-}" = "--tests" ] && [ ! -x .venv/bin/moto_server ]; then

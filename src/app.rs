@@ -22,6 +22,7 @@ pub struct App {
     /// Edits running at once; more wait, so they never take every blocking thread.
     pub edit_slots: tokio::sync::Semaphore,
     pub limits: crate::ratelimit::RateLimits,
+    pub tokens: crate::users::TokenCache,
 }
 
 impl App {
@@ -54,6 +55,7 @@ impl App {
             usage,
             edit_slots: tokio::sync::Semaphore::new(crate::host::cores().max(1) as usize),
             limits,
+            tokens: Default::default(),
         }))
     }
 }

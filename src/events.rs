@@ -2,6 +2,7 @@
 //! causes them (delivered only if it commits), received by one dedicated LISTEN
 //! connection per process and fanned out in memory to subscriptions and workers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
@@ -40,6 +41,11 @@ pub enum Event {
         fraction: f64,
         done: bool,
     },
+    /// A token of this user was revoked or the user changed (sent by database
+    /// triggers): cached copies must go.
+    UserChanged {
+        user_id: Uuid,
+    },
 }
 
 /// Sends `event` to every process, when the surrounding transaction commits.
@@ -57,6 +63,9 @@ pub struct EventBus {
     events: broadcast::Sender<Event>,
     jobs: Notify,
     connected: watch::Sender<bool>,
+    /// Counts connections of the listener: what is cached on the strength of
+    /// notifications is valid only within the connection that would have told.
+    epoch: AtomicU64,
 }
 
 impl Default for EventBus {
@@ -65,6 +74,7 @@ impl Default for EventBus {
             events: broadcast::channel(1024).0,
             jobs: Notify::new(),
             connected: watch::channel(false).0,
+            epoch: AtomicU64::new(0),
         }
     }
 }
@@ -81,6 +91,13 @@ impl EventBus {
 
     pub fn is_connected(&self) -> bool {
         *self.connected.borrow()
+    }
+
+    /// While the listener is connected, a number that changes with every new
+    /// connection: notifications may have been missed between two epochs.
+    pub fn epoch(&self) -> Option<u64> {
+        self.is_connected()
+            .then(|| AtomicU64::load(&self.epoch, Ordering::Acquire))
     }
 
     /// Resolves once the listener is connected (again).
@@ -122,6 +139,7 @@ impl EventBus {
         diesel::sql_query(format!("LISTEN {JOBS_CHANNEL}"))
             .execute(&mut conn)
             .await?;
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.connected.send_replace(true);
         self.jobs.notify_waiters();
         loop {

@@ -75,11 +75,16 @@ pub struct Background {
 impl Background {
     pub fn start(app: &Arc<App>, workers: bool) -> Self {
         let shutdown = CancellationToken::new();
+        let forget = tokio::spawn(crate::users::forget_changed_users(
+            app.clone(),
+            app.events.subscribe(),
+            shutdown.clone(),
+        ));
         let listener = {
             let (app, shutdown) = (app.clone(), shutdown.clone());
             tokio::spawn(async move { app.events.listen(app.db.url().to_owned(), shutdown).await })
         };
-        let mut handles = vec![listener];
+        let mut handles = vec![listener, forget];
         if workers {
             handles.extend(crate::jobs::spawn_workers(app.clone(), shutdown.clone()));
         }

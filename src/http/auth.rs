@@ -78,7 +78,7 @@ pub async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, 
             "the Authorization header must be `Bearer <token>`",
         ));
     };
-    match users::authenticate(&app.db, token).await {
+    match users::authenticate(app, token).await {
         Ok(Some(user)) => Ok(Some(user)),
         Ok(None) => Err(unauthorized("the token is not valid")),
         Err(err) => {

@@ -193,3 +193,47 @@ async fn health_endpoints() {
         json!({ "database": "ok", "storage": "ok", "events": "ok" })
     );
 }
+
+/// A token seen once is served from memory; revoking it, by any means, reaches the
+/// process through the database's trigger within moments.
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_tokens_are_forgotten_when_revoked() {
+    use diesel_async::RunQueryDsl as _;
+    let t = TestApp::start().await;
+    t.app.events.wait_connected().await;
+    let query = "{ viewer { name } }";
+    t.gql(&t.alice.token, query, json!({})).await;
+    let before = t.app.db.queries_executed();
+    let body = t.gql(&t.alice.token, query, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["name"], "alice");
+    assert_eq!(
+        t.app.db.queries_executed() - before,
+        0,
+        "the token came from the cache"
+    );
+
+    let mut conn = t.app.db.conn().await.unwrap();
+    diesel::sql_query(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = (SELECT id FROM users WHERE name = 'alice')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let (status, _) = t
+            .gql_response(Some(&t.alice.token), json!({ "query": query }))
+            .await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Others keep their cached tokens.
+    let body = t.gql(&t.bob.token, query, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["name"], "bob");
+}

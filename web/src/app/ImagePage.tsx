@@ -1,0 +1,72 @@
+// One image: the picture, its description and analysis status (live while the
+// analysis runs), its comments, and the edit panel.
+import { useQuery } from 'urql';
+import { AnalysisBadge } from './AnalysisBadge';
+import { Comments } from './Comments';
+import { EditPanel } from './EditPanel';
+import { describeError } from './errors';
+import { IMAGE, type ImageDetail } from './queries';
+import { imageHref } from './route';
+import { useAnalysisUpdates } from './useAnalysisUpdates';
+
+export function ImagePage({ id }: { id: string }) {
+  const [{ data, error, fetching }] = useQuery<{ image: ImageDetail | null }>({
+    query: IMAGE,
+    variables: { id },
+  });
+  const updates = useAnalysisUpdates(id);
+
+  if (fetching && !data) return <p className="loading">Loading…</p>;
+  if (error) {
+    return (
+      <p className="error" role="alert">
+        {describeError(error)}
+      </p>
+    );
+  }
+  if (!data?.image) {
+    return (
+      <p className="error" role="alert">
+        This image does not exist (any more). <a href="#/">Back to the feed</a>
+      </p>
+    );
+  }
+  const image = { ...data.image, ...updates[id] };
+
+  return (
+    <article className="image-page" data-image-id={image.id}>
+      <p>
+        <a href="#/">← Feed</a>
+      </p>
+      <figure>
+        <img className="full" src={image.url} alt={image.description ?? 'The image'} />
+        <figcaption>
+          {image.width}×{image.height} {image.contentType}, by {image.owner.name},{' '}
+          {new Date(image.uploadedAt).toLocaleString()}
+          {image.parent && (
+            <>
+              {' '}
+              · edited from <a href={imageHref(image.parent.id)}>the original</a>
+            </>
+          )}
+        </figcaption>
+      </figure>
+      <section className="analysis">
+        <h2>
+          Description <AnalysisBadge analysis={image.analysis} />
+        </h2>
+        <p className="description">
+          {image.description ??
+            (image.analysis.status === 'FAILED'
+              ? image.analysis.error
+              : image.analysis.status === 'NOT_REQUESTED'
+                ? 'No description was asked for.'
+                : 'The AI model is describing this image…')}
+        </p>
+        {image.analysis.model && <p className="model">by {image.analysis.model}</p>}
+      </section>
+      <EditPanel image={image} />
+      <Comments imageId={image.id} />
+    </article>
+  );
+}

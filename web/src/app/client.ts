@@ -1,0 +1,51 @@
+// The GraphQL client: queries and mutations over HTTP POST (JSON, or the multipart
+// request spec when the variables hold a File), subscriptions over graphql-ws. Both carry
+// the token: HTTP as `Authorization: Bearer`, the WebSocket in its `connection_init`.
+import { Client, fetchExchange, mapExchange, subscriptionExchange } from '@urql/core';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { isUnauthenticated } from './errors';
+
+export interface ApiClient {
+  client: Client;
+  /** Closes the WebSocket (on sign-out). */
+  dispose(): void;
+}
+
+export function subscriptionUrl(): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/graphql/ws`;
+}
+
+/** `onUnauthenticated` runs when the service stops accepting the token (revoked). */
+export function makeClient(token: string, onUnauthenticated: () => void): ApiClient {
+  const authorization = `Bearer ${token}`;
+  const ws: WsClient = createWsClient({
+    url: subscriptionUrl(),
+    connectionParams: { Authorization: authorization },
+    // Reconnect after the service restarts; subscriptions resume on the new socket.
+    retryAttempts: Infinity,
+  });
+  const client = new Client({
+    url: '/graphql',
+    // No document cache: every screen asks for what it shows and keeps it in its state.
+    exchanges: [
+      mapExchange({
+        onError(error) {
+          if (isUnauthenticated(error)) onUnauthenticated();
+        },
+      }),
+      fetchExchange,
+      subscriptionExchange({
+        forwardSubscription: (request) => ({
+          subscribe: (sink) => ({
+            unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink),
+          }),
+        }),
+      }),
+    ],
+    fetchOptions: { headers: { Authorization: authorization } },
+    preferGetMethod: false,
+    requestPolicy: 'network-only',
+  });
+  return { client, dispose: () => void ws.dispose() };
+}

@@ -1,0 +1,72 @@
+// Turns what the API answers into a sentence a person can act on. The service puts a
+// machine-readable `extensions.code` on every error; the message that comes with it is
+// already safe to show and says what was wrong with the input, so it is kept where it
+// helps (bad input, an AI failure) and replaced where a plain sentence is clearer.
+import type { CombinedError } from '@urql/core';
+
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'AI_PROVIDER_ERROR'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
+
+interface ApiError {
+  message: string;
+  extensions?: Record<string, unknown>;
+}
+
+/** One error from the API in words, from its code and (where useful) its message. */
+export function describeApiError({ message, extensions }: ApiError): string {
+  const code = extensions?.code as ErrorCode | undefined;
+  switch (code) {
+    case 'BAD_USER_INPUT':
+      return `That was not accepted: ${message}`;
+    case 'UNAUTHENTICATED':
+      return 'Your token was not accepted: check it and sign in again.';
+    case 'FORBIDDEN':
+      return `You are not allowed to do that: ${message}`;
+    case 'NOT_FOUND':
+      return 'Not found: it may have been deleted.';
+    case 'RATE_LIMITED': {
+      const seconds = Number(extensions?.retryAfter);
+      return Number.isFinite(seconds) && seconds > 0
+        ? `Too many requests. Try again in ${Math.ceil(seconds)} s.`
+        : 'Too many requests. Try again in a moment.';
+    }
+    case 'PAYLOAD_TOO_LARGE':
+      return `That file is too large: ${message}`;
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 'That file is not an image the service accepts: use JPEG, PNG, WebP or GIF.';
+    case 'AI_PROVIDER_ERROR':
+      return `The AI provider could not do it: ${message}`;
+    case 'SERVICE_UNAVAILABLE':
+      return 'The service is unavailable for a moment. Try again shortly.';
+    case 'INTERNAL_SERVER_ERROR':
+      return 'Something went wrong on the server. Try again; if it keeps happening, tell an admin.';
+    default:
+      return message;
+  }
+}
+
+/** Whether the error means the stored token is no good (so the app signs out). */
+export function isUnauthenticated(error: CombinedError | undefined): boolean {
+  return !!error?.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
+}
+
+/** The first error of a failed operation in words. */
+export function describeError(error: CombinedError | Error | undefined | null): string {
+  if (!error) return '';
+  if ('graphQLErrors' in error && error.graphQLErrors.length > 0) {
+    return describeApiError(error.graphQLErrors[0]);
+  }
+  if ('networkError' in error && error.networkError) {
+    return 'Cannot reach the service. Check your connection and try again.';
+  }
+  return error.message;
+}

@@ -1,0 +1,407 @@
+// The browser side, end to end: the real service (zero-setup mode, offline AI provider)
+// and Debian's Chromium driven by playwright-core. Every request the browser makes is
+// recorded, and anything not addressed to the service is refused and fails the run.
+// Screenshots land in web/test-results/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { apiClient } from './support/api.mjs';
+import { seedPng } from './support/png.mjs';
+import { startService } from './support/service.mjs';
+
+const RESULTS = resolve(import.meta.dirname, '../test-results');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Seeded images: more than the feed's page of 20, so scrolling has a second page to load. */
+const SEEDED = 25;
+const FEED_PAGE = 20;
+const SEEDED_COMMENTS = 12;
+const CDN = /unpkg\.com|jsdelivr\.net|cdnjs|googleapis|gstatic|esm\.sh|skypack/;
+const TIMEOUT = 20_000;
+
+mkdirSync(RESULTS, { recursive: true });
+
+describe('browser', { timeout: 600_000 }, () => {
+  let service;
+  let graphql;
+  let browser;
+  let context;
+  let page;
+  const seededIds = []; // oldest first
+  const requests = []; // every URL the browser asked for
+  const refused = []; // requests to anywhere but the service
+  const problems = []; // page errors and CSP violations
+  const wsFrames = []; // { dir, data } on the subscription socket
+  const graphqlBodies = []; // the JSON of every POST /graphql
+  const assetCaching = new Map(); // /assets/ URL -> Cache-Control
+
+  const shot = async (name, { fullPage = false } = {}) => {
+    if (fullPage) await page.evaluate(() => window.scrollTo(0, 0)); // or the sticky header lands mid-page
+    await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage });
+  };
+
+  before(async () => {
+    service = await startService({ logFile: join(RESULTS, 'service.log') });
+    graphql = apiClient(service.origin, service.token);
+    for (let n = 0; n < SEEDED; n++) {
+      const base64 = `data:image/png;base64,${seedPng(n).toString('base64')}`;
+      const data = await graphql(
+        'mutation($b: String!) { uploadImage(input: {base64: $b, analyze: false}) { image { id } } }',
+        { b: base64 },
+      );
+      seededIds.push(data.uploadImage.image.id);
+    }
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    // The network is the service and nothing else.
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${service.origin}/`)) return route.continue();
+      refused.push(url);
+      return route.abort('blockedbyclient');
+    });
+    context.on('request', (request) => {
+      requests.push(request.url());
+      if (request.url() === `${service.origin}/graphql` && request.method() === 'POST') {
+        const type = request.headers()['content-type'] ?? '';
+        if (type.startsWith('application/json')) graphqlBodies.push(JSON.parse(request.postData()));
+      }
+    });
+    context.on('response', (response) => {
+      if (response.url().startsWith(`${service.origin}/assets/`)) {
+        assetCaching.set(response.url(), response.headers()['cache-control'] ?? '');
+      }
+    });
+    page = await context.newPage();
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (/Content Security Policy|Refused to/.test(message.text()))
+        problems.push(`CSP: ${message.text()}`);
+    });
+    page.on('websocket', (ws) => {
+      requests.push(ws.url());
+      ws.on('framesent', (frame) => wsFrames.push({ dir: 'sent', data: String(frame.payload) }));
+      ws.on('framereceived', (frame) =>
+        wsFrames.push({ dir: 'received', data: String(frame.payload) }),
+      );
+    });
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await service?.stop();
+  });
+
+  test('GraphiQL is served by the service and runs { viewer { name } } with a token', async () => {
+    const introspection = page.waitForResponse(
+      (r) =>
+        r.url() === `${service.origin}/graphql` &&
+        (r.request().postData() ?? '').includes('IntrospectionQuery'),
+    );
+    const response = await page.goto(`${service.origin}/`);
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    // The headers tab is open: its editor is the one of the tools that is not hidden.
+    const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)');
+    await headersEditor.locator('.CodeMirror').waitFor({ timeout: TIMEOUT });
+    // It holds the Authorization preset, whose placeholder is not sent: the schema loads
+    // anonymously.
+    await page
+      .getByText('paste the token printed at first start')
+      .first()
+      .waitFor({ timeout: TIMEOUT });
+    const schema = await introspection;
+    assert.equal(schema.status(), 200);
+    assert.equal(schema.request().headers().authorization, undefined);
+
+    // Paste the token over the preset.
+    await headersEditor.locator('.CodeMirror').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(JSON.stringify({ Authorization: `Bearer ${service.token}` }));
+
+    await page.locator('.graphiql-query-editor .CodeMirror').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText('{ viewer { name } }');
+    await page.locator('.graphiql-execute-button').click();
+
+    // The answer as the result pane shows it (CodeMirror keeps the text it displays).
+    await page.locator('.result-window').getByText('"admin"').waitFor({ timeout: TIMEOUT });
+    const shown = await page.evaluate(() =>
+      document.querySelector('.result-window .CodeMirror').CodeMirror.getValue(),
+    );
+    assert.deepEqual(JSON.parse(shown), { data: { viewer: { name: 'admin' } } });
+    await shot('graphiql');
+  });
+
+  test('GraphiQL subscriptions go over /graphql/ws with the same Authorization', async () => {
+    await page.locator('.graphiql-query-editor .CodeMirror').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText('subscription { analysisCompleted { id analysis { status } } }');
+    await page.locator('.graphiql-execute-button').click();
+    await waitFor(() =>
+      wsFrames.some(
+        (f) =>
+          f.dir === 'sent' && f.data.includes('connection_init') && f.data.includes(service.token),
+      ),
+    );
+    await waitFor(() =>
+      wsFrames.some((f) => f.dir === 'received' && f.data.includes('connection_ack')),
+    );
+    await waitFor(() => wsFrames.some((f) => f.dir === 'sent' && f.data.includes('"subscribe"')));
+
+    const data = await graphql(
+      'mutation($b: String!) { uploadImage(input: {base64: $b}) { image { id } } }',
+      {
+        b: seedPng(300).toString('base64'),
+      },
+    );
+    const { id } = data.uploadImage.image;
+    await page.locator('.result-window').getByText(id).waitFor({ timeout: TIMEOUT });
+    const shown = await page.evaluate(() =>
+      document.querySelector('.result-window .CodeMirror').CodeMirror.getValue(),
+    );
+    assert.deepEqual(JSON.parse(shown), {
+      data: { analysisCompleted: { id, analysis: { status: 'SUCCEEDED' } } },
+    });
+    await shot('graphiql-subscription');
+    // Out of the way of the feed's counts below.
+    await graphql('mutation($id: ID!) { deleteImage(input: {id: $id}) { deletedImageId } }', {
+      id,
+    });
+  });
+
+  test('sign-in refuses a bad token with a clear message, then accepts the real one', async () => {
+    const response = await page.goto(`${service.origin}/app/`);
+    assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    await page.getByLabel('API token').fill('igt_not-a-real-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page
+      .getByRole('alert')
+      .getByText('Your token was not accepted')
+      .waitFor({ timeout: TIMEOUT });
+    await shot('sign-in-refused');
+
+    await page.getByLabel('API token').fill(service.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.viewer-name', { hasText: 'admin' }).waitFor({ timeout: TIMEOUT });
+  });
+
+  test('the feed shows the first page, and scrolling loads the second with endCursor', async () => {
+    const cards = page.locator('.grid .card');
+    await cards.nth(FEED_PAGE - 1).waitFor({ timeout: TIMEOUT });
+    // Thumbnails are signed media URLs on the service itself.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('.card img')]
+        .slice(0, 4)
+        .every((img) => img.complete && img.naturalWidth > 0),
+    );
+    assert.equal(await cards.count(), FEED_PAGE);
+    const feedQueries = () => graphqlBodies.filter((body) => body.query.includes('query Feed'));
+    assert.equal(feedQueries().length, 1);
+    assert.equal(feedQueries()[0].variables.after ?? null, null);
+    // Page 2 holds the oldest images, not on screen yet.
+    const oldest = seededIds.slice(0, SEEDED - FEED_PAGE);
+    for (const id of oldest)
+      assert.equal(await page.locator(`.card[data-image-id="${id}"]`).count(), 0);
+    await shot('feed');
+
+    await page.mouse.move(500, 500);
+    for (let i = 0; i < 20 && (await cards.count()) < SEEDED; i++) {
+      await page.mouse.wheel(0, 1500);
+      await page.waitForTimeout(200);
+    }
+    for (const id of oldest)
+      await page.locator(`.card[data-image-id="${id}"]`).waitFor({ timeout: TIMEOUT });
+    assert.equal(await cards.count(), SEEDED);
+    const second = feedQueries().find((body) => body.variables.after);
+    assert.ok(second, 'a Feed query with `after` was sent');
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await page.getByText('That is all of them.').waitFor({ timeout: TIMEOUT });
+    await shot('feed-page-2');
+  });
+
+  let uploadedId;
+
+  test('an upload appears in the feed and its analysis turns to done through the subscription', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    // The feed's subscription to every image's analysis is open before the upload.
+    await waitFor(() =>
+      wsFrames.some(
+        (f) =>
+          f.dir === 'sent' &&
+          f.data.includes('"subscribe"') &&
+          f.data.includes('subscription AnalysisCompleted'),
+      ),
+    );
+
+    const uploaded = page.waitForResponse(
+      (r) =>
+        r.url() === `${service.origin}/graphql` &&
+        (r.request().postData() ?? '').includes('uploadImage'),
+    );
+    await page.locator('input[type=file]').setInputFiles({
+      name: 'sunset.png',
+      mimeType: 'image/png',
+      buffer: seedPng(100, 320, 240),
+    });
+    const answer = await (await uploaded).json();
+    const image = answer.data.uploadImage.image;
+    uploadedId = image.id;
+    assert.notEqual(
+      image.analysis.status,
+      'SUCCEEDED',
+      'the upload answers before its analysis is done',
+    );
+
+    const card = page.locator(`.card[data-image-id="${uploadedId}"]`);
+    await card.waitFor({ timeout: TIMEOUT });
+    assert.equal(
+      await page.locator('.grid .card').first().getAttribute('data-image-id'),
+      uploadedId,
+    );
+    await card.locator('.badge[data-status="SUCCEEDED"]').waitFor({ timeout: TIMEOUT });
+    assert.ok(
+      wsFrames.some(
+        (f) => f.dir === 'received' && f.data.includes(uploadedId) && f.data.includes('SUCCEEDED'),
+      ),
+      'the SUCCEEDED status came over the WebSocket',
+    );
+    await page.locator('.upload-done .upload-name', { hasText: 'sunset.png' }).waitFor();
+    await shot('upload-analysed');
+  });
+
+  test('a file dropped on the upload area is uploaded too', async () => {
+    const bytes = [...seedPng(200, 200, 200)];
+    const dataTransfer = await page.evaluateHandle((bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, bytes);
+    const count = await page.locator('.grid .card').count();
+    await page.locator('.upload').dispatchEvent('drop', { dataTransfer });
+    await page
+      .locator('.upload-done .upload-name', { hasText: 'dropped.png' })
+      .waitFor({ timeout: TIMEOUT });
+    await waitFor(async () => (await page.locator('.grid .card').count()) === count + 1);
+  });
+
+  test('the image page shows the description, paginated comments, and a posted comment', async () => {
+    for (let n = 1; n <= SEEDED_COMMENTS; n++) {
+      await graphql(
+        'mutation($id: ID!, $t: String!) { addComment(input: {imageId: $id, text: $t}) { comment { id } } }',
+        {
+          id: uploadedId,
+          t: `Seeded comment ${n}`,
+        },
+      );
+    }
+    await page.locator(`.card[data-image-id="${uploadedId}"] a`).click();
+    const article = page.locator(`.image-page[data-image-id="${uploadedId}"]`);
+    await article.waitFor({ timeout: TIMEOUT });
+    await article
+      .locator('.analysis .badge[data-status="SUCCEEDED"]')
+      .waitFor({ timeout: TIMEOUT });
+    const description = (await article.locator('.description').innerText()).trim();
+    assert.ok(description.length > 10, `a description is shown: ${description}`);
+    await page.waitForFunction(() => document.querySelector('img.full')?.naturalWidth > 0);
+
+    const comments = page.locator('.comments .comment');
+    await comments.nth(9).waitFor({ timeout: TIMEOUT });
+    assert.equal(await comments.count(), 10);
+    await page.getByRole('button', { name: 'Load more comments' }).click();
+    await comments.nth(SEEDED_COMMENTS - 1).waitFor({ timeout: TIMEOUT });
+    assert.equal(await comments.count(), SEEDED_COMMENTS);
+    assert.equal(await page.getByRole('button', { name: 'Load more comments' }).count(), 0);
+
+    const text = 'Lovely light, posted from the browser test';
+    await page.getByLabel('Add a comment').fill(text);
+    await page.getByRole('button', { name: 'Post comment' }).click();
+    await comments.first().getByText(text).waitFor({ timeout: TIMEOUT });
+    assert.match(await page.locator('.comments h2').innerText(), /\(13\)/);
+    const stored = await graphql(
+      'query($id: ID!) { image(id: $id) { comments(first: 1) { nodes { text } } } }',
+      { id: uploadedId },
+    );
+    assert.equal(stored.image.comments.nodes[0].text, text);
+    await shot('image-page', { fullPage: true });
+  });
+
+  test('the edit panel previews the slider settings and saves a new version', async () => {
+    await page.locator('input[name="brightness"]').fill('1.5');
+    await page.locator('input[name="saturation"]').fill('2');
+    const preview = page.locator('img.edit-preview');
+    await preview.waitFor({ timeout: TIMEOUT });
+    assert.match(await preview.getAttribute('src'), /^data:image\//);
+    await page.waitForFunction(() => document.querySelector('img.edit-preview')?.naturalWidth > 0);
+    const edit = graphqlBodies.findLast((body) => body.query.includes('mutation EditImage'));
+    assert.equal(edit.variables.save, 'PREVIEW');
+    assert.deepEqual(edit.variables.instructions, [{ brightness: 1.5 }, { saturation: 2 }]);
+    await preview.scrollIntoViewIfNeeded();
+    await shot('edit-preview');
+
+    await page.getByRole('button', { name: 'Save as a new version' }).click();
+    await page.waitForURL((url) => /#\/images\//.test(url.hash) && !url.hash.includes(uploadedId), {
+      timeout: TIMEOUT,
+    });
+    const newId = decodeURIComponent(new URL(page.url()).hash.slice('#/images/'.length));
+    await page
+      .locator(`.image-page[data-image-id="${newId}"]`)
+      .getByText('edited from')
+      .waitFor({ timeout: TIMEOUT });
+    await page.waitForFunction(() => document.querySelector('img.full')?.naturalWidth > 0);
+    const saved = await graphql(
+      'query($id: ID!) { image(id: $id) { source parent { id } edits } }',
+      { id: newId },
+    );
+    assert.equal(saved.image.source, 'EDIT');
+    assert.equal(saved.image.parent.id, uploadedId);
+    await shot('edit-saved');
+  });
+
+  test('no request left the service, and the pages ran under the CSP without errors', () => {
+    const wsOrigin = service.origin.replace(/^http/, 'ws');
+    const elsewhere = requests.filter(
+      (url) =>
+        !url.startsWith(`${service.origin}/`) &&
+        !url.startsWith(`${wsOrigin}/`) &&
+        !/^(data|blob):/.test(url),
+    );
+    assert.deepEqual(elsewhere, [], 'every request went to the service');
+    assert.deepEqual(refused, [], 'nothing was refused by the network filter');
+    assert.deepEqual(
+      requests.filter((url) => CDN.test(url)),
+      [],
+      'no CDN was asked',
+    );
+    assert.ok(assetCaching.size > 0, 'assets came from /assets/');
+    for (const [url, cacheControl] of assetCaching) assert.match(cacheControl, /immutable/, url);
+    assert.ok(
+      requests.some((url) => url === `${wsOrigin}/graphql/ws`),
+      'subscriptions used /graphql/ws',
+    );
+    assert.deepEqual(problems, []);
+  });
+});
+
+/** Polls `check` (sync or async) until it holds. */
+async function waitFor(check, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${check}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}

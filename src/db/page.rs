@@ -2,9 +2,12 @@
 //! layer's business; here a cursor is just the key of a row.
 
 use chrono::{DateTime, Utc};
-use diesel::BoxableExpression;
-use diesel::dsl::sql;
+use diesel::expression::{
+    AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate,
+};
 use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::result::QueryResult;
 use diesel::sql_types::{Bool, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
@@ -40,23 +43,65 @@ impl PageRequest {
 
     /// The keyset condition as a row comparison, which PostgreSQL answers from the
     /// `(created_at, id)` index in one range scan.
-    pub fn cursor_filter<QS>(
-        &self,
-        table: &str,
-    ) -> Option<Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>>> {
+    pub fn cursor_filter(&self, table: &'static str) -> Option<Keyset> {
         let cursor = self.cursor?;
-        let op = match self.direction {
+        Some(Keyset {
+            table,
+            direction: self.direction,
+            cursor,
+        })
+    }
+}
+
+/// `(<table>.created_at, <table>.id) < ($1, $2)` (or `>` walking backwards). Unlike a
+/// `sql()` literal, diesel may keep it in its prepared-statement cache: a page deep
+/// in a list costs no extra parse and plan round trip.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset {
+    table: &'static str,
+    direction: Direction,
+    cursor: Cursor,
+}
+
+impl Keyset {
+    fn operator(&self) -> &'static str {
+        match self.direction {
             Direction::Forward => "<",
             Direction::Backward => ">",
-        };
-        Some(Box::new(
-            sql::<Bool>(&format!("({table}.created_at, {table}.id) {op} ("))
-                .bind::<Timestamptz, _>(cursor.created_at)
-                .sql(", ")
-                .bind::<SqlUuid, _>(cursor.id)
-                .sql(")"),
-        ))
+        }
     }
+}
+
+impl Expression for Keyset {
+    type SqlType = Bool;
+}
+
+impl QueryFragment<Pg> for Keyset {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(&format!(
+            "({0}.created_at, {0}.id) {1} (",
+            self.table,
+            self.operator()
+        ));
+        out.push_bind_param::<Timestamptz, _>(&self.cursor.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&self.cursor.id)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl QueryId for Keyset {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> SelectableExpression<QS> for Keyset {}
+
+impl<QS> AppearsOnTable<QS> for Keyset {}
+
+impl<GB> ValidGrouping<GB> for Keyset {
+    type IsAggregate = is_aggregate::Never;
 }
 
 /// A page of rows in display order (newest first), and whether more rows lie beyond

@@ -1,8 +1,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuid};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Timestamptz, Untyped, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -93,36 +95,12 @@ impl Comment {
         image_ids: &[Uuid],
         req: &PageRequest,
     ) -> QueryResult<(HashMap<Uuid, Page<Comment>>, Vec<User>)> {
-        let (op, order) = match req.direction {
-            Direction::Forward => ("<", "DESC"),
-            Direction::Backward => (">", "ASC"),
+        let query = CommentPages {
+            image_ids,
+            req,
+            limit: req.limit + 1,
         };
-        let mut query = diesel::sql_query(
-            "SELECT c.* FROM unnest($1) AS i(id) CROSS JOIN LATERAL ( \
-               SELECT comments.*, u.name AS author_name, u.role AS author_role, \
-                      u.created_at AS author_created_at \
-               FROM comments JOIN users u ON u.id = comments.author_id \
-               WHERE comments.image_id = i.id",
-        )
-        .into_boxed()
-        .bind::<Array<SqlUuid>, _>(image_ids);
-        if let Some(cursor) = req.cursor {
-            query = query
-                .sql(format!(
-                    " AND (comments.created_at, comments.id) {op} ($2, $3)"
-                ))
-                .bind::<Timestamptz, _>(cursor.created_at)
-                .bind::<SqlUuid, _>(cursor.id);
-        }
-        let limit_param = if req.cursor.is_some() { "$4" } else { "$2" };
-        let rows: Vec<CommentWithAuthor> = query
-            .sql(format!(
-                " ORDER BY comments.created_at {order}, comments.id {order} LIMIT {limit_param}) c"
-            ))
-            .bind::<BigInt, _>(req.limit + 1)
-            .load(conn)
-            .await?;
-
+        let rows: Vec<CommentWithAuthor> = query.load(conn).await?;
         let mut authors = Vec::with_capacity(rows.len());
         let mut grouped: HashMap<Uuid, Vec<Comment>> = HashMap::with_capacity(image_ids.len());
         for row in rows {
@@ -158,4 +136,55 @@ struct CommentWithAuthor {
     author_role: Role,
     #[diesel(sql_type = Timestamptz)]
     author_created_at: DateTime<Utc>,
+}
+
+/// `comments(first: n)` under many images: a `LATERAL` subquery per image over
+/// `unnest($1)`, each joined with its authors. Built by hand rather than with
+/// `sql_query`, whose statements diesel never caches: this one runs on every feed
+/// request, and preparing it each time would cost a round trip and a plan.
+struct CommentPages<'a> {
+    image_ids: &'a [Uuid],
+    req: &'a PageRequest,
+    /// One more than the page, to learn whether another follows.
+    limit: i64,
+}
+
+impl QueryFragment<Pg> for CommentPages<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let (op, order) = match self.req.direction {
+            Direction::Forward => ("<", "DESC"),
+            Direction::Backward => (">", "ASC"),
+        };
+        out.push_sql("SELECT c.* FROM unnest(");
+        out.push_bind_param::<Array<SqlUuid>, _>(self.image_ids)?;
+        out.push_sql(
+            ") AS i(id) CROSS JOIN LATERAL ( \
+             SELECT comments.*, u.name AS author_name, u.role AS author_role, \
+                    u.created_at AS author_created_at \
+             FROM comments JOIN users u ON u.id = comments.author_id \
+             WHERE comments.image_id = i.id",
+        );
+        if let Some(cursor) = &self.req.cursor {
+            out.push_sql(&format!(" AND (comments.created_at, comments.id) {op} ("));
+            out.push_bind_param::<Timestamptz, _>(&cursor.created_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<SqlUuid, _>(&cursor.id)?;
+            out.push_sql(")");
+        }
+        out.push_sql(&format!(
+            " ORDER BY comments.created_at {order}, comments.id {order} LIMIT "
+        ));
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") c");
+        Ok(())
+    }
+}
+
+impl QueryId for CommentPages<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for CommentPages<'_> {
+    type SqlType = Untyped;
 }

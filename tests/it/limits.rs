@@ -372,3 +372,19 @@ async fn browser_assets_are_served_from_the_web_dir() {
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("scripts/web.sh build"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_connections_without_a_token_draw_on_the_address_allowance() {
+    use crate::subscriptions::Client;
+    let t = TestApp::start_with(|c| {
+        c.rate_limit_anonymous_burst = 2;
+        c.rate_limit_anonymous_per_minute = 1.0;
+    })
+    .await;
+    assert!(Client::connect(t.addr, None, false).await.is_ok());
+    assert!(Client::connect(t.addr, Some("igt_wrong"), false).await.is_err());
+    // The allowance is spent: even an honest anonymous connection is refused now...
+    assert!(Client::connect(t.addr, None, false).await.is_err());
+    // ...while a signed-in one is not.
+    assert!(Client::connect(t.addr, Some(&t.alice.token), false).await.is_ok());
+}

@@ -382,9 +382,17 @@ async fn websocket_connections_without_a_token_draw_on_the_address_allowance() {
     })
     .await;
     assert!(Client::connect(t.addr, None, false).await.is_ok());
-    assert!(Client::connect(t.addr, Some("igt_wrong"), false).await.is_err());
+    assert!(
+        Client::connect(t.addr, Some("igt_wrong"), false)
+            .await
+            .is_err()
+    );
     // The allowance is spent: even an honest anonymous connection is refused now...
     assert!(Client::connect(t.addr, None, false).await.is_err());
     // ...while a signed-in one is not.
-    assert!(Client::connect(t.addr, Some(&t.alice.token), false).await.is_ok());
+    assert!(
+        Client::connect(t.addr, Some(&t.alice.token), false)
+            .await
+            .is_ok()
+    );
 }

@@ -33,7 +33,8 @@ fi
 # service still runs and its `/` page says how to build them.
 if [ ! -f web/dist/index.html ]; then
   if command -v npm >/dev/null 2>&1; then
-    scripts/web.sh build
+    # Not fatal: the API works without the pages, and `/` says how to build them.
+    scripts/web.sh build || echo "setup: building GraphiQL and the gallery failed (see above); the API works without them" >&2
   else
     echo "setup: npm not found; GraphiQL and the gallery are not built (see scripts/web.sh)" >&2
   fi

@@ -396,3 +396,34 @@ async fn websocket_connections_without_a_token_draw_on_the_address_allowance() {
             .is_ok()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+    async fn status(t: &TestApp, forwarded_for: &str) -> u16 {
+        t.client
+            .post(t.url("/graphql"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+    let limit = |trust: bool| {
+        move |c: &mut imagegraph::config::Config| {
+            c.rate_limit_anonymous_burst = 1;
+            c.rate_limit_anonymous_per_minute = 1.0;
+            c.trust_forwarded_for = trust;
+        }
+    };
+    // Behind our proxy, the last entry (the one it appended) is the client.
+    let t = TestApp::start_with(limit(true)).await;
+    assert_eq!(status(&t, "6.6.6.6, 10.0.0.1").await, 200);
+    assert_eq!(status(&t, "7.7.7.7, 10.0.0.1").await, 429);
+    assert_eq!(status(&t, "10.0.0.2").await, 200);
+    // Otherwise the header is the client's to forge, and ignored.
+    let t = TestApp::start_with(limit(false)).await;
+    assert_eq!(status(&t, "10.0.0.1").await, 200);
+    assert_eq!(status(&t, "10.0.0.2").await, 429);
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::models::User;
 use crate::db::models::user::Role;
-use crate::db::page::{Direction, Page, PageRequest};
+use crate::db::page::{Direction, Keyset, Page, PageRequest};
 use crate::db::schema::comments;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Insertable)]
@@ -97,7 +97,8 @@ impl Comment {
     ) -> QueryResult<(HashMap<Uuid, Page<Comment>>, Vec<User>)> {
         let query = CommentPages {
             image_ids,
-            req,
+            keyset: req.cursor_filter("comments"),
+            direction: req.direction,
             limit: req.limit + 1,
         };
         let rows: Vec<CommentWithAuthor> = query.load(conn).await?;
@@ -144,16 +145,17 @@ struct CommentWithAuthor {
 /// request, and preparing it each time would cost a round trip and a plan.
 struct CommentPages<'a> {
     image_ids: &'a [Uuid],
-    req: &'a PageRequest,
+    keyset: Option<Keyset>,
+    direction: Direction,
     /// One more than the page, to learn whether another follows.
     limit: i64,
 }
 
 impl QueryFragment<Pg> for CommentPages<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (op, order) = match self.req.direction {
-            Direction::Forward => ("<", "DESC"),
-            Direction::Backward => (">", "ASC"),
+        let order = match self.direction {
+            Direction::Forward => "DESC",
+            Direction::Backward => "ASC",
         };
         out.push_sql("SELECT c.* FROM unnest(");
         out.push_bind_param::<Array<SqlUuid>, _>(self.image_ids)?;
@@ -164,12 +166,9 @@ impl QueryFragment<Pg> for CommentPages<'_> {
              FROM comments JOIN users u ON u.id = comments.author_id \
              WHERE comments.image_id = i.id",
         );
-        if let Some(cursor) = &self.req.cursor {
-            out.push_sql(&format!(" AND (comments.created_at, comments.id) {op} ("));
-            out.push_bind_param::<Timestamptz, _>(&cursor.created_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<SqlUuid, _>(&cursor.id)?;
-            out.push_sql(")");
+        if let Some(keyset) = &self.keyset {
+            out.push_sql(" AND ");
+            keyset.walk_ast(out.reborrow())?;
         }
         out.push_sql(&format!(
             " ORDER BY comments.created_at {order}, comments.id {order} LIMIT "

@@ -72,12 +72,12 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
 
     let data_dir = tempfile::tempdir()?;
     let mut config = bench_config(data_dir.path());
-    config.database_pool_size = 16;
-    let db = imagegraph::db::Db::connect(&db_url, config.database_pool_size).await?;
+    config.database.database_pool_size = 16;
+    let db = imagegraph_db::Db::connect(&db_url, config.database.database_pool_size).await?;
     let storage = imagegraph::storage::Storage::from_url(None, data_dir.path())?;
     let app = imagegraph::app::App::new(config, db, storage, vec![7; 32])?;
     let (_, token) =
-        imagegraph::users::create(&app.db, "bench", imagegraph::db::models::Role::Member)
+        imagegraph::users::create(&app.db, "bench", imagegraph_db::models::Role::Member)
             .await
             .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -131,8 +131,8 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
 fn bench_config(data_dir: &std::path::Path) -> imagegraph::config::Config {
     let mut config = imagegraph::config::Config::defaults();
     config.data_dir = data_dir.to_path_buf();
-    config.public_url = Some("http://localhost:8080".parse().unwrap());
-    config.workers = 0;
+    config.http.public_url = Some("http://localhost:8080".parse().unwrap());
+    config.jobs.workers = 0;
     config
 }
 

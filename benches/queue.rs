@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use imagegraph::app::App;
-use imagegraph::db::models::{Role, User};
+use imagegraph_db::models::{Role, User};
 use imagegraph::events::Event;
 use imagegraph::startup::Background;
 
@@ -46,12 +46,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn app(db_url: &str, workers: usize) -> anyhow::Result<(Arc<App>, User)> {
     let mut config = imagegraph::config::Config::defaults();
-    config.workers = workers;
-    config.storage_url = Some("memory://".into());
-    config.database_pool_size = (workers as u32 + 4).max(8);
-    let db = imagegraph::db::Db::connect(db_url, config.database_pool_size).await?;
+    config.jobs.workers = workers;
+    config.storage.storage_url = Some("memory://".into());
+    config.database.database_pool_size = (workers as u32 + 4).max(8);
+    let db = imagegraph_db::Db::connect(db_url, config.database.database_pool_size).await?;
     let storage = imagegraph::storage::Storage::from_url(
-        config.storage_url.as_deref(),
+        config.storage.storage_url.as_deref(),
         std::path::Path::new("."),
     )?;
     let app = App::new(config, db, storage, vec![3; 32])?;
@@ -107,7 +107,7 @@ async fn throughput(db_url: &str, workers: usize, jobs: usize) -> anyhow::Result
             &user,
             png.clone(),
             imagegraph::images::NewImage {
-                source: imagegraph::db::models::image::ImageSource::Upload,
+                source: imagegraph_db::models::image::ImageSource::Upload,
                 prompt: None,
                 parent_id: None,
                 analyze: true,

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imagegraph::db::models::Role;
+use imagegraph_db::models::Role;
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
@@ -42,14 +42,14 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn serve(db_url: &str, usage: bool) -> anyhow::Result<(String, imagegraph::db::Db)> {
+async fn serve(db_url: &str, usage: bool) -> anyhow::Result<(String, imagegraph_db::Db)> {
     let mut config = imagegraph::config::Config::defaults();
-    config.workers = 0;
-    config.usage_metrics = usage;
-    config.storage_url = Some("memory://".into());
-    let db = imagegraph::db::Db::connect(db_url, 16).await?;
+    config.jobs.workers = 0;
+    config.usage.usage_metrics = usage;
+    config.storage.storage_url = Some("memory://".into());
+    let db = imagegraph_db::Db::connect(db_url, 16).await?;
     let storage = imagegraph::storage::Storage::from_url(
-        config.storage_url.as_deref(),
+        config.storage.storage_url.as_deref(),
         std::path::Path::new("."),
     )?;
     let app = imagegraph::app::App::new(config, db.clone(), storage, vec![5; 32])?;

@@ -3,7 +3,7 @@
 
     python scripts/edit_compare.py [--reps 5] [--threads 1]
 
-Needs Pillow and numpy. Builds `examples/edit_bench.rs` in release mode, times
+Needs Pillow and numpy. Builds `crates/imaging/examples/edit_bench.rs` in release mode, times
 Pillow (single-threaded, as Pillow is) and the Rust engine (RAYON_NUM_THREADS
 = --threads) best-of-N, prints `op | Pillow ms | ours ms | ratio`, and the peak
 RSS of one end-to-end edit in a fresh process. Keep --reps small on a shared
@@ -109,7 +109,7 @@ def main() -> None:
     args.photo.parent.mkdir(parents=True, exist_ok=True)
     make_photo(args.photo)
     subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "--example", "edit_bench"],
+        ["cargo", "build", "--release", "--quiet", "-p", "imagegraph-imaging", "--example", "edit_bench"],
         cwd=ROOT,
         check=True,
     )

@@ -27,7 +27,7 @@ GAMMA = np.uint64(0x9E3779B97F4A7C15)
 
 
 def augmented(n, seed):
-    """[A | b] exactly as src/hpl/generate.rs builds it (column-major index)."""
+    """[A | b] exactly as crates/hpl/src/generate.rs builds it (column-major index)."""
     idx = np.arange(n * (n + 1), dtype=np.uint64) + np.uint64(1)
     with np.errstate(over="ignore"):
         z = np.uint64(seed) + GAMMA * idx
@@ -91,7 +91,7 @@ def run_ours(n, nb, threads, seed):
     cmd = [str(EXAMPLE), "--n", str(n), "--threads", str(threads), "--seed", str(seed)]
     if nb:
         cmd += ["--nb", str(nb)]
-    # matrixmultiply's own threading would double-book the cores (see src/hpl/mod.rs).
+    # matrixmultiply's own threading would double-book the cores (see crates/hpl/src/lib.rs).
     env = dict(os.environ, MATMUL_NUM_THREADS="1")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False).stdout
     m = re.search(r"RESULT gflops=(\S+) residual=(\S+) passed=(\S+)", out)
@@ -118,7 +118,7 @@ def main():
     args = ap.parse_args()
 
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "--example", "hpl"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "-p", "imagegraph-hpl", "--example", "hpl"], cwd=ROOT, check=True)
     a, b = augmented(args.n, args.seed)
 
     rows = []

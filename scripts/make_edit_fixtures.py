@@ -2,7 +2,7 @@
 """Generate the Pillow reference fixtures for the edit engine's tests.
 
 Run from the crate root with a Pillow install (the committed fixtures were made
-with the version printed into tests/fixtures/edit/PILLOW_VERSION):
+with the version printed into crates/imaging/tests/fixtures/edit/PILLOW_VERSION):
 
     python scripts/make_edit_fixtures.py
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import PIL
 from PIL import Image, ImageEnhance, ImageFilter
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "edit"
+OUT = Path(__file__).resolve().parent.parent / "crates" / "imaging" / "tests" / "fixtures" / "edit"
 W, H = 64, 48
 FACTORS = [0.0, 0.5, 1.3, 2.0]
 ENHANCERS = {

@@ -6,27 +6,29 @@
 use std::time::Instant;
 
 use diesel_async::AsyncConnection as _;
-use uuid::Uuid;
+use imagegraph_db::ImageId;
 
 use crate::app::App;
-use crate::db::models::image::AnalysisStatus;
-use crate::db::models::{Image, User};
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::image::AnalysisStatus;
+use imagegraph_db::models::{Image, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
-use crate::imaging::MediaFormat;
-use crate::jobs::{JobError, Task, queue};
+use imagegraph_imaging::MediaFormat;
+use crate::jobs::AnalyzeImage;
+use imagegraph_jobs::JobError;
 
 /// `analyzeImage`: queues a new analysis (owner or admin). While one is pending or
 /// running, it is returned as is: asking twice queues one job.
-pub async fn request(app: &App, viewer: &User, image_id: Uuid) -> Result<Image> {
-    let max_attempts = app.config.job_max_attempts;
+pub async fn request(app: &App, viewer: &User, image_id: ImageId) -> Result<Image> {
+    let max_attempts = app.config.jobs.job_max_attempts;
     let mut conn = app.db.conn().await?;
     let image = conn
         .transaction::<_, Error, _>(async move |conn| {
             let image = Image::find_for_update(conn, image_id)
                 .await?
                 .ok_or(Error::NotFound("image"))?;
-            if image.owner_id != viewer.id && !viewer.is_admin() {
+            if !viewer.may_manage(image.owner_id) {
                 return Err(Error::forbidden(
                     "only the image's owner or an admin can have it analysed",
                 ));
@@ -38,7 +40,7 @@ pub async fn request(app: &App, viewer: &User, image_id: Uuid) -> Result<Image> 
                 return Ok(image);
             }
             let image = Image::request_analysis(conn, image_id).await?;
-            queue::enqueue(conn, &Task::AnalyzeImage { image_id }, max_attempts).await?;
+            imagegraph_jobs::enqueue(conn, &AnalyzeImage { image_id }, max_attempts).await?;
             Ok(image)
         })
         .await?;
@@ -46,7 +48,7 @@ pub async fn request(app: &App, viewer: &User, image_id: Uuid) -> Result<Image> 
 }
 
 /// The job: describe the image and record the outcome.
-pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
+pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;
     let Some(image) = Image::find(&mut conn, image_id).await? else {
         return Ok(()); // Deleted meanwhile: nothing to describe.
@@ -65,7 +67,7 @@ pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
         }
         Err(err) => return Err(Error::from(err).into()),
     };
-    let format = MediaFormat::from_content_type(&image.content_type).unwrap_or(MediaFormat::Png);
+    let format = crate::images::media_format(image.content_type);
 
     let started = Instant::now();
     let described = app.ai.describe(&bytes, format).await;
@@ -77,12 +79,9 @@ pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
         },
     };
     crate::usage::account_ai_call(
-        app,
-        Some(image.owner_id),
-        "ai.describe",
-        &usage,
-        described.is_ok(),
-        started.elapsed(),
+        &app.db,
+        &app.usage,
+        usage.call(Some(image.owner_id), "ai.describe", described.is_ok(), started.elapsed()),
     )
     .await?;
     let description = described?;
@@ -103,14 +102,14 @@ pub(crate) async fn run(app: &App, image_id: Uuid) -> Result<(), JobError> {
 }
 
 /// Between attempts the analysis shows as pending again.
-pub(crate) async fn retrying(app: &App, image_id: Uuid) -> Result<()> {
+pub(crate) async fn retrying(app: &App, image_id: ImageId) -> Result<()> {
     let mut conn = app.db.conn().await?;
     Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Pending, None, None).await?;
     Ok(())
 }
 
 /// The job gave up: the analysis fails with a message a user may read.
-pub(crate) async fn give_up(app: &App, image_id: Uuid, message: &str) -> Result<()> {
+pub(crate) async fn give_up(app: &App, image_id: ImageId, message: &str) -> Result<()> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         if Image::advance_analysis(conn, image_id, AnalysisStatus::Failed, None, Some(message))

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::ai::Provider;
 use crate::config::Config;
-use crate::db::Db;
+use imagegraph_db::Db;
 use crate::events::EventBus;
 use crate::media::MediaSigner;
 use crate::storage::Storage;
@@ -22,7 +22,7 @@ pub struct App {
     /// Edits running at once; more wait, so they never take every blocking thread.
     pub edit_slots: tokio::sync::Semaphore,
     pub limits: crate::ratelimit::RateLimits,
-    pub tokens: crate::users::TokenCache,
+    pub tokens: Arc<crate::users::TokenCache>,
 }
 
 impl App {
@@ -34,14 +34,14 @@ impl App {
     ) -> anyhow::Result<Arc<Self>> {
         let media = MediaSigner::new(
             media_secret,
-            config.media_url_ttl_secs,
-            &config.public_url(),
+            config.storage.media_url_ttl_secs,
+            &config.http.public_url(),
         );
-        let ai = Provider::from_settings(config.openai_settings())?;
+        let ai = Provider::from_settings(config.ai.openai_settings())?;
         crate::telemetry::handle();
         let usage = Arc::new(UsageRecorder::new(
-            config.usage_metrics,
-            config.usage_retention(),
+            config.usage.usage_metrics,
+            config.usage.retention(),
             Arc::new(Utc::now),
         ));
         let limits = crate::ratelimit::RateLimits::from_config(&config);

@@ -10,16 +10,18 @@ use chrono::Utc;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
 use tokio::sync::watch;
-use uuid::Uuid;
+use imagegraph_db::BenchmarkRunId;
 
 use crate::app::App;
-use crate::db::models::benchmark_run::{Host, Outcome, RunStatus};
-use crate::db::models::{BenchmarkRun, User};
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::benchmark_run::{Host, Outcome, RunStatus};
+use imagegraph_db::models::{BenchmarkRun, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::host::{cores, cpu_model, hostname};
-use crate::hpl::{self, HplParams};
-use crate::jobs::{JobError, Task, queue};
+use imagegraph_hpl::{self as hpl, HplParams};
+use crate::jobs::RunBenchmark;
+use imagegraph_jobs::JobError;
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
@@ -34,9 +36,9 @@ pub struct RunRequest {
 
 pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<BenchmarkRun> {
     let max_n = if viewer.is_admin() {
-        app.config.hpl_max_n
+        app.config.hpl.hpl_max_n
     } else {
-        app.config.hpl_member_max_n
+        app.config.hpl.hpl_member_max_n
     };
     let n = request.n.unwrap_or(2000.min(max_n));
     if n < 1 || n > max_n {
@@ -66,7 +68,7 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
         )));
     }
     let run = BenchmarkRun {
-        id: Uuid::now_v7(),
+        id: BenchmarkRunId::new(),
         owner_id: viewer.id,
         status: RunStatus::Pending,
         n,
@@ -85,12 +87,12 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
         started_at: None,
         finished_at: None,
     };
-    let max_attempts = app.config.job_max_attempts;
+    let max_attempts = app.config.jobs.job_max_attempts;
     let mut conn = app.db.conn().await?;
     let run = conn
         .transaction::<_, diesel::result::Error, _>(async move |conn| {
             let run = BenchmarkRun::insert(conn, &run).await?;
-            queue::enqueue(conn, &Task::RunBenchmark { run_id: run.id }, max_attempts).await?;
+            imagegraph_jobs::enqueue(conn, &RunBenchmark { run_id: run.id }, max_attempts).await?;
             Ok(run)
         })
         .await?;
@@ -100,7 +102,7 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
 /// Serialises runs within this process.
 static NODE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-pub(crate) async fn run(app: &Arc<App>, run_id: Uuid) -> Result<(), JobError> {
+pub(crate) async fn run(app: &Arc<App>, run_id: BenchmarkRunId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;
     let Some(run) = BenchmarkRun::find(&mut conn, run_id).await? else {
         return Ok(());
@@ -233,7 +235,7 @@ async fn execute(app: &Arc<App>, run: &BenchmarkRun) -> Result<(), JobError> {
 }
 
 /// Publishes the latest fraction every `PROGRESS_EVERY` until the run's sender goes.
-async fn publish_progress(app: Arc<App>, run_id: Uuid, mut progress: watch::Receiver<f64>) {
+async fn publish_progress(app: Arc<App>, run_id: BenchmarkRunId, mut progress: watch::Receiver<f64>) {
     let mut last_sent = Instant::now() - PROGRESS_EVERY;
     while progress.changed().await.is_ok() {
         let wait = PROGRESS_EVERY.saturating_sub(last_sent.elapsed());
@@ -259,13 +261,13 @@ async fn publish_progress(app: Arc<App>, run_id: Uuid, mut progress: watch::Rece
     }
 }
 
-pub(crate) async fn retrying(app: &App, run_id: Uuid) -> Result<()> {
+pub(crate) async fn retrying(app: &App, run_id: BenchmarkRunId) -> Result<()> {
     let mut conn = app.db.conn().await?;
     BenchmarkRun::requeue(&mut conn, run_id).await?;
     Ok(())
 }
 
-pub(crate) async fn give_up(app: &App, run_id: Uuid, message: &str) -> Result<()> {
+pub(crate) async fn give_up(app: &App, run_id: BenchmarkRunId, message: &str) -> Result<()> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         let outcome = Outcome {

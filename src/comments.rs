@@ -1,10 +1,11 @@
 //! Comment use cases.
 
 use diesel_async::AsyncConnection as _;
-use uuid::Uuid;
+use imagegraph_db::models::ById as _;
+use imagegraph_db::{CommentId, ImageId};
 
 use crate::app::App;
-use crate::db::models::{Comment, Image, User};
+use imagegraph_db::models::{Comment, Image, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 
@@ -16,7 +17,7 @@ fn clean_text(text: &str) -> Result<&str> {
 
 /// Adds a comment. The image is checked first, so a comment on a missing image is
 /// `NOT_FOUND` whatever its text.
-pub async fn add(app: &App, author: &User, image_id: Uuid, text: &str) -> Result<Comment> {
+pub async fn add(app: &App, author: &User, image_id: ImageId, text: &str) -> Result<Comment> {
     let mut conn = app.db.conn().await?;
     if Image::find(&mut conn, image_id).await?.is_none() {
         return Err(Error::NotFound("image"));
@@ -47,7 +48,7 @@ pub async fn add(app: &App, author: &User, image_id: Uuid, text: &str) -> Result
     }
 }
 
-pub async fn update(app: &App, viewer: &User, id: Uuid, text: &str) -> Result<Comment> {
+pub async fn update(app: &App, viewer: &User, id: CommentId, text: &str) -> Result<Comment> {
     let mut conn = app.db.conn().await?;
     let comment = Comment::find(&mut conn, id)
         .await?
@@ -57,7 +58,7 @@ pub async fn update(app: &App, viewer: &User, id: Uuid, text: &str) -> Result<Co
     Ok(Comment::update_text(&mut conn, id, text).await?)
 }
 
-pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
+pub async fn delete(app: &App, viewer: &User, id: CommentId) -> Result<CommentId> {
     let mut conn = app.db.conn().await?;
     let comment = Comment::find(&mut conn, id)
         .await?
@@ -70,7 +71,7 @@ pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
 }
 
 fn authorize(viewer: &User, comment: &Comment, action: &str) -> Result<()> {
-    if comment.author_id == viewer.id || viewer.is_admin() {
+    if viewer.may_manage(comment.author_id) {
         Ok(())
     } else {
         Err(Error::forbidden(format!(

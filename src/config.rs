@@ -1,4 +1,5 @@
-//! Typed configuration: every setting is a flag and an environment variable.
+//! Typed configuration: every setting is a flag and an environment variable, grouped
+//! into one struct per concern (each validates itself) and flattened into the CLI.
 //! `.env.example` documents the same names.
 
 use std::fmt;
@@ -6,16 +7,99 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
+use imagegraph_imaging::UploadLimits;
 
-use crate::imaging::UploadLimits;
-
-#[derive(Clone, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct Config {
     /// Where the private PostgreSQL cluster, local objects and secrets live.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
 
+    #[command(flatten)]
+    pub http: HttpConfig,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub storage: StorageConfig,
+
+    #[command(flatten)]
+    pub images: ImageConfig,
+
+    #[command(flatten)]
+    pub ai: AiConfig,
+
+    #[command(flatten)]
+    pub jobs: JobsConfig,
+
+    #[command(flatten)]
+    pub usage: UsageConfig,
+
+    #[command(flatten)]
+    pub graphql: GraphqlConfig,
+
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
+
+    #[command(flatten)]
+    pub hpl: HplConfig,
+}
+
+#[derive(clap::Parser)]
+struct DefaultsOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Every setting at its default, ignoring the environment: for tests and benches.
+    pub fn defaults() -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let command = DefaultsOnly::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.get_matches_from(["imagegraph"]);
+        DefaultsOnly::from_arg_matches(&matches)
+            .expect("defaults parse")
+            .config
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.http.validate()?;
+        self.database.validate()?;
+        self.storage.validate()?;
+        self.images.validate()?;
+        self.ai.validate()?;
+        self.jobs.validate()?;
+        self.usage.validate()?;
+        self.graphql.validate()?;
+        self.rate_limits.validate()
+    }
+
+    /// The configured secret, or the one kept in the data directory (created once).
+    pub fn load_media_secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = &self.storage.media_secret {
+            return Ok(secret.as_bytes().to_vec());
+        }
+        let path = self.data_dir.join("media-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) => {
+                return hex::decode(secret.trim()).context("DATA_DIR/media-secret is not hex");
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+        }
+        let secret: [u8; 32] = rand::random();
+        std::fs::create_dir_all(&self.data_dir)?;
+        crate::fsutil::write_private(&path, hex::encode(secret).as_bytes())?;
+        Ok(secret.to_vec())
+    }
+}
+
+/// HTTP: where the service listens and how it treats requests.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "HTTP")]
+pub struct HttpConfig {
     /// Address the HTTP server listens on.
     #[arg(
         long,
@@ -29,6 +113,39 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_URL", global = true)]
     pub public_url: Option<url::Url>,
 
+    /// Longest an HTTP request may take before it is answered with a retryable error (seconds).
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
+    /// Origins browsers may call the API from (comma-separated, or `*` for any).
+    /// Empty: same-origin only (GraphiQL and the gallery are served by the service).
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Take the client address from the last `X-Forwarded-For` entry (set it only behind
+    /// a reverse proxy that appends one).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub trust_forwarded_for: bool,
+
+    /// Where the built browser assets (GraphiQL, the gallery app) are served from.
+    #[arg(long, env = "WEB_DIR", default_value = "web/dist", global = true)]
+    pub web_dir: PathBuf,
+}
+
+/// PostgreSQL.
+#[derive(Clone, clap::Args)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseConfig {
     /// PostgreSQL URL; without it a private cluster runs under DATA_DIR.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
@@ -36,7 +153,12 @@ pub struct Config {
     /// Maximum connections in the database pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, global = true)]
     pub database_pool_size: u32,
+}
 
+/// Where image files go, and the signed URLs that serve them.
+#[derive(Clone, clap::Args)]
+#[command(next_help_heading = "Storage and media")]
+pub struct StorageConfig {
     /// file:///path, s3://bucket/prefix or memory:// (default: DATA_DIR/objects).
     #[arg(long, env = "STORAGE_URL", global = true)]
     pub storage_url: Option<String>,
@@ -54,7 +176,12 @@ pub struct Config {
         global = true
     )]
     pub media_url_ttl_secs: u64,
+}
 
+/// What an uploaded image may be.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Images")]
+pub struct ImageConfig {
     /// Largest accepted image file, in bytes.
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024, global = true)]
     pub max_upload_bytes: usize,
@@ -67,7 +194,12 @@ pub struct Config {
         global = true
     )]
     pub max_image_pixels: u64,
+}
 
+/// The AI provider.
+#[derive(Clone, clap::Args)]
+#[command(next_help_heading = "AI provider")]
+pub struct AiConfig {
     /// OpenAI API key. With neither this nor OPENAI_BASE_URL, images are described
     /// offline from their pixels and generation is unavailable.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true, global = true)]
@@ -120,7 +252,12 @@ pub struct Config {
     /// Timeout of one call to the AI provider, in milliseconds.
     #[arg(long, env = "AI_TIMEOUT_MS", default_value_t = 120_000, global = true)]
     pub ai_timeout_ms: u64,
+}
 
+/// Background job workers.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Jobs")]
+pub struct JobsConfig {
     /// Background workers `serve` runs in-process (0: leave jobs to `imagegraph worker`).
     #[arg(long, env = "WORKERS", default_value_t = 2, global = true)]
     pub workers: usize,
@@ -155,7 +292,12 @@ pub struct Config {
         global = true
     )]
     pub job_poll_interval_ms: u64,
+}
 
+/// Usage metrics and the Prometheus endpoint.
+#[derive(Clone, clap::Args)]
+#[command(next_help_heading = "Usage metrics")]
+pub struct UsageConfig {
     /// Record usage metrics (per user and global) for the `metrics` queries.
     #[arg(long, env = "USAGE_METRICS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub usage_metrics: bool,
@@ -190,11 +332,12 @@ pub struct Config {
     /// Bearer token required by `/metrics` (Prometheus); unset leaves it open.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
+}
 
-    /// Where the built browser assets (GraphiQL, the gallery app) are served from.
-    #[arg(long, env = "WEB_DIR", default_value = "web/dist", global = true)]
-    pub web_dir: PathBuf,
-
+/// Limits on GraphQL documents.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "GraphQL")]
+pub struct GraphqlConfig {
     /// Deepest selection nesting a GraphQL operation may have.
     #[arg(long, env = "MAX_QUERY_DEPTH", default_value_t = 12, global = true)]
     pub max_query_depth: usize,
@@ -229,26 +372,12 @@ pub struct Config {
     /// Answer introspection queries (GraphiQL needs them); turn off to hide the schema.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub graphql_introspection: bool,
+}
 
-    /// Longest an HTTP request may take before it is answered with a retryable error (seconds).
-    #[arg(
-        long,
-        env = "REQUEST_TIMEOUT_SECS",
-        default_value_t = 30,
-        global = true
-    )]
-    pub request_timeout_secs: u64,
-
-    /// Origins browsers may call the API from (comma-separated, or `*` for any).
-    /// Empty: same-origin only (GraphiQL and the gallery are served by the service).
-    #[arg(
-        long,
-        env = "CORS_ALLOWED_ORIGINS",
-        value_delimiter = ',',
-        global = true
-    )]
-    pub cors_allowed_origins: Vec<String>,
-
+/// Per-user and per-address rate limits.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Rate limits")]
+pub struct RateLimitConfig {
     /// Costly mutations (AI analysis, uploads that trigger it, generation, prompt
     /// edits, benchmark runs) a user may make in a burst.
     #[arg(
@@ -286,12 +415,12 @@ pub struct Config {
         global = true
     )]
     pub rate_limit_anonymous_per_minute: f64,
+}
 
-    /// Take the client address from the last `X-Forwarded-For` entry (set it only behind
-    /// a reverse proxy that appends one).
-    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set, global = true)]
-    pub trust_forwarded_for: bool,
-
+/// The HPL benchmark.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Benchmark")]
+pub struct HplConfig {
     /// Largest HPL order `n` an admin may run (memory: 8 n^2 bytes).
     #[arg(long, env = "HPL_MAX_N", default_value_t = 20_000, global = true)]
     pub hpl_max_n: i32,
@@ -301,23 +430,90 @@ pub struct Config {
     pub hpl_member_max_n: i32,
 }
 
-#[derive(clap::Parser)]
-struct DefaultsOnly {
-    #[command(flatten)]
-    config: Config,
-}
-
-impl Config {
-    /// Every setting at its default, ignoring the environment: for tests and benches.
-    pub fn defaults() -> Self {
-        use clap::{CommandFactory as _, FromArgMatches as _};
-        let command = DefaultsOnly::command().mut_args(|arg| arg.env(None::<&str>));
-        let matches = command.get_matches_from(["imagegraph"]);
-        DefaultsOnly::from_arg_matches(&matches)
-            .expect("defaults parse")
-            .config
+impl HttpConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.request_timeout_secs > 0,
+            "REQUEST_TIMEOUT_SECS must be positive"
+        );
+        for origin in &self.cors_allowed_origins {
+            let valid = origin == "*"
+                || url::Url::parse(origin).is_ok_and(|url| {
+                    matches!(url.scheme(), "http" | "https")
+                        && url.has_host()
+                        && url.path() == "/"
+                        && url.query().is_none()
+                });
+            if !valid {
+                bail!(
+                    "CORS_ALLOWED_ORIGINS: `{origin}` is not `*` or an origin like https://app.example.com"
+                );
+            }
+        }
+        Ok(())
     }
 
+    pub fn public_url(&self) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://{}", self.listen_addr))
+                .expect("a socket address makes a valid URL")
+        })
+    }
+}
+
+impl DatabaseConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.database_pool_size > 0,
+            "DATABASE_POOL_SIZE must be at least 1"
+        );
+        Ok(())
+    }
+}
+
+impl StorageConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.media_url_ttl_secs >= 60,
+            "MEDIA_URL_TTL_SECS must be at least 60"
+        );
+        if let Some(secret) = &self.media_secret {
+            ensure!(
+                secret.len() >= 32,
+                "MEDIA_SECRET must be at least 32 characters"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl ImageConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.max_upload_bytes > 0 && self.max_image_pixels > 0,
+            "MAX_UPLOAD_BYTES and MAX_IMAGE_PIXELS must be positive"
+        );
+        Ok(())
+    }
+
+    pub fn upload_limits(&self) -> UploadLimits {
+        UploadLimits {
+            max_bytes: self.max_upload_bytes,
+            max_pixels: self.max_image_pixels,
+        }
+    }
+}
+
+impl AiConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.openai_max_tokens > 0 && self.ai_timeout_ms > 0,
+            "OPENAI_MAX_TOKENS and AI_TIMEOUT_MS must be positive"
+        );
+        Ok(())
+    }
+
+    /// The OpenAI-compatible provider, or `None` for the offline describer.
     pub fn openai_settings(&self) -> Option<crate::ai::OpenAiSettings> {
         if self.openai_api_key.is_none() && self.openai_base_url.is_none() {
             return None;
@@ -336,17 +532,19 @@ impl Config {
             timeout: Duration::from_millis(self.ai_timeout_ms),
         })
     }
+}
 
-    pub fn usage_retention(&self) -> crate::usage::Retention {
-        crate::usage::Retention {
-            minutes: chrono::TimeDelta::hours(self.usage_minute_retention_hours),
-            hours: chrono::TimeDelta::days(self.usage_hour_retention_days),
-        }
+impl JobsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.job_max_attempts >= 1 && self.job_lease_ms >= 100 && self.job_poll_interval_ms > 0,
+            "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
+        );
+        Ok(())
     }
 
-    pub fn worker_config(&self) -> crate::jobs::WorkerConfig {
-        crate::jobs::WorkerConfig {
-            count: self.workers,
+    pub fn worker_config(&self) -> imagegraph_jobs::WorkerConfig {
+        imagegraph_jobs::WorkerConfig {
             lease: Duration::from_millis(self.job_lease_ms),
             max_attempts: self.job_max_attempts,
             poll_interval: Duration::from_millis(self.job_poll_interval_ms),
@@ -355,43 +553,42 @@ impl Config {
             shutdown_grace: Duration::from_millis(self.job_shutdown_grace_ms),
         }
     }
+}
 
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if self.database_pool_size == 0 {
-            bail!("DATABASE_POOL_SIZE must be at least 1");
+impl UsageConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.usage_flush_interval_ms > 0
+                && self.usage_minute_retention_hours >= 1
+                && self.usage_hour_retention_days >= 1,
+            "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
+        );
+        Ok(())
+    }
+
+    pub fn retention(&self) -> crate::usage::Retention {
+        crate::usage::Retention {
+            minutes: chrono::TimeDelta::hours(self.usage_minute_retention_hours),
+            hours: chrono::TimeDelta::days(self.usage_hour_retention_days),
         }
-        if self.media_url_ttl_secs < 60 {
-            bail!("MEDIA_URL_TTL_SECS must be at least 60");
-        }
-        if self.max_upload_bytes == 0 || self.max_image_pixels == 0 {
-            bail!("MAX_UPLOAD_BYTES and MAX_IMAGE_PIXELS must be positive");
-        }
-        if self.job_max_attempts < 1 || self.job_lease_ms < 100 || self.job_poll_interval_ms == 0 {
-            bail!(
-                "JOB_MAX_ATTEMPTS must be at least 1, JOB_LEASE_MS at least 100, JOB_POLL_INTERVAL_MS positive"
-            );
-        }
-        if self.usage_flush_interval_ms == 0
-            || self.usage_minute_retention_hours < 1
-            || self.usage_hour_retention_days < 1
-        {
-            bail!(
-                "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
-            );
-        }
-        if self.openai_max_tokens == 0 || self.ai_timeout_ms == 0 {
-            bail!("OPENAI_MAX_TOKENS and AI_TIMEOUT_MS must be positive");
-        }
-        if self.max_query_depth == 0
-            || self.max_query_complexity == 0
-            || self.max_query_bytes == 0
-            || self.max_batch_operations == 0
-            || self.request_timeout_secs == 0
-        {
-            bail!(
-                "MAX_QUERY_DEPTH, MAX_QUERY_COMPLEXITY, MAX_QUERY_BYTES, MAX_BATCH_OPERATIONS and REQUEST_TIMEOUT_SECS must be positive"
-            );
-        }
+    }
+}
+
+impl GraphqlConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.max_query_depth > 0
+                && self.max_query_complexity > 0
+                && self.max_query_bytes > 0
+                && self.max_batch_operations > 0,
+            "MAX_QUERY_DEPTH, MAX_QUERY_COMPLEXITY, MAX_QUERY_BYTES and MAX_BATCH_OPERATIONS must be positive"
+        );
+        Ok(())
+    }
+}
+
+impl RateLimitConfig {
+    fn validate(&self) -> anyhow::Result<()> {
         for (name, rate) in [
             (
                 "RATE_LIMIT_COSTLY_PER_MINUTE",
@@ -402,92 +599,92 @@ impl Config {
                 self.rate_limit_anonymous_per_minute,
             ),
         ] {
-            if !rate.is_finite() || rate < 0.0 {
-                bail!("{name} must be a number of at least 0");
-            }
+            ensure!(
+                rate.is_finite() && rate >= 0.0,
+                "{name} must be a number of at least 0"
+            );
         }
-        for origin in &self.cors_allowed_origins {
-            let valid = origin == "*"
-                || url::Url::parse(origin).is_ok_and(|url| {
-                    matches!(url.scheme(), "http" | "https")
-                        && url.has_host()
-                        && url.path() == "/"
-                        && url.query().is_none()
-                });
-            if !valid {
-                bail!(
-                    "CORS_ALLOWED_ORIGINS: `{origin}` is not `*` or an origin like https://app.example.com"
-                );
-            }
-        }
-        if self.rate_limit_costly_burst == 0 || self.rate_limit_anonymous_burst == 0 {
-            bail!("RATE_LIMIT_COSTLY_BURST and RATE_LIMIT_ANONYMOUS_BURST must be at least 1");
-        }
-        if let Some(secret) = &self.media_secret
-            && secret.len() < 32
-        {
-            bail!("MEDIA_SECRET must be at least 32 characters");
-        }
+        ensure!(
+            self.rate_limit_costly_burst > 0 && self.rate_limit_anonymous_burst > 0,
+            "RATE_LIMIT_COSTLY_BURST and RATE_LIMIT_ANONYMOUS_BURST must be at least 1"
+        );
         Ok(())
-    }
-
-    pub fn public_url(&self) -> url::Url {
-        self.public_url.clone().unwrap_or_else(|| {
-            url::Url::parse(&format!("http://{}", self.listen_addr))
-                .expect("a socket address makes a valid URL")
-        })
-    }
-
-    pub fn upload_limits(&self) -> UploadLimits {
-        UploadLimits {
-            max_bytes: self.max_upload_bytes,
-            max_pixels: self.max_image_pixels,
-        }
-    }
-
-    /// The configured secret, or the one kept in the data directory (created once).
-    pub fn load_media_secret(&self) -> anyhow::Result<Vec<u8>> {
-        if let Some(secret) = &self.media_secret {
-            return Ok(secret.as_bytes().to_vec());
-        }
-        let path = self.data_dir.join("media-secret");
-        match std::fs::read_to_string(&path) {
-            Ok(secret) => {
-                return hex::decode(secret.trim()).context("DATA_DIR/media-secret is not hex");
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-        }
-        let secret: [u8; 32] = rand::random();
-        std::fs::create_dir_all(&self.data_dir)?;
-        crate::fsutil::write_private(&path, hex::encode(secret).as_bytes())?;
-        Ok(secret.to_vec())
     }
 }
 
 /// Secrets and credentials stay out of logs.
-impl fmt::Debug for Config {
+fn set(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<set>")
+}
+
+impl fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("data_dir", &self.data_dir)
-            .field("listen_addr", &self.listen_addr)
-            .field("public_url", &self.public_url)
-            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+        f.debug_struct("DatabaseConfig")
+            .field("database_url", &set(&self.database_url))
             .field("database_pool_size", &self.database_pool_size)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageConfig")
             .field("storage_url", &self.storage_url)
-            .field("media_secret", &self.media_secret.as_ref().map(|_| "<set>"))
+            .field("media_secret", &set(&self.media_secret))
             .field("media_url_ttl_secs", &self.media_url_ttl_secs)
-            .field("max_upload_bytes", &self.max_upload_bytes)
-            .field("max_image_pixels", &self.max_image_pixels)
-            .field(
-                "openai_api_key",
-                &self.openai_api_key.as_ref().map(|_| "<set>"),
-            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("openai_api_key", &set(&self.openai_api_key))
             .field("openai_base_url", &self.openai_base_url)
             .field("openai_vision_model", &self.openai_vision_model)
             .field("openai_image_model", &self.openai_image_model)
-            .field("workers", &self.workers)
-            .field("job_max_attempts", &self.job_max_attempts)
+            .field("openai_planner_model", &self.openai_planner_model)
+            .field("ai_timeout_ms", &self.ai_timeout_ms)
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for UsageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UsageConfig")
+            .field("usage_metrics", &self.usage_metrics)
+            .field("usage_flush_interval_ms", &self.usage_flush_interval_ms)
+            .field("metrics_token", &set(&self.metrics_token))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut config = Config::defaults();
+        config.database.database_url = Some("postgres://u:hunter2@db/x".into());
+        config.storage.media_secret = Some("m".repeat(40));
+        config.ai.openai_api_key = Some("sk-secret-key".into());
+        config.usage.metrics_token = Some("scrape-token".into());
+        let debug = format!("{config:?}");
+        for secret in ["hunter2", "mmmm", "sk-secret-key", "scrape-token"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(debug.contains("<set>"));
+    }
+
+    #[test]
+    fn each_concern_validates_itself() {
+        assert!(Config::defaults().validate().is_ok());
+        let mut config = Config::defaults();
+        config.jobs.job_max_attempts = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::defaults();
+        config.http.cors_allowed_origins = vec!["not a url".into()];
+        assert!(config.validate().is_err());
     }
 }

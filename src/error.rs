@@ -123,8 +123,8 @@ impl From<diesel::result::Error> for Error {
     }
 }
 
-impl From<crate::db::PoolError> for Error {
-    fn from(err: crate::db::PoolError) -> Self {
+impl From<imagegraph_db::PoolError> for Error {
+    fn from(err: imagegraph_db::PoolError) -> Self {
         // The pool only fails when no connection can be had: the database is away.
         tracing::warn!(error = %err, "no database connection");
         Self::Unavailable("the database")
@@ -150,6 +150,18 @@ impl From<object_store::Error> for Error {
 impl From<crate::ai::AiError> for Error {
     fn from(err: crate::ai::AiError) -> Self {
         Self::AiProvider(err.user_message())
+    }
+}
+
+impl From<imagegraph_imaging::ImageError> for Error {
+    fn from(err: imagegraph_imaging::ImageError) -> Self {
+        use imagegraph_imaging::ImageError as E;
+        match err {
+            E::TooLarge(msg) => Self::PayloadTooLarge(msg),
+            E::Unsupported(msg) => Self::UnsupportedMediaType(msg),
+            E::Invalid(msg) => Self::BadInput(msg),
+            E::Encode(msg) => Self::Internal(anyhow::anyhow!(msg)),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! causes them (delivered only if it commits), received by one dedicated LISTEN
 //! connection per process and fanned out in memory to subscriptions and workers.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
+use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
 
 const EVENTS_CHANNEL: &str = "imagegraph_events";
 const JOBS_CHANNEL: &str = "imagegraph_jobs";
@@ -27,24 +28,24 @@ const PING_INTERVAL: Duration = Duration::from_secs(2);
 )]
 pub enum Event {
     AnalysisCompleted {
-        image_id: Uuid,
+        image_id: ImageId,
     },
     CommentAdded {
-        image_id: Uuid,
-        comment_id: Uuid,
+        image_id: ImageId,
+        comment_id: CommentId,
     },
     GenerationCompleted {
-        generation_id: Uuid,
+        generation_id: GenerationId,
     },
     BenchmarkProgress {
-        run_id: Uuid,
+        run_id: BenchmarkRunId,
         fraction: f64,
         done: bool,
     },
     /// A token of this user was revoked or the user changed (sent by database
     /// triggers): cached copies must go.
     UserChanged {
-        user_id: Uuid,
+        user_id: UserId,
     },
 }
 
@@ -61,7 +62,7 @@ pub async fn publish(conn: &mut AsyncPgConnection, event: &Event) -> diesel::Que
 
 pub struct EventBus {
     events: broadcast::Sender<Event>,
-    jobs: Notify,
+    jobs: Arc<Notify>,
     connected: watch::Sender<bool>,
     /// Counts connections of the listener: what is cached on the strength of
     /// notifications is valid only within the connection that would have told.
@@ -72,7 +73,7 @@ impl Default for EventBus {
     fn default() -> Self {
         Self {
             events: broadcast::channel(1024).0,
-            jobs: Notify::new(),
+            jobs: Arc::new(Notify::new()),
             connected: watch::channel(false).0,
             epoch: AtomicU64::new(0),
         }
@@ -85,8 +86,8 @@ impl EventBus {
     }
 
     /// Workers wait on this for new jobs.
-    pub fn jobs_ready(&self) -> &Notify {
-        &self.jobs
+    pub fn jobs_ready(&self) -> Arc<Notify> {
+        self.jobs.clone()
     }
 
     pub fn is_connected(&self) -> bool {
@@ -183,10 +184,10 @@ mod tests {
 
     #[test]
     fn events_have_a_stable_wire_form() {
-        let id = Uuid::nil();
+        let id = uuid::Uuid::nil();
         let event = Event::CommentAdded {
-            image_id: id,
-            comment_id: id,
+            image_id: ImageId::from_uuid(id),
+            comment_id: CommentId::from_uuid(id),
         };
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::TryStreamExt as _;
-use uuid::Uuid;
+use imagegraph_db::ImageId;
+use imagegraph_db::models::ById as _;
 
 use crate::app::App;
-use crate::db::models::Image;
+use imagegraph_db::models::Image;
 use crate::error::Result;
 use crate::images::{original_key, thumbnail_key};
 use crate::storage::StorageKey;
@@ -50,9 +51,9 @@ pub async fn sweep(app: &App, grace: Duration) -> Result<GcReport> {
 }
 
 async fn delete_orphans(app: &App, keys: Vec<StorageKey>) -> Result<usize> {
-    let ids: Vec<Uuid> = keys.iter().map(StorageKey::image_id).collect();
+    let ids: Vec<ImageId> = keys.iter().map(StorageKey::image_id).collect();
     let mut conn = app.db.conn().await?;
-    let images: HashMap<Uuid, Image> = Image::load_many(&mut conn, &ids)
+    let images: HashMap<ImageId, Image> = Image::load_many(&mut conn, &ids)
         .await?
         .into_iter()
         .map(|i| (i.id, i))

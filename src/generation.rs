@@ -7,17 +7,19 @@ use std::time::Instant;
 use bytes::Bytes;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
-use uuid::Uuid;
+use imagegraph_db::GenerationId;
 
 use crate::ai::Shape;
 use crate::app::App;
-use crate::db::models::generation::GenerationStatus;
-use crate::db::models::image::ImageSource;
-use crate::db::models::{Generation, User};
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::generation::{GenerationShape, GenerationStatus};
+use imagegraph_db::models::image::ImageSource;
+use imagegraph_db::models::{Generation, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::images::{self, NewImage};
-use crate::jobs::{JobError, Task, queue};
+use crate::jobs::GenerateImage;
+use imagegraph_jobs::JobError;
 
 pub const MAX_PROMPT_CHARS: usize = 4000;
 
@@ -25,16 +27,16 @@ pub async fn request(
     app: &App,
     viewer: &User,
     prompt: &str,
-    shape: Shape,
+    shape: GenerationShape,
     analyze: bool,
 ) -> Result<Generation> {
     let prompt = crate::text::clean(prompt, "the prompt", MAX_PROMPT_CHARS)?;
     app.ai.check_can_generate()?;
     let generation = Generation {
-        id: Uuid::now_v7(),
+        id: GenerationId::new(),
         owner_id: viewer.id,
         prompt: prompt.to_owned(),
-        size: shape_name(shape).to_owned(),
+        size: shape,
         with_analysis: analyze,
         status: GenerationStatus::Pending,
         model: None,
@@ -43,14 +45,14 @@ pub async fn request(
         created_at: Utc::now(),
         completed_at: None,
     };
-    let max_attempts = app.config.job_max_attempts;
+    let max_attempts = app.config.jobs.job_max_attempts;
     let mut conn = app.db.conn().await?;
     let generation = conn
         .transaction::<_, diesel::result::Error, _>(async move |conn| {
             let generation = Generation::insert(conn, &generation).await?;
-            queue::enqueue(
+            imagegraph_jobs::enqueue(
                 conn,
-                &Task::GenerateImage {
+                &GenerateImage {
                     generation_id: generation.id,
                 },
                 max_attempts,
@@ -62,23 +64,15 @@ pub async fn request(
     Ok(generation)
 }
 
-pub fn shape_name(shape: Shape) -> &'static str {
+fn ai_shape(shape: GenerationShape) -> Shape {
     match shape {
-        Shape::Square => "SQUARE",
-        Shape::Portrait => "PORTRAIT",
-        Shape::Landscape => "LANDSCAPE",
+        GenerationShape::Square => Shape::Square,
+        GenerationShape::Portrait => Shape::Portrait,
+        GenerationShape::Landscape => Shape::Landscape,
     }
 }
 
-fn shape_from_name(name: &str) -> Shape {
-    match name {
-        "PORTRAIT" => Shape::Portrait,
-        "LANDSCAPE" => Shape::Landscape,
-        _ => Shape::Square,
-    }
-}
-
-pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> {
+pub(crate) async fn run(app: &App, generation_id: GenerationId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;
     let Some(generation) = Generation::find(&mut conn, generation_id).await? else {
         return Ok(());
@@ -99,22 +93,19 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
     let started = Instant::now();
     let generated = app
         .ai
-        .generate(&generation.prompt, shape_from_name(&generation.size))
+        .generate(&generation.prompt, ai_shape(generation.size))
         .await;
     let usage = match &generated {
         Ok(g) => g.usage.clone(),
         Err(_) => crate::ai::Usage {
-            model: app.config.openai_image_model.clone(),
+            model: app.config.ai.openai_image_model.clone(),
             ..Default::default()
         },
     };
     crate::usage::account_ai_call(
-        app,
-        Some(generation.owner_id),
-        "ai.generate",
-        &usage,
-        generated.is_ok(),
-        started.elapsed(),
+        &app.db,
+        &app.usage,
+        usage.call(Some(generation.owner_id), "ai.generate", generated.is_ok(), started.elapsed()),
     )
     .await?;
     let mut conn = app.db.conn().await.map_err(Error::from)?;
@@ -126,7 +117,7 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
     let owner = User {
         id: generation.owner_id,
         name: String::new(),
-        role: crate::db::models::Role::Member,
+        role: imagegraph_db::models::Role::Member,
         created_at: Utc::now(),
     };
     let new_image = NewImage {
@@ -171,7 +162,7 @@ pub(crate) async fn run(app: &App, generation_id: Uuid) -> Result<(), JobError> 
     }
 }
 
-pub(crate) async fn retrying(app: &App, generation_id: Uuid) -> Result<()> {
+pub(crate) async fn retrying(app: &App, generation_id: GenerationId) -> Result<()> {
     let mut conn = app.db.conn().await?;
     Generation::advance(
         &mut conn,
@@ -184,7 +175,7 @@ pub(crate) async fn retrying(app: &App, generation_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn give_up(app: &App, generation_id: Uuid, message: &str) -> Result<()> {
+pub(crate) async fn give_up(app: &App, generation_id: GenerationId, message: &str) -> Result<()> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         if Generation::advance(

@@ -3,18 +3,20 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
-use uuid::Uuid;
+
 
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use futures::future::BoxFuture;
 
 use crate::app::App;
-use crate::db::models::image::{AnalysisStatus, ImageSource};
-use crate::db::models::{Image, User};
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::image::{AnalysisStatus, ContentType, ImageSource};
+use imagegraph_db::{ContentId, ImageId};
+use imagegraph_db::models::{Image, User};
 use crate::error::{Error, Result};
-use crate::imaging::{self, MediaFormat};
-use crate::jobs::{Task, queue};
+use imagegraph_imaging::{self as imaging, MediaFormat};
+use crate::jobs::AnalyzeImage;
 use crate::storage::StorageKey;
 
 /// Decodes a bare base64 string or a `data:image/<type>;base64,` URI. The declared type
@@ -65,7 +67,7 @@ pub fn original_key(image: &Image) -> StorageKey {
     StorageKey::Original {
         image_id: image.id,
         content_id: image.content_id,
-        format: MediaFormat::from_content_type(&image.content_type).unwrap_or(MediaFormat::Png),
+        format: media_format(image.content_type),
     }
 }
 
@@ -73,8 +75,27 @@ pub fn thumbnail_key(image: &Image) -> StorageKey {
     StorageKey::Thumbnail {
         image_id: image.id,
         content_id: image.content_id,
-        format: MediaFormat::from_content_type(&image.thumbnail_content_type)
-            .unwrap_or(MediaFormat::Jpeg),
+        format: media_format(image.thumbnail_content_type),
+    }
+}
+
+/// The stored content type of bytes in `format`.
+pub fn content_type(format: MediaFormat) -> ContentType {
+    match format {
+        MediaFormat::Jpeg => ContentType::Jpeg,
+        MediaFormat::Png => ContentType::Png,
+        MediaFormat::Webp => ContentType::Webp,
+        MediaFormat::Gif => ContentType::Gif,
+    }
+}
+
+/// The format of stored bytes of `content_type`.
+pub fn media_format(content_type: ContentType) -> MediaFormat {
+    match content_type {
+        ContentType::Jpeg => MediaFormat::Jpeg,
+        ContentType::Png => MediaFormat::Png,
+        ContentType::Webp => MediaFormat::Webp,
+        ContentType::Gif => MediaFormat::Gif,
     }
 }
 
@@ -82,7 +103,7 @@ pub fn thumbnail_key(image: &Image) -> StorageKey {
 pub struct NewImage {
     pub source: ImageSource,
     pub prompt: Option<String>,
-    pub parent_id: Option<Uuid>,
+    pub parent_id: Option<ImageId>,
     /// Queue an AI description in the same transaction as the row.
     pub analyze: bool,
     /// The edit instructions that produced it, as JSON.
@@ -91,7 +112,7 @@ pub struct NewImage {
 
 /// More work to commit with the new image's row (its id is passed in).
 pub type AfterInsert = Box<
-    dyn for<'c> FnOnce(&'c mut AsyncPgConnection, Uuid) -> BoxFuture<'c, QueryResult<()>> + Send,
+    dyn for<'c> FnOnce(&'c mut AsyncPgConnection, ImageId) -> BoxFuture<'c, QueryResult<()>> + Send,
 >;
 
 pub async fn upload(app: &App, owner: &User, bytes: Vec<u8>, analyze: bool) -> Result<Image> {
@@ -115,7 +136,7 @@ pub async fn store(
     new: NewImage,
     after_insert: Option<AfterInsert>,
 ) -> Result<Image> {
-    let limits = app.config.upload_limits();
+    let limits = app.config.images.upload_limits();
     let input = bytes.clone();
     let prepared =
         tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits)).await??;
@@ -132,16 +153,16 @@ pub async fn store_prepared(
     after_insert: Option<AfterInsert>,
 ) -> Result<Image> {
     let now = Utc::now();
-    let id = Uuid::now_v7();
+    let id = ImageId::new();
     let image = Image {
         id,
         owner_id: owner.id,
-        content_id: id,
-        content_type: prepared.format.content_type().to_owned(),
+        content_id: ContentId::new(),
+        content_type: content_type(prepared.format),
         width: prepared.width as i32,
         height: prepared.height as i32,
         byte_size: bytes.len() as i64,
-        thumbnail_content_type: prepared.thumbnail_format.content_type().to_owned(),
+        thumbnail_content_type: content_type(prepared.thumbnail_format),
         description: None,
         analysis_status: if new.analyze {
             AnalysisStatus::Pending
@@ -171,16 +192,16 @@ pub async fn store_prepared(
         return Err(err.into());
     }
 
-    let max_attempts = app.config.job_max_attempts;
+    let max_attempts = app.config.jobs.job_max_attempts;
     let inserted = async {
         let mut conn = app.db.conn().await?;
         let image = conn
             .transaction::<_, diesel::result::Error, _>(async move |conn| {
                 let image = Image::insert(conn, &image).await?;
                 if new.analyze {
-                    queue::enqueue(
+                    imagegraph_jobs::enqueue(
                         conn,
-                        &Task::AnalyzeImage { image_id: image.id },
+                        &AnalyzeImage { image_id: image.id },
                         max_attempts,
                     )
                     .await?;
@@ -202,12 +223,12 @@ pub async fn store_prepared(
 
 /// Deletes an image (owner or admin): the row first, so it disappears at once, then
 /// its objects; an object left behind by a failure is swept by `imagegraph gc`.
-pub async fn delete(app: &App, viewer: &User, id: Uuid) -> Result<Uuid> {
+pub async fn delete(app: &App, viewer: &User, id: ImageId) -> Result<ImageId> {
     let mut conn = app.db.conn().await?;
     let image = Image::find(&mut conn, id)
         .await?
         .ok_or(Error::NotFound("image"))?;
-    if image.owner_id != viewer.id && !viewer.is_admin() {
+    if !viewer.may_manage(image.owner_id) {
         return Err(Error::forbidden(
             "only the image's owner or an admin can delete it",
         ));

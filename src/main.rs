@@ -1,9 +1,9 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imagegraph::config::Config;
-use imagegraph::db::models::{Role, User, token};
+use imagegraph_db::models::{Role, User, token};
 use imagegraph::startup::{Background, Database, build_app};
-use imagegraph::{db, graphql, http, users};
+use imagegraph::{graphql, http, users};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -115,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let result = match cli.command {
         Command::Serve => serve(cli.config, &database.url).await,
         Command::Worker => worker(cli.config, &database.url).await,
-        Command::Migrate => db::migrate(&database.url)
+        Command::Migrate => imagegraph_db::migrate(&database.url)
             .await
             .map(|n| eprintln!("{n} migration(s) applied")),
         Command::Users(command) => manage_users(cli.config, &database.url, command).await,
@@ -139,17 +139,17 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let listener = tokio::net::TcpListener::bind(app.config.listen_addr)
+    let listener = tokio::net::TcpListener::bind(app.config.http.listen_addr)
         .await
-        .with_context(|| format!("binding {}", app.config.listen_addr))?;
+        .with_context(|| format!("binding {}", app.config.http.listen_addr))?;
     tracing::info!("GraphiQL on http://{}/", listener.local_addr()?);
-    if !http::web_assets_built(&app.config.web_dir) {
+    if !http::web_assets_built(&app.config.http.web_dir) {
         tracing::warn!(
-            web_dir = %app.config.web_dir.display(),
+            web_dir = %app.config.http.web_dir.display(),
             "GraphiQL and the gallery app are not built: run `scripts/web.sh build` (or set WEB_DIR); the API works without them"
         );
     }
-    let background = Background::start(&app, app.config.workers > 0);
+    let background = Background::start(&app, app.config.jobs.workers > 0);
     let shutdown = CancellationToken::new();
     let server = axum::serve(listener, http::service(http::router(app, shutdown.clone())))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -177,11 +177,11 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
 async fn worker(config: Config, database_url: &str) -> anyhow::Result<()> {
     let app = build_app(config, database_url).await?;
     anyhow::ensure!(
-        app.config.workers > 0,
+        app.config.jobs.workers > 0,
         "WORKERS is 0: a worker process needs at least one"
     );
     let background = Background::start(&app, true);
-    tracing::info!(workers = app.config.workers, "workers running");
+    tracing::info!(workers = app.config.jobs.workers, "workers running");
     shutdown_signal().await;
     background.stop().await;
     Ok(())
@@ -243,9 +243,9 @@ async fn manage_users(
 }
 
 fn bench_hpl(n: usize, nb: Option<usize>, threads: Option<usize>, seed: u64) -> anyhow::Result<()> {
-    let params = imagegraph::hpl::HplParams {
+    let params = imagegraph_hpl::HplParams {
         n,
-        nb: nb.unwrap_or_else(|| imagegraph::hpl::default_block_size(n)),
+        nb: nb.unwrap_or_else(|| imagegraph_hpl::default_block_size(n)),
         threads: threads.unwrap_or(imagegraph::host::cores() as usize),
         seed,
     };
@@ -258,7 +258,7 @@ fn bench_hpl(n: usize, nb: Option<usize>, threads: Option<usize>, seed: u64) -> 
         imagegraph::host::cpu_model()
     );
     let mut last = 0;
-    let report = imagegraph::hpl::run(&params, &mut |fraction| {
+    let report = imagegraph_hpl::run(&params, &mut |fraction| {
         let percent = (fraction * 100.0) as u32;
         if percent >= last + 10 {
             last = percent;
@@ -266,7 +266,7 @@ fn bench_hpl(n: usize, nb: Option<usize>, threads: Option<usize>, seed: u64) -> 
         }
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("{}", imagegraph::hpl::format_report(&report));
+    println!("{}", imagegraph_hpl::format_report(&report));
     anyhow::ensure!(report.passed, "the residual check FAILED");
     Ok(())
 }

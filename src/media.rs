@@ -90,7 +90,7 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imaging::MediaFormat;
+    use imagegraph_imaging::MediaFormat;
     use uuid::Uuid;
 
     #[test]
@@ -101,8 +101,8 @@ mod tests {
             &"http://x:1/base".parse().unwrap(),
         );
         let key = StorageKey::Original {
-            image_id: Uuid::now_v7(),
-            content_id: Uuid::now_v7(),
+            image_id: imagegraph_db::ImageId::new(),
+            content_id: imagegraph_db::ContentId::new(),
             format: MediaFormat::Png,
         };
         let url = url::Url::parse(&signer.url(&key)).unwrap();

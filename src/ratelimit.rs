@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use uuid::Uuid;
+use imagegraph_db::UserId;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -20,7 +20,7 @@ use crate::error::Error;
 /// The limits the service enforces.
 pub struct RateLimits {
     /// Per user, on mutations that call the AI provider or run the benchmark.
-    pub costly: RateLimiter<Uuid>,
+    pub costly: RateLimiter<UserId>,
     /// Per client address, on requests without a valid token.
     pub anonymous: RateLimiter<IpAddr>,
 }
@@ -29,12 +29,12 @@ impl RateLimits {
     pub fn from_config(config: &Config) -> Self {
         Self {
             costly: RateLimiter::new(
-                config.rate_limit_costly_burst,
-                config.rate_limit_costly_per_minute,
+                config.rate_limits.rate_limit_costly_burst,
+                config.rate_limits.rate_limit_costly_per_minute,
             ),
             anonymous: RateLimiter::new(
-                config.rate_limit_anonymous_burst,
-                config.rate_limit_anonymous_per_minute,
+                config.rate_limits.rate_limit_anonymous_burst,
+                config.rate_limits.rate_limit_anonymous_per_minute,
             ),
         }
     }

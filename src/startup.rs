@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::db::local_cluster::{self, LocalCluster};
-use crate::db::{self, Db};
+use imagegraph_db::local_cluster::{self, LocalCluster};
+use imagegraph_db::{self, Db};
 use crate::storage::Storage;
 
 /// The database to use, and the private cluster behind it when this process runs one.
@@ -22,7 +22,7 @@ pub struct Database {
 impl Database {
     /// `DATABASE_URL` when set; otherwise the private cluster under `DATA_DIR`.
     pub async fn resolve(config: &Config) -> anyhow::Result<Self> {
-        if let Some(url) = &config.database_url {
+        if let Some(url) = &config.database.database_url {
             return Ok(Self {
                 url: url.clone(),
                 cluster: None,
@@ -51,12 +51,12 @@ impl Database {
 /// Migrates, connects and assembles the application state.
 pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc<App>> {
     config.validate()?;
-    let applied = db::migrate(database_url).await?;
+    let applied = imagegraph_db::migrate(database_url).await?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
-    let db = Db::connect(database_url, config.database_pool_size).await?;
-    let storage = Storage::from_url(config.storage_url.as_deref(), &config.data_dir)
+    let db = Db::connect(database_url, config.database.database_pool_size).await?;
+    let storage = Storage::from_url(config.storage.storage_url.as_deref(), &config.data_dir)
         .context("opening storage")?;
     tracing::info!(storage = storage.description(), "storage ready");
     let secret = config.load_media_secret()?;
@@ -76,7 +76,7 @@ impl Background {
     pub fn start(app: &Arc<App>, workers: bool) -> Self {
         let shutdown = CancellationToken::new();
         let forget = tokio::spawn(crate::users::forget_changed_users(
-            app.clone(),
+            app.tokens.clone(),
             app.events.subscribe(),
             shutdown.clone(),
         ));
@@ -86,10 +86,12 @@ impl Background {
         };
         let mut handles = vec![listener, forget];
         if workers {
-            handles.extend(crate::jobs::spawn_workers(app.clone(), shutdown.clone()));
+            let name = format!("{}:{}", crate::host::hostname(), std::process::id());
+            let count = app.config.jobs.workers;
+            handles.extend(crate::jobs::runner(app).spawn(count, &name, &shutdown));
         }
         let flush_stop = CancellationToken::new();
-        let interval = std::time::Duration::from_millis(app.config.usage_flush_interval_ms);
+        let interval = std::time::Duration::from_millis(app.config.usage.usage_flush_interval_ms);
         let flusher = tokio::spawn(app.usage.clone().run_flusher(
             app.db.clone(),
             interval,

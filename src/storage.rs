@@ -15,20 +15,20 @@ use object_store::prefix::PrefixStore;
 use object_store::{
     BackoffConfig, GetResult, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
 };
-use uuid::Uuid;
 
-use crate::imaging::MediaFormat;
+use imagegraph_db::{ContentId, ImageId};
+use imagegraph_imaging::MediaFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKey {
     Original {
-        image_id: Uuid,
-        content_id: Uuid,
+        image_id: ImageId,
+        content_id: ContentId,
         format: MediaFormat,
     },
     Thumbnail {
-        image_id: Uuid,
-        content_id: Uuid,
+        image_id: ImageId,
+        content_id: ContentId,
         format: MediaFormat,
     },
 }
@@ -60,18 +60,18 @@ impl StorageKey {
     pub fn parse(path: &str) -> Option<Self> {
         let rest = path.strip_prefix("images/")?;
         let (image_id, file) = rest.split_once('/')?;
-        let image_id = Uuid::parse_str(image_id).ok()?;
+        let image_id: ImageId = image_id.parse().ok()?;
         let (stem, ext) = file.rsplit_once('.')?;
         let format = MediaFormat::from_extension(ext)?;
         let key = match stem.strip_suffix("-thumb") {
             Some(content) => Self::Thumbnail {
                 image_id,
-                content_id: Uuid::parse_str(content).ok()?,
+                content_id: content.parse().ok()?,
                 format,
             },
             None => Self::Original {
                 image_id,
-                content_id: Uuid::parse_str(stem).ok()?,
+                content_id: stem.parse().ok()?,
                 format,
             },
         };
@@ -84,7 +84,7 @@ impl StorageKey {
         }
     }
 
-    pub fn image_id(&self) -> Uuid {
+    pub fn image_id(&self) -> ImageId {
         match self {
             Self::Original { image_id, .. } | Self::Thumbnail { image_id, .. } => *image_id,
         }
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn keys_round_trip_through_their_paths() {
-        let (image_id, content_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let (image_id, content_id) = (ImageId::new(), ContentId::new());
         for key in [
             StorageKey::Original {
                 image_id,
@@ -259,8 +259,8 @@ mod tests {
     async fn stores_reads_and_deletes() {
         let storage = Storage::from_url(Some("memory://"), FsPath::new("/nonexistent")).unwrap();
         let key = StorageKey::Original {
-            image_id: Uuid::now_v7(),
-            content_id: Uuid::now_v7(),
+            image_id: ImageId::new(),
+            content_id: ContentId::new(),
             format: MediaFormat::Png,
         };
         storage.put(&key, Bytes::from_static(b"abc")).await.unwrap();

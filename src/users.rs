@@ -11,11 +11,10 @@ use diesel_async::AsyncPgConnection;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
+use imagegraph_db::UserId;
 
-use crate::app::App;
-use crate::db::Db;
-use crate::db::models::{Role, User, token};
+use imagegraph_db::Db;
+use imagegraph_db::models::{Role, User, token};
 use crate::error::{Error, Result};
 use crate::events::Event;
 
@@ -67,20 +66,26 @@ pub async fn mint(conn: &mut AsyncPgConnection, user: &User) -> Result<String> {
 
 /// The user a bearer token belongs to; `None` for an unknown or revoked token.
 /// Served from the process's token cache when it can vouch for the answer.
-pub async fn authenticate(app: &App, bearer: &str) -> Result<Option<User>> {
+/// `epoch` is the event listener's ([`crate::events::EventBus::epoch`]): without a
+/// listener nothing is cached.
+pub async fn authenticate(
+    db: &Db,
+    tokens: &TokenCache,
+    epoch: Option<u64>,
+    bearer: &str,
+) -> Result<Option<User>> {
     if !bearer.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
     let hash = hash_token(bearer);
-    let epoch = app.events.epoch();
-    if let Some(user) = epoch.and_then(|epoch| app.tokens.get(&hash, epoch)) {
+    if let Some(user) = epoch.and_then(|epoch| tokens.get(&hash, epoch)) {
         return Ok(Some(user));
     }
-    let revision = app.tokens.revision();
-    let mut conn = app.db.conn().await?;
+    let revision = tokens.revision();
+    let mut conn = db.conn().await?;
     let user = token::find_user(&mut conn, &hash).await?;
     if let (Some(epoch), Some(user)) = (epoch, &user) {
-        app.tokens.insert(hash, user.clone(), epoch, revision);
+        tokens.insert(hash, user.clone(), epoch, revision);
     }
     Ok(user)
 }
@@ -140,7 +145,7 @@ impl TokenCache {
         state.entries.insert(hash, Cached { user, epoch, at });
     }
 
-    pub fn forget_user(&self, user_id: Uuid) {
+    pub fn forget_user(&self, user_id: UserId) {
         let mut state = self.lock();
         state.revision += 1;
         state.entries.retain(|_, cached| cached.user.id != user_id);
@@ -156,7 +161,7 @@ impl TokenCache {
 /// Drops cached tokens of users the database says changed, until `shutdown`. Takes a
 /// receiver subscribed before the listener starts, so no announcement is missed.
 pub async fn forget_changed_users(
-    app: Arc<App>,
+    tokens: Arc<TokenCache>,
     mut events: broadcast::Receiver<Event>,
     shutdown: CancellationToken,
 ) {
@@ -166,9 +171,9 @@ pub async fn forget_changed_users(
             () = shutdown.cancelled() => return,
         };
         match event {
-            Ok(Event::UserChanged { user_id }) => app.tokens.forget_user(user_id),
+            Ok(Event::UserChanged { user_id }) => tokens.forget_user(user_id),
             Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(_)) => app.tokens.forget_all(),
+            Err(broadcast::error::RecvError::Lagged(_)) => tokens.forget_all(),
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }

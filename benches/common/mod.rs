@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
-use imagegraph::db::local_cluster::{LocalCluster, Options};
+use imagegraph_db::local_cluster::{LocalCluster, Options};
 
 /// BENCH_DATABASE_URL, or a private cluster under target/bench-pg (kept alive by the
 /// returned handle).
@@ -35,7 +35,7 @@ pub async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<Strin
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await?;
-    imagegraph::db::migrate(url.as_str()).await?;
+    imagegraph_db::migrate(url.as_str()).await?;
     Ok(url.into())
 }
 

@@ -2,7 +2,7 @@
 //! limits or an error, never a panic, a hang or an allocation past the limits.
 #![no_main]
 
-use imagegraph::imaging::{MediaFormat, UploadLimits, decode};
+use imagegraph_imaging::{MediaFormat, UploadLimits, decode};
 use libfuzzer_sys::fuzz_target;
 
 const LIMITS: UploadLimits = UploadLimits {

@@ -2,8 +2,8 @@
 //! size: whatever validation accepts must run without panicking, as `apply` relies on.
 #![no_main]
 
-use imagegraph::edits::wire;
-use imagegraph::imaging::edit::{apply, validate};
+use imagegraph_imaging::edit::wire;
+use imagegraph_imaging::edit::{apply, validate};
 use image::{DynamicImage, RgbaImage};
 use libfuzzer_sys::fuzz_target;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 pub use offline::Offline;
 pub use openai::{OpenAi, OpenAiSettings};
 
-use crate::imaging::MediaFormat;
-use crate::jobs::JobError;
+use imagegraph_imaging::MediaFormat;
+use imagegraph_jobs::JobError;
 
 /// The model and tokens a call consumed, recorded for every call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +19,27 @@ pub struct Usage {
     pub model: String,
     pub prompt_tokens: i32,
     pub completion_tokens: i32,
+}
+
+impl Usage {
+    /// This usage as an entry of the AI call log.
+    pub fn call<'a>(
+        &'a self,
+        user_id: Option<imagegraph_db::UserId>,
+        operation: &'a str,
+        succeeded: bool,
+        duration: Duration,
+    ) -> imagegraph_db::models::ai_call::AiCall<'a> {
+        imagegraph_db::models::ai_call::AiCall {
+            user_id,
+            operation,
+            model: &self.model,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            succeeded,
+            duration,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

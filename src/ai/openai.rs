@@ -3,7 +3,6 @@
 //! client is rebuilt per call, drops status codes and headers (so no Retry-After), and
 //! cannot parse `b64_json` image answers.
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,7 +17,7 @@ use reqwest::{Response, StatusCode, header};
 use serde::Deserialize;
 
 use super::{AiError, Description, Generated, Plan, Shape, ToolSpec, Usage};
-use crate::imaging::MediaFormat;
+use imagegraph_imaging::MediaFormat;
 
 /// Images larger than this on their long side are scaled down before sending.
 const MAX_VISION_SIDE: u32 = 2048;
@@ -74,7 +73,8 @@ impl OpenAi {
         image: &[u8],
         format: MediaFormat,
     ) -> Result<Description, AiError> {
-        let (bytes, content_type) = fit_for_vision(image, format)?;
+        let (bytes, sent_format) = fit_for_vision(image, format)?;
+        let content_type = sent_format.content_type();
         let data_url = format!("data:{content_type};base64,{}", STANDARD.encode(&bytes));
         let message = ChatCompletionMessage {
             role: MessageRole::user,
@@ -305,30 +305,10 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 
 /// Sends images as they are when small enough; larger ones scaled to fit, and GIFs
 /// (their first frame), as JPEG.
-fn fit_for_vision(image: &[u8], format: MediaFormat) -> Result<(Vec<u8>, &'static str), AiError> {
-    let unreadable = |e: image::ImageError| {
-        AiError::BadResponse(format!("the stored image could not be read: {e}"))
-    };
-    let (width, height) =
-        image::ImageReader::with_format(Cursor::new(image), format.to_image_format())
-            .into_dimensions()
-            .map_err(unreadable)?;
-    if width.max(height) <= MAX_VISION_SIDE && format != MediaFormat::Gif {
-        return Ok((image.to_vec(), format.content_type()));
-    }
-    let mut decoded =
-        image::load_from_memory_with_format(image, format.to_image_format()).map_err(unreadable)?;
-    if decoded.width().max(decoded.height()) > MAX_VISION_SIDE {
-        decoded = decoded.resize(
-            MAX_VISION_SIDE,
-            MAX_VISION_SIDE,
-            image::imageops::FilterType::Triangle,
-        );
-    }
-    let out = crate::imaging::encode(&decoded, MediaFormat::Jpeg, 85).map_err(|_| {
-        AiError::BadResponse("the image could not be re-encoded for sending".into())
-    })?;
-    Ok((out, "image/jpeg"))
+fn fit_for_vision(image: &[u8], format: MediaFormat) -> Result<(Vec<u8>, MediaFormat), AiError> {
+    imagegraph_imaging::fit_within(image, format, MAX_VISION_SIDE).map_err(|err| {
+        AiError::BadResponse(format!("the stored image could not be prepared: {err}"))
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! diverts the result: a new version, the image replaced in place (its previous
 //! content kept as a version), or a preview that stores nothing.
 
-pub mod wire;
+
 
 use std::time::{Duration, Instant};
 
@@ -13,17 +13,18 @@ use bytes::Bytes;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use image::DynamicImage;
-use uuid::Uuid;
+use imagegraph_db::{ContentId, ImageId};
 
 use crate::ai::ToolSpec;
 use crate::app::App;
-use crate::db::models::image::{AnalysisStatus, ImageSource};
-use crate::db::models::{Image, User};
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::image::{AnalysisStatus, ImageSource};
+use imagegraph_db::models::{Image, User};
 use crate::error::{Error, Result};
 use crate::images::{self, NewImage, original_key, thumbnail_key};
-use crate::imaging::edit::{self, EditInstruction, Fit};
-use crate::imaging::{self, MediaFormat, Prepared};
-use crate::jobs::{Task, queue};
+use imagegraph_imaging::edit::{self, EditInstruction, Fit, wire};
+use imagegraph_imaging::{self as imaging, MediaFormat, Prepared};
+use crate::jobs::AnalyzeImage;
 use crate::storage::StorageKey;
 use crate::usage::{Kind, Use};
 
@@ -42,7 +43,7 @@ pub enum SaveMode {
 }
 
 pub struct EditRequest {
-    pub image_id: Uuid,
+    pub image_id: ImageId,
     pub instructions: Vec<EditInstruction>,
     pub save: SaveMode,
     /// Output format; the original's when unset.
@@ -70,7 +71,7 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         .await?
         .ok_or(Error::NotFound("image"))?;
     drop(conn);
-    if request.save == SaveMode::Replace && image.owner_id != viewer.id && !viewer.is_admin() {
+    if request.save == SaveMode::Replace && !viewer.may_manage(image.owner_id) {
         return Err(Error::forbidden(
             "only the image's owner or an admin can replace it",
         ));
@@ -79,7 +80,7 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         &request.instructions,
         image.width as u32,
         image.height as u32,
-        app.config.max_image_pixels,
+        app.config.images.max_image_pixels,
     )
     .map_err(|invalid| Error::bad_input(invalid.to_string()))?;
 
@@ -89,9 +90,9 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         Err(err) => return Err(err.into()),
     };
     let source_format =
-        MediaFormat::from_content_type(&image.content_type).unwrap_or(MediaFormat::Png);
+        images::media_format(image.content_type);
     let format = request.format.unwrap_or(source_format);
-    let limits = app.config.upload_limits();
+    let limits = app.config.images.upload_limits();
     let instructions = request.instructions.clone();
     let save = request.save;
 
@@ -162,7 +163,7 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
 pub async fn edit_with_prompt(
     app: &App,
     viewer: &User,
-    image_id: Uuid,
+    image_id: ImageId,
     prompt: &str,
     save: SaveMode,
     format: Option<MediaFormat>,
@@ -189,17 +190,14 @@ pub async fn edit_with_prompt(
     let usage = match &planned {
         Ok(plan) => plan.usage.clone(),
         Err(_) => crate::ai::Usage {
-            model: app.config.openai_planner_model.clone(),
+            model: app.config.ai.openai_planner_model.clone(),
             ..Default::default()
         },
     };
     crate::usage::account_ai_call(
-        app,
-        Some(viewer.id),
-        "ai.plan_edits",
-        &usage,
-        planned.is_ok(),
-        started.elapsed(),
+        &app.db,
+        &app.usage,
+        usage.call(Some(viewer.id), "ai.plan_edits", planned.is_ok(), started.elapsed()),
     )
     .await?;
     let plan = planned?;
@@ -214,7 +212,7 @@ pub async fn edit_with_prompt(
         &instructions,
         image.width as u32,
         image.height as u32,
-        app.config.max_image_pixels,
+        app.config.images.max_image_pixels,
     )
     .map_err(|invalid| {
         Error::AiProvider(format!("the model planned invalid instructions: {invalid}"))
@@ -286,15 +284,13 @@ async fn replace(
     analyze: bool,
 ) -> Result<Image> {
     let now = Utc::now();
-    let content_id = Uuid::now_v7();
-    let version_id = Uuid::now_v7();
     let mut updated = image.clone();
-    updated.content_id = content_id;
-    updated.content_type = prepared.format.content_type().to_owned();
+    updated.content_id = ContentId::new();
+    updated.content_type = images::content_type(prepared.format);
     updated.width = prepared.width as i32;
     updated.height = prepared.height as i32;
     updated.byte_size = bytes.len() as i64;
-    updated.thumbnail_content_type = prepared.thumbnail_format.content_type().to_owned();
+    updated.thumbnail_content_type = images::content_type(prepared.thumbnail_format);
     updated.edited_at = now;
     updated.edits = Some(edits);
     updated.description = None;
@@ -310,8 +306,8 @@ async fn replace(
 
     // The previous content, as it was, under a version of its own.
     let version = Image {
-        id: version_id,
-        content_id: version_id,
+        id: ImageId::new(),
+        content_id: ContentId::new(),
         parent_id: Some(image.id),
         created_at: now,
         ..image.clone()
@@ -343,7 +339,7 @@ async fn replace(
         return Err(err.into());
     }
 
-    let max_attempts = app.config.job_max_attempts;
+    let max_attempts = app.config.jobs.job_max_attempts;
     let previous_content = image.content_id;
     let committed = async {
         let mut conn = app.db.conn().await?;
@@ -354,7 +350,7 @@ async fn replace(
                 Error::bad_input("the image was changed by someone else while it was being edited; try again")
             })?;
             if analyze {
-                queue::enqueue(conn, &Task::AnalyzeImage { image_id: replaced.id }, max_attempts).await?;
+                imagegraph_jobs::enqueue(conn, &AnalyzeImage { image_id: replaced.id }, max_attempts).await?;
             }
             Ok(replaced)
         })

@@ -41,8 +41,8 @@ impl From<diesel::result::Error> for LoadError {
     }
 }
 
-impl From<crate::db::PoolError> for LoadError {
-    fn from(err: crate::db::PoolError) -> Self {
+impl From<imagegraph_db::PoolError> for LoadError {
+    fn from(err: imagegraph_db::PoolError) -> Self {
         Error::from(err).into()
     }
 }

@@ -28,10 +28,10 @@ pub struct QueryLimits {
 impl QueryLimits {
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
-            max_bytes: config.max_query_bytes,
-            max_aliases: config.max_query_aliases,
-            max_depth: config.max_query_depth,
-            max_complexity: config.max_query_complexity,
+            max_bytes: config.graphql.max_query_bytes,
+            max_aliases: config.graphql.max_query_aliases,
+            max_depth: config.graphql.max_query_depth,
+            max_complexity: config.graphql.max_query_complexity,
         }
     }
 }

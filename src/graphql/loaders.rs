@@ -5,20 +5,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use uuid::Uuid;
+use std::marker::PhantomData;
+
+use imagegraph_db::models::{self, ById};
+use imagegraph_db::page::{Page, PageRequest};
+use imagegraph_db::{Db, ImageId};
 
 use super::errors::LoadError;
-use crate::db::Db;
-use crate::db::models::{Comment, Generation, Image, User};
-use crate::db::page::{Page, PageRequest};
+use super::types::{Comment, Generation, Image, RowObject, User};
 
 pub struct Loaders {
     /// Shared with the comment page loader, which fills it with the authors it reads.
-    pub users: Arc<DataLoader<UserLoader, HashMapCache>>,
-    pub images: DataLoader<ImageLoader, HashMapCache>,
-    pub comments: DataLoader<CommentLoader, HashMapCache>,
+    pub users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
+    pub images: DataLoader<RowLoader<Image>, HashMapCache>,
+    pub comments: DataLoader<RowLoader<Comment>, HashMapCache>,
     pub comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
-    pub generations: DataLoader<GenerationLoader, HashMapCache>,
+    pub generations: DataLoader<RowLoader<Generation>, HashMapCache>,
 }
 
 impl Loaders {
@@ -26,16 +28,16 @@ impl Loaders {
         fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, HashMapCache> {
             DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default())
         }
-        let users = Arc::new(loader(UserLoader(db.clone())));
+        let users = Arc::new(loader(RowLoader::new(db)));
         Self {
             users: users.clone(),
-            images: loader(ImageLoader(db.clone())),
-            comments: loader(CommentLoader(db.clone())),
+            images: loader(RowLoader::new(db)),
+            comments: loader(RowLoader::new(db)),
             comment_pages: loader(CommentPageLoader {
                 db: db.clone(),
                 users,
             }),
-            generations: loader(GenerationLoader(db.clone())),
+            generations: loader(RowLoader::new(db)),
         }
     }
 
@@ -52,75 +54,46 @@ impl Loaders {
     }
 
     /// Splits a page of images with their owners, keeping the owners for `owner`.
-    pub async fn with_owners(&self, page: Page<(Image, User)>) -> Page<Image> {
+    pub async fn with_owners(&self, page: Page<(models::Image, models::User)>) -> Page<Image> {
         let (page, owners) = page.unzip();
         self.users
-            .feed_many(owners.into_iter().map(|user| (user.id, user)))
+            .feed_many(owners.into_iter().map(|user| (user.id, User(user))))
             .await;
-        page
+        page.map(Image)
     }
 }
 
-pub struct UserLoader(Db);
+/// Loads the GraphQL object of a row type by id, many ids in one statement.
+pub struct RowLoader<T> {
+    db: Db,
+    _object: PhantomData<fn() -> T>,
+}
 
-impl Loader<Uuid> for UserLoader {
-    type Value = User;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, User>, LoadError> {
-        let mut conn = self.0.conn().await?;
-        Ok(User::load_many(&mut conn, keys)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect())
+impl<T> RowLoader<T> {
+    fn new(db: &Db) -> Self {
+        Self {
+            db: db.clone(),
+            _object: PhantomData,
+        }
     }
 }
 
-pub struct ImageLoader(Db);
-
-impl Loader<Uuid> for ImageLoader {
-    type Value = Image;
+impl<T> Loader<<T::Row as ById>::Id> for RowLoader<T>
+where
+    T: RowObject,
+{
+    type Value = T;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Image>, LoadError> {
-        let mut conn = self.0.conn().await?;
-        Ok(Image::load_many(&mut conn, keys)
+    async fn load(
+        &self,
+        keys: &[<T::Row as ById>::Id],
+    ) -> Result<HashMap<<T::Row as ById>::Id, T>, LoadError> {
+        let mut conn = self.db.conn().await?;
+        Ok(T::Row::load_many(&mut conn, keys)
             .await?
             .into_iter()
-            .map(|i| (i.id, i))
-            .collect())
-    }
-}
-
-pub struct CommentLoader(Db);
-
-impl Loader<Uuid> for CommentLoader {
-    type Value = Comment;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Comment>, LoadError> {
-        let mut conn = self.0.conn().await?;
-        Ok(Comment::load_many(&mut conn, keys)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect())
-    }
-}
-
-pub struct GenerationLoader(Db);
-
-impl Loader<Uuid> for GenerationLoader {
-    type Value = Generation;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Generation>, LoadError> {
-        let mut conn = self.0.conn().await?;
-        Ok(Generation::load_many(&mut conn, keys)
-            .await?
-            .into_iter()
-            .map(|g| (g.id, g))
+            .map(|row| (row.id(), T::from(row)))
             .collect())
     }
 }
@@ -129,12 +102,12 @@ impl Loader<Uuid> for GenerationLoader {
 /// case: `comments(first: 5)` under every image of a feed) share one statement.
 pub struct CommentPageLoader {
     db: Db,
-    users: Arc<DataLoader<UserLoader, HashMapCache>>,
+    users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommentPageKey {
-    pub image_id: Uuid,
+    pub image_id: ImageId,
     pub request: PageRequest,
 }
 
@@ -146,7 +119,7 @@ impl Loader<CommentPageKey> for CommentPageLoader {
         &self,
         keys: &[CommentPageKey],
     ) -> Result<HashMap<CommentPageKey, Page<Comment>>, LoadError> {
-        let mut by_request: HashMap<PageRequest, Vec<Uuid>> = HashMap::new();
+        let mut by_request: HashMap<PageRequest, Vec<ImageId>> = HashMap::new();
         for key in keys {
             by_request
                 .entry(key.request)
@@ -158,16 +131,16 @@ impl Loader<CommentPageKey> for CommentPageLoader {
         let mut authors = Vec::new();
         for (request, image_ids) in by_request {
             let (found, found_authors) =
-                Comment::pages_for_images(&mut conn, &image_ids, &request).await?;
+                models::Comment::pages_for_images(&mut conn, &image_ids, &request).await?;
             authors.extend(found_authors);
             for (image_id, page) in found {
-                pages.insert(CommentPageKey { image_id, request }, page);
+                pages.insert(CommentPageKey { image_id, request }, page.map(Comment));
             }
         }
         drop(conn);
         // Before the pages are handed out, so `author` finds them cached.
         self.users
-            .feed_many(authors.into_iter().map(|user| (user.id, user)))
+            .feed_many(authors.into_iter().map(|user| (user.id, User(user))))
             .await;
         Ok(pages)
     }

@@ -5,11 +5,11 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use uuid::Uuid;
+use imagegraph_db::UserId;
 
 use super::pagination::PageInfo;
 use super::{ContextExt as _, parse_id};
-use crate::db::models::User;
+use super::types::User;
 use crate::error::Error;
 use crate::usage::Kind;
 use crate::usage::report::{self, Bucket, Range};
@@ -334,7 +334,7 @@ fn scope_user(
     ctx: &Context<'_>,
     scope: MetricScope,
     user_id: Option<&ID>,
-) -> Result<Option<Uuid>, Error> {
+) -> Result<Option<UserId>, Error> {
     let viewer = ctx.viewer()?;
     match (scope, user_id) {
         (MetricScope::Viewer, None) => Ok(Some(viewer.id)),
@@ -342,7 +342,7 @@ fn scope_user(
         (MetricScope::Global, None) => Err(Error::forbidden("global metrics need the ADMIN role")),
         (MetricScope::User, Some(id)) => {
             let id = parse_id(id)?;
-            if id == viewer.id || viewer.is_admin() {
+            if viewer.may_manage(id) {
                 Ok(Some(id))
             } else {
                 Err(Error::forbidden(

@@ -14,10 +14,9 @@ mod types;
 use std::sync::Arc;
 
 use async_graphql::{Context, Schema};
-use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::models::User;
+use imagegraph_db::models::User;
 use crate::error::{Error, Result};
 use loaders::Loaders;
 
@@ -38,7 +37,7 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
         .limit_complexity(limits.max_complexity)
         .extension(limits)
         .extension(crate::usage::UsageExtension);
-    let builder = if app.config.graphql_introspection {
+    let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {
         builder.disable_introspection()
@@ -98,9 +97,10 @@ impl ContextExt for Context<'_> {
     }
 }
 
-/// Parses an `ID!` argument: a UUID, or `BAD_USER_INPUT`.
-pub(crate) fn parse_id(id: &async_graphql::ID) -> Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| {
+/// Parses an `ID!` argument whose type is not known from the field (`node`, metric
+/// scopes): a UUID, or `BAD_USER_INPUT`.
+pub(crate) fn parse_id<T: std::str::FromStr>(id: &async_graphql::ID) -> Result<T> {
+    id.parse().map_err(|_| {
         Error::bad_input(format!(
             "`{}` is not a valid id",
             id.chars().take(64).collect::<String>()

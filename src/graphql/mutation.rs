@@ -1,6 +1,6 @@
 use std::io::Read as _;
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, Object, Result};
 
 use super::types::*;
 use super::{ContextExt as _, parse_id};
@@ -24,7 +24,7 @@ impl Mutation {
             charge_costly(ctx, viewer)?;
         }
         let app = ctx.app();
-        let max_bytes = app.config.max_upload_bytes;
+        let max_bytes = app.config.images.max_upload_bytes;
         let bytes = match (input.file, input.base64) {
             (Some(file), None) => {
                 let upload = file
@@ -64,7 +64,9 @@ impl Mutation {
                 images::upload(app, viewer, bytes, input.analyze),
             )
             .await?;
-        Ok(UploadImagePayload { image })
+        Ok(UploadImagePayload {
+            image: image.into(),
+        })
     }
 
     /// Queues a new AI description of an image (owner or admin). While one is pending
@@ -85,7 +87,9 @@ impl Mutation {
                 analysis::request(ctx.app(), viewer, parse_id(&input.image_id)?),
             )
             .await?;
-        Ok(AnalyzeImagePayload { image })
+        Ok(AnalyzeImagePayload {
+            image: image.into(),
+        })
     }
 
     /// Queues the generation of an image from a prompt and returns at once; the
@@ -109,7 +113,9 @@ impl Mutation {
             .usage
             .function("image.generate", Some(viewer.id), request)
             .await?;
-        Ok(GenerateImagePayload { generation })
+        Ok(GenerateImagePayload {
+            generation: generation.into(),
+        })
     }
 
     /// Queues an HPL benchmark run on the node (one run at a time per node).
@@ -135,7 +141,7 @@ impl Mutation {
                 benchmark::request(ctx.app(), viewer, request),
             )
             .await?;
-        Ok(RunBenchmarkPayload { run })
+        Ok(RunBenchmarkPayload { run: run.into() })
     }
 
     /// Edits an image with instructions, saved as a new version, in place, or previewed.
@@ -218,7 +224,7 @@ impl Mutation {
             )
             .await?;
         Ok(DeleteImagePayload {
-            deleted_image_id: ID(id.to_string()),
+            deleted_image_id: id,
         })
     }
 
@@ -238,7 +244,9 @@ impl Mutation {
                 comments::add(ctx.app(), viewer, image_id, &input.text),
             )
             .await?;
-        Ok(AddCommentPayload { comment })
+        Ok(AddCommentPayload {
+            comment: comment.into(),
+        })
     }
 
     /// Changes a comment's text (author or admin).
@@ -257,7 +265,9 @@ impl Mutation {
                 comments::update(ctx.app(), viewer, parse_id(&input.id)?, &input.text),
             )
             .await?;
-        Ok(UpdateCommentPayload { comment })
+        Ok(UpdateCommentPayload {
+            comment: comment.into(),
+        })
     }
 
     /// Deletes a comment (author or admin).
@@ -277,21 +287,21 @@ impl Mutation {
             )
             .await?;
         Ok(DeleteCommentPayload {
-            deleted_comment_id: ID(id.to_string()),
+            deleted_comment_id: id,
         })
     }
 }
 
 fn payload(edited: edits::Edited) -> EditImagePayload {
     EditImagePayload {
-        image: edited.image,
+        image: edited.image.map(Image::from),
         preview: edited.preview,
-        instructions: async_graphql::Json(edits::wire::to_json(&edited.instructions)),
+        instructions: async_graphql::Json(imagegraph_imaging::edit::wire::to_json(&edited.instructions)),
     }
 }
 
 /// Takes one of the viewer's tokens for mutations that call the AI provider or run the
 /// benchmark: those cost money or the node's cores, so a user gets a burst and a rate.
-fn charge_costly(ctx: &Context<'_>, viewer: &crate::db::models::User) -> Result<(), Error> {
+fn charge_costly(ctx: &Context<'_>, viewer: &imagegraph_db::models::User) -> Result<(), Error> {
     ctx.app().limits.costly.take(viewer.id)
 }

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use uuid::Uuid;
 
-use crate::db::page::{Cursor, Direction, Page, PageRequest};
+use imagegraph_db::page::{Cursor, Direction, Page, PageRequest};
 use crate::error::{Error, Result};
 
 pub struct Limits {

@@ -2,8 +2,10 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount};
 use super::{ContextExt as _, parse_id};
-use crate::db::models::image::ImageFilter;
-use crate::db::models::{BenchmarkRun, Comment, Generation, Image, User};
+use imagegraph_db::models::{self, ById as _};
+use imagegraph_db::models::image::ImageFilter;
+use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
+use crate::graphql::types::{BenchmarkRun, Comment, Generation, Image, User};
 use crate::error::Error;
 use crate::graphql::pagination::{self, page_request};
 
@@ -15,39 +17,41 @@ impl Query {
     /// Any object by its id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let viewer = ctx.viewer()?;
-        let id = parse_id(&id)?;
+        // Ids do not carry their type yet: every table is asked in turn.
+        let id: uuid::Uuid = parse_id(&id)?;
         let loaders = ctx.loaders();
-        if let Some(image) = loaders.images.load_one(id).await? {
+        if let Some(image) = loaders.images.load_one(ImageId::from_uuid(id)).await? {
             return Ok(Some(Node::Image(image)));
         }
-        if let Some(comment) = loaders.comments.load_one(id).await? {
+        if let Some(comment) = loaders.comments.load_one(CommentId::from_uuid(id)).await? {
             return Ok(Some(Node::Comment(comment)));
         }
-        if let Some(user) = loaders.users.load_one(id).await? {
+        if let Some(user) = loaders.users.load_one(UserId::from_uuid(id)).await? {
             return Ok(Some(Node::User(user)));
         }
-        if let Some(generation) = loaders.generations.load_one(id).await? {
+        let generation_id = GenerationId::from_uuid(id);
+        if let Some(generation) = loaders.generations.load_one(generation_id).await? {
             return Ok(Some(Node::ImageGeneration(generation)));
         }
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        if let Some(run) = BenchmarkRun::find(&mut conn, id)
+        if let Some(run) = models::BenchmarkRun::find(&mut conn, BenchmarkRunId::from_uuid(id))
             .await
             .map_err(Error::from)?
-            && (run.owner_id == viewer.id || viewer.is_admin())
+            && viewer.may_manage(run.owner_id)
         {
-            return Ok(Some(Node::BenchmarkRun(run)));
+            return Ok(Some(Node::BenchmarkRun(run.into())));
         }
         Err(Error::NotFound("node").into())
     }
 
     /// The user the request's token belongs to.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx.viewer()?.clone())
+        Ok(ctx.viewer()?.clone().into())
     }
 
     async fn image(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Image>> {
         ctx.viewer()?;
-        let id = parse_id(&id)?;
+        let id: ImageId = parse_id(&id)?;
         Ok(Some(
             ctx.loaders()
                 .images
@@ -79,7 +83,7 @@ impl Query {
         )?;
         let filter = ImageFilter::default();
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = Image::page(&mut conn, filter, &request)
+        let page = models::Image::page(&mut conn, filter, &request)
             .await
             .map_err(Error::from)?;
         drop(conn);
@@ -92,15 +96,19 @@ impl Query {
     }
 
     /// A benchmark run (its owner's, or any for an admin).
-    async fn benchmark_run(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BenchmarkRun>> {
+    async fn benchmark_run(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<BenchmarkRun>> {
         let viewer = ctx.viewer()?;
-        let id = parse_id(&id)?;
+        let id: BenchmarkRunId = parse_id(&id)?;
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let run = BenchmarkRun::find(&mut conn, id)
+        let run = models::BenchmarkRun::find(&mut conn, id)
             .await
             .map_err(Error::from)?;
         match run {
-            Some(run) if run.owner_id == viewer.id || viewer.is_admin() => Ok(Some(run)),
+            Some(run) if viewer.may_manage(run.owner_id) => Ok(Some(run.into())),
             _ => Err(Error::NotFound("benchmark run").into()),
         }
     }
@@ -119,9 +127,10 @@ impl Query {
         let owner = (!viewer.is_admin()).then_some(viewer.id);
         let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = BenchmarkRun::page(&mut conn, owner, &request)
+        let page = models::BenchmarkRun::page(&mut conn, owner, &request)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .map(BenchmarkRun);
         Ok(BenchmarkRunConnection::new(
             page,
             &request,
@@ -132,7 +141,7 @@ impl Query {
     /// An image generation, to follow its progress.
     async fn generation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Generation>> {
         ctx.viewer()?;
-        let id = parse_id(&id)?;
+        let id: GenerationId = parse_id(&id)?;
         Ok(Some(
             ctx.loaders()
                 .generations
@@ -144,7 +153,7 @@ impl Query {
 
     async fn comment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Comment>> {
         ctx.viewer()?;
-        let id = parse_id(&id)?;
+        let id: CommentId = parse_id(&id)?;
         Ok(Some(
             ctx.loaders()
                 .comments

@@ -4,12 +4,13 @@
 
 use async_graphql::{Context, ID, Result, Subscription as SubscriptionDerive};
 use futures::{Stream, StreamExt as _};
+use imagegraph_db::models::{self, ById as _};
+use imagegraph_db::{BenchmarkRunId, GenerationId, ImageId};
 use tokio::sync::broadcast::error::RecvError;
-use uuid::Uuid;
 
-use super::types::BenchmarkProgress;
 use super::{ContextExt as _, parse_id};
-use crate::db::models::{BenchmarkRun, Comment, Generation, Image};
+use super::types::{BenchmarkProgress, Comment, Generation, Image, RowObject};
+use crate::app::App;
 use crate::error::Error;
 use crate::events::Event;
 
@@ -26,7 +27,7 @@ impl Subscription {
         image_id: Option<ID>,
     ) -> Result<impl Stream<Item = Image> + use<>> {
         ctx.viewer()?;
-        let wanted = image_id.as_ref().map(parse_id).transpose()?;
+        let wanted: Option<ImageId> = image_id.as_ref().map(parse_id).transpose()?;
         let app = ctx.app().clone();
         Ok(events(ctx).filter_map(move |event| {
             let app = app.clone();
@@ -37,8 +38,7 @@ impl Subscription {
                 if wanted.is_some_and(|id| id != image_id) {
                     return None;
                 }
-                let mut conn = app.db.conn().await.ok()?;
-                Image::find(&mut conn, image_id).await.ok().flatten()
+                fetch(&app, image_id).await
             }
         }))
     }
@@ -50,10 +50,10 @@ impl Subscription {
         image_id: ID,
     ) -> Result<impl Stream<Item = Comment> + use<>> {
         ctx.viewer()?;
-        let wanted = parse_id(&image_id)?;
+        let wanted: ImageId = parse_id(&image_id)?;
         let app = ctx.app().clone();
         let mut conn = app.db.conn().await.map_err(Error::from)?;
-        if Image::find(&mut conn, wanted)
+        if models::Image::find(&mut conn, wanted)
             .await
             .map_err(Error::from)?
             .is_none()
@@ -74,8 +74,7 @@ impl Subscription {
                 if image_id != wanted {
                     return None;
                 }
-                let mut conn = app.db.conn().await.ok()?;
-                Comment::find(&mut conn, comment_id).await.ok().flatten()
+                fetch(&app, comment_id).await
             }
         }))
     }
@@ -87,14 +86,14 @@ impl Subscription {
         run_id: ID,
     ) -> Result<impl Stream<Item = BenchmarkProgress> + use<>> {
         let viewer = ctx.viewer()?;
-        let wanted = parse_id(&run_id)?;
+        let wanted: BenchmarkRunId = parse_id(&run_id)?;
         let app = ctx.app().clone();
         let mut conn = app.db.conn().await.map_err(Error::from)?;
-        match BenchmarkRun::find(&mut conn, wanted)
+        match models::BenchmarkRun::find(&mut conn, wanted)
             .await
             .map_err(Error::from)?
         {
-            Some(run) if run.owner_id == viewer.id || viewer.is_admin() => {}
+            Some(run) if viewer.may_manage(run.owner_id) => {}
             _ => return Err(Error::NotFound("benchmark run").into()),
         }
         drop(conn);
@@ -112,8 +111,7 @@ impl Subscription {
                 if run_id != wanted {
                     return None;
                 }
-                let mut conn = app.db.conn().await.ok()?;
-                let run = BenchmarkRun::find(&mut conn, run_id).await.ok().flatten()?;
+                let run = fetch(&app, run_id).await?;
                 Some(BenchmarkProgress {
                     fraction,
                     done,
@@ -130,7 +128,7 @@ impl Subscription {
         id: ID,
     ) -> Result<impl Stream<Item = Generation> + use<>> {
         ctx.viewer()?;
-        let wanted: Uuid = parse_id(&id)?;
+        let wanted: GenerationId = parse_id(&id)?;
         let app = ctx.app().clone();
         Ok(events(ctx).filter_map(move |event| {
             let app = app.clone();
@@ -141,14 +139,17 @@ impl Subscription {
                 if generation_id != wanted {
                     return None;
                 }
-                let mut conn = app.db.conn().await.ok()?;
-                Generation::find(&mut conn, generation_id)
-                    .await
-                    .ok()
-                    .flatten()
+                fetch(&app, generation_id).await
             }
         }))
     }
+}
+
+/// The row as it is now, for an event about it; `None` (the event is skipped) when
+/// it is gone or the database cannot be reached.
+async fn fetch<T: RowObject>(app: &App, id: <T::Row as models::ById>::Id) -> Option<T> {
+    let mut conn = app.db.conn().await.ok()?;
+    T::Row::find(&mut conn, id).await.ok().flatten().map(T::from)
 }
 
 /// The process's events from now on. A subscriber too slow to keep up skips what it

@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::{HttpState, error_response, graphql_error_response};
 use crate::app::App;
-use crate::db::models::User;
+use imagegraph_db::models::User;
 use crate::users;
 
 /// The address a request comes from: the peer, or with TRUST_FORWARDED_FOR the last
@@ -21,7 +21,7 @@ impl FromRequestParts<HttpState> for ClientAddr {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Infallible> {
-        if state.app.config.trust_forwarded_for {
+        if state.app.config.http.trust_forwarded_for {
             let forwarded = parts
                 .headers
                 .get_all("x-forwarded-for")
@@ -78,7 +78,7 @@ pub async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, 
             "the Authorization header must be `Bearer <token>`",
         ));
     };
-    match users::authenticate(app, token).await {
+    match users::authenticate(&app.db, &app.tokens, app.events.epoch(), token).await {
         Ok(Some(user)) => Ok(Some(user)),
         Ok(None) => Err(unauthorized("the token is not valid")),
         Err(err) => {

@@ -48,7 +48,7 @@ pub async fn post(
     }
     let config = &state.app.config;
     // Room for the largest file as base64 inside JSON, plus the rest of the request.
-    let body_limit = config.max_upload_bytes / 3 * 4 + (1 << 20);
+    let body_limit = config.images.max_upload_bytes / 3 * 4 + (1 << 20);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -69,7 +69,7 @@ pub async fn post(
         })
         .into_async_read();
     let options = MultipartOptions::default()
-        .max_file_size(config.max_upload_bytes)
+        .max_file_size(config.images.max_upload_bytes)
         .max_num_files(MAX_FILES_PER_REQUEST);
 
     let batch = match async_graphql::http::receive_batch_body(content_type, reader, options).await {
@@ -89,13 +89,13 @@ pub async fn post(
         BatchRequest::Single(request) => {
             BatchRequest::Single(prepare_request(request, &state.app, viewer))
         }
-        BatchRequest::Batch(requests) if requests.len() > config.max_batch_operations => {
+        BatchRequest::Batch(requests) if requests.len() > config.graphql.max_batch_operations => {
             return graphql_error_response(
                 StatusCode::BAD_REQUEST,
                 &format!(
                     "the batch holds {} operations; the limit is {}",
                     requests.len(),
-                    config.max_batch_operations
+                    config.graphql.max_batch_operations
                 ),
                 "BAD_USER_INPUT",
             );

@@ -54,7 +54,7 @@ pub fn security_headers(config: &Config) -> HeaderMap {
         HeaderName::from_static("permissions-policy"),
         "camera=(), microphone=(), geolocation=()",
     );
-    if config.public_url().scheme() == "https" {
+    if config.http.public_url().scheme() == "https" {
         set(
             header::STRICT_TRANSPORT_SECURITY,
             "max-age=31536000; includeSubDomains",

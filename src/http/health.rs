@@ -38,7 +38,7 @@ pub async fn prometheus(
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    if let Some(token) = &state.app.config.metrics_token {
+    if let Some(token) = &state.app.config.usage.metrics_token {
         let given = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -46,7 +46,7 @@ pub async fn prometheus(
             return (StatusCode::UNAUTHORIZED, "a bearer token is required").into_response();
         }
     }
-    crate::telemetry::sample(&state.app).await;
+    crate::telemetry::sample(&state.app.db).await;
     let body = crate::telemetry::handle().render();
     (
         [(

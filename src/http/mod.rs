@@ -45,9 +45,9 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::prometheus))
-        .merge(web::routes(&config.web_dir))
+        .merge(web::routes(&config.http.web_dir))
         .layer(middleware::from_fn_with_state(
-            std::time::Duration::from_secs(config.request_timeout_secs),
+            std::time::Duration::from_secs(config.http.request_timeout_secs),
             guards::timeout,
         ));
     Router::new()
@@ -65,7 +65,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
             guards::add_headers,
         ))
         .layer(TraceLayer::new_for_http())
-        .layer(guards::cors(&config.cors_allowed_origins))
+        .layer(guards::cors(&config.http.cors_allowed_origins))
         .with_state(HttpState {
             app,
             schema,

@@ -39,7 +39,7 @@ pub fn routes(web_dir: &Path) -> Router<HttpState> {
 }
 
 async fn graphiql(State(state): State<HttpState>) -> Response {
-    let web_dir = &state.app.config.web_dir;
+    let web_dir = &state.app.config.http.web_dir;
     match tokio::fs::read(web_dir.join(INDEX)).await {
         Ok(page) => (
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],

@@ -29,7 +29,7 @@ struct RequestUsage {
     operation_name: Mutex<Option<String>>,
     /// Taken from the request's data in `prepare_request`: the context of the
     /// `request` hook does not carry request data.
-    user: Mutex<Option<uuid::Uuid>>,
+    user: Mutex<Option<imagegraph_db::UserId>>,
     operation: Mutex<Option<Operation>>,
 }
 

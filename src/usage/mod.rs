@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
+use imagegraph_db::UserId;
 use uuid::Uuid;
 
-use crate::db::Db;
+use imagegraph_db::Db;
 pub use extension::UsageExtension;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +48,7 @@ impl Kind {
 pub struct Use {
     pub kind: Kind,
     pub name: String,
-    pub user: Option<Uuid>,
+    pub user: Option<UserId>,
     pub duration: Duration,
     pub failed: bool,
     pub prompt_tokens: i64,
@@ -58,7 +59,7 @@ impl Use {
     pub fn new(
         kind: Kind,
         name: impl Into<String>,
-        user: Option<Uuid>,
+        user: Option<UserId>,
         duration: Duration,
         failed: bool,
     ) -> Self {
@@ -140,7 +141,8 @@ impl UsageRecorder {
         let key = Key {
             kind: usage.kind,
             name: usage.name,
-            user: usage.user.unwrap_or(Uuid::nil()),
+            // The global series is kept under the nil id.
+            user: usage.user.map_or(Uuid::nil(), UserId::uuid),
             minute: now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now),
         };
         let mut pending = self
@@ -160,7 +162,7 @@ impl UsageRecorder {
     pub async fn function<T, E>(
         &self,
         name: &str,
-        user: Option<Uuid>,
+        user: Option<UserId>,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let started = std::time::Instant::now();
@@ -235,25 +237,22 @@ impl UsageRecorder {
 /// Accounts for one call to an AI provider: a row in `ai_calls` (its cost), a function
 /// use named `<operation>/<model>` with its tokens, and the Prometheus figures.
 pub async fn account_ai_call(
-    app: &crate::app::App,
-    user: Option<Uuid>,
-    operation: &'static str,
-    usage: &crate::ai::Usage,
-    succeeded: bool,
-    elapsed: Duration,
+    db: &Db,
+    recorder: &UsageRecorder,
+    call: imagegraph_db::models::ai_call::AiCall<'_>,
 ) -> crate::error::Result<()> {
-    let mut conn = app.db.conn().await?;
-    crate::db::models::ai_call::record(&mut conn, user, operation, usage, succeeded, elapsed)
-        .await?;
-    app.usage.record(Use {
+    let mut conn = db.conn().await?;
+    imagegraph_db::models::ai_call::record(&mut conn, call).await?;
+    recorder.record(Use {
         kind: Kind::Function,
-        name: format!("{operation}/{}", usage.model),
-        user,
-        duration: elapsed,
-        failed: !succeeded,
-        prompt_tokens: i64::from(usage.prompt_tokens),
-        completion_tokens: i64::from(usage.completion_tokens),
+        name: format!("{}/{}", call.operation, call.model),
+        user: call.user_id,
+        duration: call.duration,
+        failed: !call.succeeded,
+        prompt_tokens: i64::from(call.prompt_tokens),
+        completion_tokens: i64::from(call.completion_tokens),
     });
-    crate::telemetry::ai_call(operation, if succeeded { "ok" } else { "error" }, elapsed);
+    let outcome = if call.succeeded { "ok" } else { "error" };
+    crate::telemetry::ai_call(call.operation, outcome, call.duration);
     Ok(())
 }

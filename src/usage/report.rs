@@ -6,7 +6,7 @@ use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
-use uuid::Uuid;
+use imagegraph_db::UserId;
 
 use super::{Kind, Retention};
 
@@ -65,7 +65,7 @@ pub struct Totals {
     #[diesel(sql_type = Text)]
     pub name: String,
     #[diesel(sql_type = Nullable<SqlUuid>)]
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     #[diesel(sql_type = BigInt)]
     pub count: i64,
     #[diesel(sql_type = BigInt)]
@@ -86,7 +86,7 @@ const SUMS: &str = "sum(count)::int8 AS count, sum(error_count)::int8 AS error_c
 /// Totals per name (for one user, or everyone when `user` is `None`), most used first.
 pub async fn totals(
     conn: &mut AsyncPgConnection,
-    user: Option<Uuid>,
+    user: Option<UserId>,
     kind: Kind,
     range: Range,
     bucket: Bucket,
@@ -126,7 +126,7 @@ pub struct Summary {
 
 pub async fn summary(
     conn: &mut AsyncPgConnection,
-    user: Option<Uuid>,
+    user: Option<UserId>,
     range: Range,
     bucket: Bucket,
 ) -> diesel::QueryResult<Summary> {
@@ -162,7 +162,7 @@ pub struct Point {
 /// One point per bucket that saw use, oldest first.
 pub async fn series(
     conn: &mut AsyncPgConnection,
-    user: Option<Uuid>,
+    user: Option<UserId>,
     kind: Kind,
     name: &str,
     range: Range,

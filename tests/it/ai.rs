@@ -42,10 +42,10 @@ fn openai_error(message: &str, kind: &str, code: Option<&str>) -> Value {
 pub async fn ai_app(server: &MockServer, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let uri = server.uri();
     TestApp::start_with(move |config| {
-        config.openai_base_url = Some(uri);
-        config.openai_api_key = Some(KEY.into());
-        config.workers = 1;
-        config.job_max_attempts = 3;
+        config.ai.openai_base_url = Some(uri);
+        config.ai.openai_api_key = Some(KEY.into());
+        config.jobs.workers = 1;
+        config.jobs.job_max_attempts = 3;
         adjust(config);
     })
     .await
@@ -201,7 +201,7 @@ async fn server_errors_are_retried_up_to_the_cap_then_fail() {
         )))
         .mount(&server)
         .await;
-    let t = ai_app(&server, |c| c.job_max_attempts = 3).await;
+    let t = ai_app(&server, |c| c.jobs.job_max_attempts = 3).await;
     let id = t.upload_png_analyzed(&t.alice.token, true).await;
     let image = finished_analysis(&t, &id).await;
     assert_eq!(image["analysis"]["status"], "FAILED");
@@ -275,7 +275,7 @@ async fn a_slow_answer_times_out_and_is_retried() {
         .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion("On time.")))
         .mount(&server)
         .await;
-    let t = ai_app(&server, |c| c.ai_timeout_ms = 500).await;
+    let t = ai_app(&server, |c| c.ai.ai_timeout_ms = 500).await;
     let id = t.upload_png_analyzed(&t.alice.token, true).await;
     let image = finished_analysis(&t, &id).await;
     assert_eq!(image["description"], "On time.");
@@ -284,7 +284,7 @@ async fn a_slow_answer_times_out_and_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn offline_analysis_describes_pixels_and_names_its_model() {
-    let t = TestApp::start_with(|c| c.workers = 1).await;
+    let t = TestApp::start_with(|c| c.jobs.workers = 1).await;
     let id = t.upload_png_analyzed(&t.alice.token, true).await;
     let image = finished_analysis(&t, &id).await;
     assert_eq!(image["analysis"]["status"], "SUCCEEDED");
@@ -355,31 +355,25 @@ async fn a_job_whose_worker_died_runs_again_after_its_lease() {
         .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion("Recovered.")))
         .mount(&server)
         .await;
-    let t = ai_app(&server, |c| c.workers = 0).await;
+    let t = ai_app(&server, |c| c.jobs.workers = 0).await;
     let id = t.upload_png_analyzed(&t.alice.token, true).await;
     // A worker claims the job and dies without a word: its lease is all that is left.
     let mut conn = t.app.db.conn().await.unwrap();
-    let claimed =
-        imagegraph::jobs::queue::claim(&mut conn, "doomed-worker", Duration::from_millis(500))
-            .await
-            .unwrap();
+    let lease = Duration::from_millis(500);
+    let kinds = ["analyze_image"];
+    let claimed = imagegraph_jobs::queue::claim(&mut conn, &kinds, "doomed-worker", lease)
+        .await
+        .unwrap();
     assert!(claimed.is_some());
     drop(conn);
 
-    let mut config = t.app.config.clone();
-    config.workers = 1;
-    let rescuer = imagegraph::app::App::new(
-        config,
-        t.app.db.clone(),
-        t.app.storage.clone(),
-        b"another-secret-another-secret-xx".to_vec(),
-    )
-    .unwrap();
-    let background = imagegraph::startup::Background::start(&rescuer, true);
+    // While the lease holds, nobody else may take the job.
+    assert_eq!(t.run_jobs().await, 0);
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    assert_eq!(t.run_jobs().await, 1);
     let image = finished_analysis(&t, &id).await;
     assert_eq!(image["description"], "Recovered.");
     assert_eq!(t.count_rows("jobs").await, 0);
-    background.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -447,7 +441,7 @@ async fn generation_with_a_url_answer_downloads_the_image() {
         )
         .mount(&server)
         .await;
-    let t = ai_app(&server, |c| c.openai_image_model = "dall-e-3".into()).await;
+    let t = ai_app(&server, |c| c.ai.openai_image_model = "dall-e-3".into()).await;
     let generated = generate(&t, "a lighthouse").await;
     assert_eq!(generated["status"], "SUCCEEDED", "{generated}");
     assert_eq!(
@@ -567,7 +561,7 @@ async fn the_planner_returns_the_tool_call_arguments_unvalidated() {
         })))
         .mount(&server)
         .await;
-    let t = ai_app(&server, |c| c.openai_planner_model = "gpt-4o-mini".into()).await;
+    let t = ai_app(&server, |c| c.ai.openai_planner_model = "gpt-4o-mini".into()).await;
     let schema = json!({ "type": "object", "properties": { "instructions": { "type": "array" } }, "required": ["instructions"] });
     let tool = imagegraph::ai::ToolSpec {
         name: "apply_edits",

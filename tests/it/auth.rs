@@ -71,14 +71,14 @@ async fn a_bad_or_revoked_token_is_refused_whole() {
 
     let alice = {
         let mut conn = t.app.db.conn().await.unwrap();
-        imagegraph::db::models::User::find_by_name(&mut conn, "alice")
+        imagegraph_db::models::User::find_by_name(&mut conn, "alice")
             .await
             .unwrap()
             .unwrap()
     };
     let mut conn = t.app.db.conn().await.unwrap();
     assert_eq!(
-        imagegraph::db::models::token::revoke_all(&mut conn, alice.id)
+        imagegraph_db::models::token::revoke_all(&mut conn, alice.id)
             .await
             .unwrap(),
         1

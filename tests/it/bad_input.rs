@@ -219,7 +219,7 @@ async fn snapshot(t: &TestApp) -> Vec<(String, i64)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_malformed_request_gets_a_coded_error_and_changes_nothing() {
     let max_upload = 64 * 1024;
-    let t = TestApp::start_with(|c| c.max_upload_bytes = max_upload).await;
+    let t = TestApp::start_with(|c| c.images.max_upload_bytes = max_upload).await;
     // Someone else's image, so Alice's requests have a real target.
     let body = t
         .gql(

@@ -43,12 +43,8 @@ async fn a_run_reports_progress_and_a_passing_residual() {
             json!({ "id": id }),
         )
         .await;
-    let mut config = t.app.config.clone();
-    config.workers = 1;
-    let worker =
-        imagegraph::app::App::new(config, t.app.db.clone(), t.app.storage.clone(), vec![2; 32])
-            .unwrap();
-    let background = imagegraph::startup::Background::start(&worker, true);
+    let runner = imagegraph::jobs::runner(&t.app);
+    let jobs = tokio::spawn(async move { runner.run_pending().await });
 
     let mut fractions = Vec::new();
     let last = loop {
@@ -78,7 +74,7 @@ async fn a_run_reports_progress_and_a_passing_residual() {
     assert!(run["residual"].as_f64().unwrap() < 16.0);
     assert!(run["gflops"].as_f64().unwrap() > 0.0 && run["seconds"].as_f64().unwrap() > 0.0);
     assert!(run["host"]["cores"].as_i64().unwrap() >= 1);
-    background.stop().await;
+    assert_eq!(jobs.await.unwrap(), 1);
 
     let listed = t
         .gql(
@@ -96,7 +92,7 @@ async fn a_run_reports_progress_and_a_passing_residual() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_are_bounded_and_private() {
-    let t = TestApp::start_with(|c| c.hpl_member_max_n = 3000).await;
+    let t = TestApp::start_with(|c| c.hpl.hpl_member_max_n = 3000).await;
     let cores = std::thread::available_parallelism().unwrap().get();
     for (token, input) in [
         (&t.alice.token, json!({ "n": 3001 })),

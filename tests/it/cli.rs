@@ -89,7 +89,7 @@ fn migrate_applies_pending_migrations_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/db/migrations"))
         .unwrap()
         .count();
     assert!(

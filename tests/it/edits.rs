@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use imagegraph::imaging::edit::{self, EditInstruction};
+use imagegraph_imaging::edit::{self, EditInstruction};
 use serde_json::{Value, json};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};

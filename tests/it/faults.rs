@@ -19,7 +19,7 @@ use crate::subscriptions::Client;
 const ANALYSIS: &str = "query($id: ID!) { image(id: $id) { description analysis { status } } }";
 
 fn worker_process(t: &TestApp, openai: &str, extra: &[(&str, &str)]) -> Killed {
-    let secret = t.app.config.media_secret.clone().unwrap();
+    let secret = t.app.config.storage.media_secret.clone().unwrap();
     let data_dir = t.data_dir.path();
     let mut env: Vec<(&str, &dyn AsRef<std::ffi::OsStr>)> = vec![
         ("DATABASE_URL", &t.database.url),
@@ -48,14 +48,6 @@ async fn wait_for_requests(server: &MockServer, n: usize) {
     }
 }
 
-async fn start_worker_here(t: &TestApp) -> imagegraph::startup::Background {
-    let mut config = t.app.config.clone();
-    config.workers = 1;
-    let app =
-        imagegraph::app::App::new(config, t.app.db.clone(), t.app.storage.clone(), vec![9; 32])
-            .unwrap();
-    imagegraph::startup::Background::start(&app, true)
-}
 
 /// An OpenAI stand-in whose first answer takes 30 s (so a job is caught mid-call) and
 /// whose later answers come at once with `text`.
@@ -81,7 +73,7 @@ async fn slow_then_quick(text: &str) -> MockServer {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease() {
     let server = slow_then_quick("Finished by the survivor.").await;
-    let t = ai_app(&server, |c| c.workers = 0).await;
+    let t = ai_app(&server, |c| c.jobs.workers = 0).await;
     let mut doomed = worker_process(&t, &server.uri(), &[]);
     let id = t.upload_png_analyzed(&t.alice.token, true).await;
     wait_for_requests(&server, 1).await;
@@ -94,7 +86,7 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease() {
     );
     let _ = doomed.0.wait();
 
-    let survivor = start_worker_here(&t).await;
+    let survivor = t.start_workers(1);
     let body = crate::harness::eventually(
         &t,
         &t.alice.token,
@@ -117,8 +109,8 @@ async fn sigterm_mid_job_hands_the_job_back_at_once() {
     let server = slow_then_quick("Done after the hand-back.").await;
     // A long lease: only the hand-back can explain a quick second run.
     let t = ai_app(&server, |c| {
-        c.workers = 0;
-        c.job_lease_ms = 120_000;
+        c.jobs.workers = 0;
+        c.jobs.job_lease_ms = 120_000;
     })
     .await;
     let mut stopping = worker_process(
@@ -140,7 +132,7 @@ async fn sigterm_mid_job_hands_the_job_back_at_once() {
     assert!(status.success(), "the worker exits cleanly: {status:?}");
     assert!(stopped_at.elapsed() < Duration::from_secs(10));
 
-    let survivor = start_worker_here(&t).await;
+    let survivor = t.start_workers(1);
     let body = crate::harness::eventually(
         &t,
         &t.alice.token,
@@ -231,7 +223,7 @@ async fn unreachable_object_storage_fails_uploads_cleanly_and_keeps_no_row() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_restart_is_survived_without_restarting_the_service() {
-    use imagegraph::db::local_cluster::{LocalCluster, Options};
+    use imagegraph_db::local_cluster::{LocalCluster, Options};
     let root = tempfile::tempdir().unwrap();
     std::fs::set_permissions(
         root.path(),

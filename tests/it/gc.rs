@@ -1,6 +1,6 @@
 use bytes::Bytes;
 use imagegraph::gc::{GcReport, sweep};
-use imagegraph::imaging::MediaFormat;
+use imagegraph_imaging::MediaFormat;
 use imagegraph::storage::StorageKey;
 use std::time::Duration;
 
@@ -11,13 +11,13 @@ async fn gc_deletes_only_objects_no_image_points_at() {
     let t = TestApp::start().await;
     let live = t.upload_png(&t.alice.token).await.parse().unwrap();
     let orphan = StorageKey::Original {
-        image_id: uuid::Uuid::now_v7(),
-        content_id: uuid::Uuid::now_v7(),
+        image_id: imagegraph_db::ImageId::new(),
+        content_id: imagegraph_db::ContentId::new(),
         format: MediaFormat::Png,
     };
     let stale = StorageKey::Thumbnail {
         image_id: live,
-        content_id: uuid::Uuid::now_v7(),
+        content_id: imagegraph_db::ContentId::new(),
         format: MediaFormat::Jpeg,
     };
     for key in [&orphan, &stale] {

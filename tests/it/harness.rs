@@ -12,9 +12,9 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use imagegraph::app::App;
 use imagegraph::config::Config;
-use imagegraph::db::local_cluster::{LocalCluster, Options};
-use imagegraph::db::models::Role;
-use imagegraph::db::{self, Db};
+use imagegraph_db::local_cluster::{LocalCluster, Options};
+use imagegraph_db::models::Role;
+use imagegraph_db::Db;
 use imagegraph::startup::Background;
 use imagegraph::storage::Storage;
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ fn server() -> &'static Server {
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            db::migrate(&with_database(&admin, &tpl))
+            imagegraph_db::migrate(&with_database(&admin, &tpl))
                 .await
                 .expect("migrating the template");
         });
@@ -165,20 +165,36 @@ impl Drop for TestDatabase {
 pub fn test_config(data_dir: PathBuf) -> Config {
     let mut config = Config::defaults();
     config.data_dir = data_dir;
-    config.database_pool_size = 8;
-    config.media_secret = Some("test-media-secret-test-media-secret".into());
-    config.workers = 0;
+    config.database.database_pool_size = 8;
+    config.storage.media_secret = Some("test-media-secret-test-media-secret".into());
+    config.jobs.workers = 0;
     // Limits get their own tests; elsewhere they would only make tests depend on order.
-    config.rate_limit_costly_per_minute = 0.0;
-    config.rate_limit_anonymous_per_minute = 0.0;
-    config.web_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/web"));
-    config.job_backoff_ms = 20;
-    config.job_lease_ms = 2_000;
-    config.job_poll_interval_ms = 200;
-    config.ai_timeout_ms = 2_000;
+    config.rate_limits.rate_limit_costly_per_minute = 0.0;
+    config.rate_limits.rate_limit_anonymous_per_minute = 0.0;
+    config.http.web_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/web"));
+    config.jobs.job_backoff_ms = 20;
+    config.jobs.job_lease_ms = 2_000;
+    config.jobs.job_poll_interval_ms = 200;
+    config.ai.ai_timeout_ms = 2_000;
     // Tests flush usage themselves; a timed flush would add statements at random.
-    config.usage_flush_interval_ms = 3_600_000;
+    config.usage.usage_flush_interval_ms = 3_600_000;
     config
+}
+
+/// Job workers started by a test.
+pub struct Workers {
+    shutdown: tokio_util::sync::CancellationToken,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Stops them the way `serve` does: the job in hand finishes or is handed back.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+    }
 }
 
 pub struct TestUser {
@@ -209,15 +225,15 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = test_config(data_dir.path().to_path_buf());
-        config.listen_addr = addr;
+        config.http.listen_addr = addr;
         adjust(&mut config);
-        let db = Db::connect(&database.url, config.database_pool_size)
+        let db = Db::connect(&database.url, config.database.database_pool_size)
             .await
             .unwrap();
-        let storage = Storage::from_url(config.storage_url.as_deref(), &config.data_dir).unwrap();
+        let storage = Storage::from_url(config.storage.storage_url.as_deref(), &config.data_dir).unwrap();
         let secret = config.load_media_secret().unwrap();
         let app = App::new(config, db, storage, secret).unwrap();
-        let background = Background::start(&app, app.config.workers > 0);
+        let background = Background::start(&app, app.config.jobs.workers > 0);
         tokio::time::timeout(
             std::time::Duration::from_secs(10),
             app.events.wait_connected(),
@@ -254,6 +270,19 @@ impl TestApp {
             data_dir,
             _background: background,
         }
+    }
+
+    /// Runs every job that is due now, in this task, and returns how many ran: a
+    /// test needs no worker and no polling to see its jobs' effects.
+    pub async fn run_jobs(&self) -> usize {
+        imagegraph::jobs::runner(&self.app).run_pending().await
+    }
+
+    /// Starts `count` job workers on this app, as `serve` does, until `stop`.
+    pub fn start_workers(&self, count: usize) -> Workers {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let handles = imagegraph::jobs::runner(&self.app).spawn(count, "test", &shutdown);
+        Workers { shutdown, handles }
     }
 
     pub fn url(&self, path: &str) -> String {

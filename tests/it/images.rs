@@ -185,8 +185,8 @@ async fn a_missing_file_part_is_a_coded_error_not_a_500() {
 #[tokio::test(flavor = "multi_thread")]
 async fn byte_and_pixel_caps_are_enforced() {
     let t = TestApp::start_with(|config| {
-        config.max_upload_bytes = 50_000;
-        config.max_image_pixels = 1_000_000;
+        config.images.max_upload_bytes = 50_000;
+        config.images.max_image_pixels = 1_000_000;
     })
     .await;
     // Incompressible noise, so the file really is large.

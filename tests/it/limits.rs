@@ -65,7 +65,7 @@ async fn complexity_multiplies_by_page_size() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_feed_query_costs_441() {
     for (max, fits) in [(441, true), (440, false)] {
-        let t = TestApp::start_with(|c| c.max_query_complexity = max).await;
+        let t = TestApp::start_with(|c| c.graphql.max_query_complexity = max).await;
         let body = t.gql(&t.alice.token, FEED, json!({})).await;
         assert_eq!(body["errors"].is_null(), fits, "{max}: {body}");
     }
@@ -113,7 +113,7 @@ async fn batches_are_capped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn introspection_can_be_turned_off() {
-    let t = TestApp::start_with(|c| c.graphql_introspection = false).await;
+    let t = TestApp::start_with(|c| c.graphql.graphql_introspection = false).await;
     let body = t
         .gql(&t.alice.token, "{ __schema { types { name } } }", json!({}))
         .await;
@@ -144,8 +144,8 @@ async fn a_request_past_the_time_limit_gets_a_retryable_error_and_stores_nothing
         .mount(&server)
         .await;
     let t = crate::ai::ai_app(&server, |c| {
-        c.request_timeout_secs = 1;
-        c.workers = 0;
+        c.http.request_timeout_secs = 1;
+        c.jobs.workers = 0;
     })
     .await;
     let id = t.upload_png(&t.alice.token).await;
@@ -205,7 +205,7 @@ async fn preflight(t: &TestApp, origin: &str) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_origin_access_follows_the_allow_list() {
     let t = TestApp::start_with(|c| {
-        c.cors_allowed_origins = vec!["https://gallery.example.com".into()];
+        c.http.cors_allowed_origins = vec!["https://gallery.example.com".into()];
     })
     .await;
     let allowed = preflight(&t, "https://gallery.example.com").await;
@@ -233,8 +233,8 @@ async fn cross_origin_access_follows_the_allow_list() {
 #[tokio::test(flavor = "multi_thread")]
 async fn costly_mutations_are_rate_limited_per_user() {
     let t = TestApp::start_with(|c| {
-        c.rate_limit_costly_burst = 2;
-        c.rate_limit_costly_per_minute = 1.0;
+        c.rate_limits.rate_limit_costly_burst = 2;
+        c.rate_limits.rate_limit_costly_per_minute = 1.0;
     })
     .await;
     let id = t.upload_png(&t.alice.token).await; // no analysis: not costly
@@ -276,8 +276,8 @@ async fn costly_mutations_are_rate_limited_per_user() {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_without_a_valid_token_are_rate_limited_per_address() {
     let t = TestApp::start_with(|c| {
-        c.rate_limit_anonymous_burst = 3;
-        c.rate_limit_anonymous_per_minute = 1.0;
+        c.rate_limits.rate_limit_anonymous_burst = 3;
+        c.rate_limits.rate_limit_anonymous_per_minute = 1.0;
     })
     .await;
     let introspect = json!({ "query": "{ __typename }" });
@@ -367,7 +367,7 @@ async fn browser_assets_are_served_from_the_web_dir() {
     }
 
     let unbuilt =
-        TestApp::start_with(|c| c.web_dir = std::path::PathBuf::from("/nonexistent/web")).await;
+        TestApp::start_with(|c| c.http.web_dir = std::path::PathBuf::from("/nonexistent/web")).await;
     let page = unbuilt.client.get(unbuilt.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("scripts/web.sh build"));
@@ -377,8 +377,8 @@ async fn browser_assets_are_served_from_the_web_dir() {
 async fn websocket_connections_without_a_token_draw_on_the_address_allowance() {
     use crate::subscriptions::Client;
     let t = TestApp::start_with(|c| {
-        c.rate_limit_anonymous_burst = 2;
-        c.rate_limit_anonymous_per_minute = 1.0;
+        c.rate_limits.rate_limit_anonymous_burst = 2;
+        c.rate_limits.rate_limit_anonymous_per_minute = 1.0;
     })
     .await;
     assert!(Client::connect(t.addr, None, false).await.is_ok());
@@ -412,9 +412,9 @@ async fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
     }
     let limit = |trust: bool| {
         move |c: &mut imagegraph::config::Config| {
-            c.rate_limit_anonymous_burst = 1;
-            c.rate_limit_anonymous_per_minute = 1.0;
-            c.trust_forwarded_for = trust;
+            c.rate_limits.rate_limit_anonymous_burst = 1;
+            c.rate_limits.rate_limit_anonymous_per_minute = 1.0;
+            c.http.trust_forwarded_for = trust;
         }
     };
     // Behind our proxy, the last entry (the one it appended) is the client.

@@ -16,7 +16,6 @@ mod limits;
 mod media;
 mod metrics;
 mod pagination;
-mod pillow;
 mod replicas;
 mod s3;
 mod schema;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use imagegraph::db::models::Role;
+use imagegraph_db::models::Role;
 use imagegraph::usage::report::{self, Bucket, Range};
 use imagegraph::usage::{Kind, Retention, UsageRecorder, Use};
 use serde_json::{Value, json};
@@ -167,12 +167,9 @@ async fn ai_tokens_and_media_downloads_are_counted() {
         completion_tokens: 40,
     };
     imagegraph::usage::account_ai_call(
-        &t.app,
-        alice,
-        "ai.describe",
-        &usage,
-        true,
-        Duration::from_millis(900),
+        &t.app.db,
+        &t.app.usage,
+        usage.call(alice, "ai.describe", true, Duration::from_millis(900)),
     )
     .await
     .unwrap();
@@ -315,7 +312,7 @@ async fn buckets_split_at_their_boundaries() {
         retention,
         Arc::new(move || DateTime::from_timestamp(clock.load(Ordering::SeqCst), 0).unwrap()),
     );
-    let user = Some(uuid::Uuid::now_v7());
+    let user = Some(imagegraph_db::UserId::new());
     let record = |failed| {
         recorder.record(Use::new(
             Kind::Function,
@@ -447,7 +444,7 @@ async fn series_come_through_graphql() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_metrics_are_exposed_and_can_be_protected() {
-    let t = TestApp::start_with(|c| c.metrics_token = Some("scrape-secret".into())).await;
+    let t = TestApp::start_with(|c| c.usage.metrics_token = Some("scrape-secret".into())).await;
     t.gql(&t.alice.token, "query Scraped { viewer { id } }", json!({}))
         .await;
     assert_eq!(

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use imagegraph::db::models::{Comment, Image, User};
+use imagegraph_db::models::{Comment, Image, User};
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, error_code};
@@ -21,7 +21,7 @@ fn ids(body: &Value) -> Vec<String> {
 async fn clone_image(t: &TestApp, template: &Image, created_at: DateTime<Utc>) -> Image {
     let mut conn = t.app.db.conn().await.unwrap();
     let image = Image {
-        id: uuid::Uuid::now_v7(),
+        id: imagegraph_db::ImageId::new(),
         created_at,
         edited_at: created_at,
         ..template.clone()
@@ -32,7 +32,7 @@ async fn clone_image(t: &TestApp, template: &Image, created_at: DateTime<Utc>) -
 async fn template_image(t: &TestApp) -> Image {
     let id = t.upload_png(&t.alice.token).await;
     let mut conn = t.app.db.conn().await.unwrap();
-    Image::find(&mut conn, id.parse().unwrap())
+    <Image as imagegraph_db::models::ById>::find(&mut conn, id.parse().unwrap())
         .await
         .unwrap()
         .unwrap()

@@ -22,7 +22,7 @@ async fn jobs_run_once_and_events_cross_processes() {
         .mount(&server)
         .await;
     let uri = server.uri();
-    let a = crate::ai::ai_app(&server, |c| c.workers = 2).await;
+    let a = crate::ai::ai_app(&server, |c| c.jobs.workers = 2).await;
 
     let port = free_port();
     let mut b = spawn_imagegraph(
@@ -33,7 +33,7 @@ async fn jobs_run_once_and_events_cross_processes() {
             ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
             (
                 "MEDIA_SECRET",
-                &a.app.config.media_secret.as_deref().unwrap(),
+                &a.app.config.storage.media_secret.as_deref().unwrap(),
             ),
             ("OPENAI_BASE_URL", &uri),
             ("OPENAI_API_KEY", &"sk-test-0123456789"),

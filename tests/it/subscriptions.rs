@@ -135,12 +135,7 @@ async fn analysis_completed_arrives_once_on_both_protocols() {
         .await;
     legacy.subscribe("b", ANALYSIS_COMPLETED, json!({})).await;
 
-    let mut config = t.app.config.clone();
-    config.workers = 1;
-    let worker =
-        imagegraph::app::App::new(config, t.app.db.clone(), t.app.storage.clone(), vec![1; 32])
-            .unwrap();
-    let background = imagegraph::startup::Background::start(&worker, true);
+    assert_eq!(t.run_jobs().await, 1);
 
     for client in [&mut modern, &mut legacy] {
         let event = client
@@ -160,7 +155,7 @@ async fn analysis_completed_arrives_once_on_both_protocols() {
             "fires exactly once"
         );
     }
-    background.stop().await;
+
 }
 
 #[tokio::test(flavor = "multi_thread")]

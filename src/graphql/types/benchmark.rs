@@ -1,8 +1,8 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::db::models::benchmark_run::RunStatus;
-use crate::db::models::{BenchmarkRun, User};
+use imagegraph_db::models::benchmark_run::RunStatus;
+use super::{BenchmarkRun, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 

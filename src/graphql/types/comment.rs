@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::db::models::{Comment, Image, User};
+use super::{Comment, Image, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 

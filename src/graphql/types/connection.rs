@@ -1,11 +1,12 @@
 //! Relay connection types. `totalCount` is computed only when asked for.
 
 use async_graphql::{Context, Object, Result, SimpleObject};
-use uuid::Uuid;
 
-use crate::db::models::image::ImageFilter;
-use crate::db::models::{BenchmarkRun, Comment, Image};
-use crate::db::page::{Cursor, Page, PageRequest};
+use imagegraph_db::models::image::ImageFilter;
+use super::{BenchmarkRun, Comment, Image};
+use imagegraph_db::UserId;
+use imagegraph_db::models;
+use imagegraph_db::page::{Cursor, Page, PageRequest};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 use crate::graphql::pagination::{PageInfo, encode_cursor};
@@ -17,7 +18,7 @@ pub enum TotalCount {
     /// A count already at hand (an image's comments, kept on its row).
     Known(i64),
     /// Benchmark runs: everyone's, or one owner's.
-    BenchmarkRuns(Option<Uuid>),
+    BenchmarkRuns(Option<UserId>),
 }
 
 impl TotalCount {
@@ -25,13 +26,13 @@ impl TotalCount {
         match self {
             Self::Images(filter) => {
                 let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-                Ok(Image::count(&mut conn, *filter)
+                Ok(models::Image::count(&mut conn, *filter)
                     .await
                     .map_err(Error::from)?)
             }
             Self::BenchmarkRuns(owner) => {
                 let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-                Ok(BenchmarkRun::count(&mut conn, *owner)
+                Ok(models::BenchmarkRun::count(&mut conn, *owner)
                     .await
                     .map_err(Error::from)?)
             }
@@ -59,7 +60,7 @@ macro_rules! connection {
             pub fn new(page: Page<$node>, request: &PageRequest, total: TotalCount) -> Self {
                 let key = |node: &$node| Cursor {
                     created_at: node.created_at,
-                    id: node.id,
+                    id: node.id.uuid(),
                 };
                 let page_info = PageInfo::new(&page, request, key);
                 let edges = page

@@ -1,9 +1,9 @@
 use async_graphql::{Enum, ID, InputObject, Json, OneofObject, SimpleObject};
 
-use crate::db::models::Image;
+use super::Image;
 use crate::edits::SaveMode;
-use crate::imaging::MediaFormat;
-use crate::imaging::edit::{EditInstruction, Fit, FlipAxis};
+use imagegraph_imaging::MediaFormat;
+use imagegraph_imaging::edit::{EditInstruction, Fit, FlipAxis};
 
 /// One edit. Enhance factors mean what Pillow's ImageEnhance means: 1.0 leaves the
 /// image unchanged (0 to 10).

@@ -1,13 +1,13 @@
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use crate::ai::Shape;
-use crate::db::models::generation::GenerationStatus;
-use crate::db::models::{Generation, Image, User};
+use imagegraph_db::models::generation::GenerationStatus;
+use super::{Generation, Image, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "imagegraph_db::models::generation::GenerationShape")]
 pub enum GenerationShape {
     /// 1024x1024.
     Square,
@@ -17,18 +17,8 @@ pub enum GenerationShape {
     Landscape,
 }
 
-impl From<GenerationShape> for Shape {
-    fn from(shape: GenerationShape) -> Self {
-        match shape {
-            GenerationShape::Square => Shape::Square,
-            GenerationShape::Portrait => Shape::Portrait,
-            GenerationShape::Landscape => Shape::Landscape,
-        }
-    }
-}
-
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "GenerationStatus")]
+#[graphql(name = "GenerationStatus", remote = "GenerationStatus")]
 pub enum GenerationStatusGql {
     Pending,
     Running,
@@ -58,20 +48,11 @@ impl Generation {
     }
 
     async fn size(&self) -> GenerationShape {
-        match self.size.as_str() {
-            "PORTRAIT" => GenerationShape::Portrait,
-            "LANDSCAPE" => GenerationShape::Landscape,
-            _ => GenerationShape::Square,
-        }
+        self.size.into()
     }
 
     async fn status(&self) -> GenerationStatusGql {
-        match self.status {
-            GenerationStatus::Pending => GenerationStatusGql::Pending,
-            GenerationStatus::Running => GenerationStatusGql::Running,
-            GenerationStatus::Succeeded => GenerationStatusGql::Succeeded,
-            GenerationStatus::Failed => GenerationStatusGql::Failed,
-        }
+        self.status.into()
     }
 
     async fn model(&self) -> Option<&str> {

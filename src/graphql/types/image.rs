@@ -2,8 +2,8 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{CommentConnection, ImageConnection, TotalCount};
-use crate::db::models::image::{AnalysisStatus, ImageFilter, ImageSource};
-use crate::db::models::{Image, User};
+use imagegraph_db::models::{self, image::{AnalysisStatus, ImageFilter, ImageSource}};
+use super::{Image, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 use crate::graphql::loaders::CommentPageKey;
@@ -66,7 +66,7 @@ impl Image {
     }
 
     async fn content_type(&self) -> &str {
-        &self.content_type
+        self.content_type.as_str()
     }
 
     async fn width(&self) -> i32 {
@@ -138,7 +138,7 @@ impl Image {
             parent_id: Some(self.id),
         };
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = Image::page(&mut conn, filter, &request)
+        let page = models::Image::page(&mut conn, filter, &request)
             .await
             .map_err(Error::from)?;
         drop(conn);
@@ -178,7 +178,7 @@ impl Image {
             .comment_pages
             .load_one(key)
             .await?
-            .unwrap_or_else(crate::db::page::Page::empty);
+            .unwrap_or_else(imagegraph_db::page::Page::empty);
         Ok(CommentConnection::new(
             page,
             &request,

@@ -1,3 +1,7 @@
+//! The GraphQL object types. Rows from `imagegraph_db` are wrapped, one newtype per
+//! row type, so that the GraphQL fields (which need the app, the loaders, signed
+//! URLs) are written here while the rows know nothing of GraphQL.
+
 mod benchmark;
 mod comment;
 mod connection;
@@ -16,3 +20,50 @@ pub use edit::{
 pub use generation::GenerationShape;
 pub use node::Node;
 pub use payloads::*;
+
+use imagegraph_db::models::{self, ById};
+
+/// A GraphQL object over one row type, loadable by the row's id.
+pub trait RowObject: From<Self::Row> + Clone + Send + Sync + 'static {
+    /// The row it shows.
+    type Row: ById + Sync;
+}
+
+macro_rules! row_object {
+    ($($(#[$meta:meta])* $name:ident;)+) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub models::$name);
+
+        impl std::ops::Deref for $name {
+            type Target = models::$name;
+
+            fn deref(&self) -> &models::$name {
+                &self.0
+            }
+        }
+
+        impl From<models::$name> for $name {
+            fn from(row: models::$name) -> Self {
+                Self(row)
+            }
+        }
+
+        impl RowObject for $name {
+            type Row = models::$name;
+        }
+    )+};
+}
+
+row_object! {
+    /// `type Image`.
+    Image;
+    /// `type Comment`.
+    Comment;
+    /// `type User`.
+    User;
+    /// `type ImageGeneration`.
+    Generation;
+    /// `type BenchmarkRun`.
+    BenchmarkRun;
+}

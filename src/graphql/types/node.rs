@@ -1,6 +1,6 @@
 use async_graphql::{ID, Interface};
 
-use crate::db::models::{BenchmarkRun, Comment, Generation, Image, User};
+use super::{BenchmarkRun, Comment, Generation, Image, User};
 
 /// Any object with a global id (`Query.node`).
 #[derive(Interface)]

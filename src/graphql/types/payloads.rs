@@ -1,7 +1,8 @@
 use async_graphql::{ID, InputObject, SimpleObject, Upload};
+use imagegraph_db::{CommentId, ImageId};
 
 use super::GenerationShape;
-use crate::db::models::{Comment, Generation, Image};
+use super::{Comment, Generation, Image};
 
 #[derive(InputObject)]
 pub struct UploadImageInput {
@@ -26,7 +27,7 @@ pub struct DeleteImageInput {
 
 #[derive(SimpleObject)]
 pub struct DeleteImagePayload {
-    pub deleted_image_id: ID,
+    pub deleted_image_id: ImageId,
 }
 
 #[derive(InputObject)]
@@ -59,7 +60,7 @@ pub struct DeleteCommentInput {
 
 #[derive(SimpleObject)]
 pub struct DeleteCommentPayload {
-    pub deleted_comment_id: ID,
+    pub deleted_comment_id: CommentId,
 }
 
 #[derive(InputObject)]

@@ -1,6 +1,7 @@
 use async_graphql::{Enum, ID, Object};
 
-use crate::db::models::{Role, User};
+use imagegraph_db::models::{Role};
+use super::{User};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "Role")]

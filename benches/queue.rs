@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use imagegraph::app::App;
-use imagegraph_db::models::{Role, User};
 use imagegraph::events::Event;
 use imagegraph::startup::Background;
+use imagegraph_db::models::{Role, User};
 
 fn main() -> anyhow::Result<()> {
     let quick = common::quick_mode();

@@ -9,13 +9,12 @@ use diesel_async::AsyncConnection as _;
 use imagegraph_db::ImageId;
 
 use crate::app::App;
+use crate::error::{Error, Result};
+use crate::events::{self, Event};
+use crate::jobs::AnalyzeImage;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::image::AnalysisStatus;
 use imagegraph_db::models::{Image, User};
-use crate::error::{Error, Result};
-use crate::events::{self, Event};
-use imagegraph_imaging::MediaFormat;
-use crate::jobs::AnalyzeImage;
 use imagegraph_jobs::JobError;
 
 /// `analyzeImage`: queues a new analysis (owner or admin). While one is pending or
@@ -81,7 +80,12 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
     crate::usage::account_ai_call(
         &app.db,
         &app.usage,
-        usage.call(Some(image.owner_id), "ai.describe", described.is_ok(), started.elapsed()),
+        usage.call(
+            Some(image.owner_id),
+            "ai.describe",
+            described.is_ok(),
+            started.elapsed(),
+        ),
     )
     .await?;
     let description = described?;

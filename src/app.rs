@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use crate::ai::Provider;
 use crate::config::Config;
-use imagegraph_db::Db;
 use crate::events::EventBus;
 use crate::media::MediaSigner;
 use crate::storage::Storage;
 use crate::usage::UsageRecorder;
 use chrono::Utc;
+use imagegraph_db::Db;
 
 pub struct App {
     pub config: Config,

@@ -9,18 +9,18 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
-use tokio::sync::watch;
 use imagegraph_db::BenchmarkRunId;
+use tokio::sync::watch;
 
 use crate::app::App;
-use imagegraph_db::models::ById as _;
-use imagegraph_db::models::benchmark_run::{Host, Outcome, RunStatus};
-use imagegraph_db::models::{BenchmarkRun, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::host::{cores, cpu_model, hostname};
-use imagegraph_hpl::{self as hpl, HplParams};
 use crate::jobs::RunBenchmark;
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::benchmark_run::{Host, Outcome, RunStatus};
+use imagegraph_db::models::{BenchmarkRun, User};
+use imagegraph_hpl::{self as hpl, HplParams};
 use imagegraph_jobs::JobError;
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -235,7 +235,11 @@ async fn execute(app: &Arc<App>, run: &BenchmarkRun) -> Result<(), JobError> {
 }
 
 /// Publishes the latest fraction every `PROGRESS_EVERY` until the run's sender goes.
-async fn publish_progress(app: Arc<App>, run_id: BenchmarkRunId, mut progress: watch::Receiver<f64>) {
+async fn publish_progress(
+    app: Arc<App>,
+    run_id: BenchmarkRunId,
+    mut progress: watch::Receiver<f64>,
+) {
     let mut last_sent = Instant::now() - PROGRESS_EVERY;
     while progress.changed().await.is_ok() {
         let wait = PROGRESS_EVERY.saturating_sub(last_sent.elapsed());

@@ -5,9 +5,9 @@ use imagegraph_db::models::ById as _;
 use imagegraph_db::{CommentId, ImageId};
 
 use crate::app::App;
-use imagegraph_db::models::{Comment, Image, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
+use imagegraph_db::models::{Comment, Image, User};
 
 pub const MAX_COMMENT_CHARS: usize = 5000;
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use futures::StreamExt as _;
+use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
-use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
 
 const EVENTS_CHANNEL: &str = "imagegraph_events";
 const JOBS_CHANNEL: &str = "imagegraph_jobs";

@@ -11,10 +11,10 @@ use imagegraph_db::ImageId;
 use imagegraph_db::models::ById as _;
 
 use crate::app::App;
-use imagegraph_db::models::Image;
 use crate::error::Result;
 use crate::images::{original_key, thumbnail_key};
 use crate::storage::StorageKey;
+use imagegraph_db::models::Image;
 
 const BATCH: usize = 500;
 

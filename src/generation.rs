@@ -11,14 +11,14 @@ use imagegraph_db::GenerationId;
 
 use crate::ai::Shape;
 use crate::app::App;
-use imagegraph_db::models::ById as _;
-use imagegraph_db::models::generation::{GenerationShape, GenerationStatus};
-use imagegraph_db::models::image::ImageSource;
-use imagegraph_db::models::{Generation, User};
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::images::{self, NewImage};
 use crate::jobs::GenerateImage;
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::generation::{GenerationShape, GenerationStatus};
+use imagegraph_db::models::image::ImageSource;
+use imagegraph_db::models::{Generation, User};
 use imagegraph_jobs::JobError;
 
 pub const MAX_PROMPT_CHARS: usize = 4000;
@@ -105,7 +105,12 @@ pub(crate) async fn run(app: &App, generation_id: GenerationId) -> Result<(), Jo
     crate::usage::account_ai_call(
         &app.db,
         &app.usage,
-        usage.call(Some(generation.owner_id), "ai.generate", generated.is_ok(), started.elapsed()),
+        usage.call(
+            Some(generation.owner_id),
+            "ai.generate",
+            generated.is_ok(),
+            started.elapsed(),
+        ),
     )
     .await?;
     let mut conn = app.db.conn().await.map_err(Error::from)?;

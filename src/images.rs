@@ -4,20 +4,19 @@ use base64::Engine as _;
 use bytes::Bytes;
 use chrono::Utc;
 
-
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use futures::future::BoxFuture;
 
 use crate::app::App;
-use imagegraph_db::models::ById as _;
-use imagegraph_db::models::image::{AnalysisStatus, ContentType, ImageSource};
-use imagegraph_db::{ContentId, ImageId};
-use imagegraph_db::models::{Image, User};
 use crate::error::{Error, Result};
-use imagegraph_imaging::{self as imaging, MediaFormat};
 use crate::jobs::AnalyzeImage;
 use crate::storage::StorageKey;
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::image::{AnalysisStatus, ContentType, ImageSource};
+use imagegraph_db::models::{Image, User};
+use imagegraph_db::{ContentId, ImageId};
+use imagegraph_imaging::{self as imaging, MediaFormat};
 
 /// Decodes a bare base64 string or a `data:image/<type>;base64,` URI. The declared type
 /// is not trusted: the bytes are sniffed later like any upload.

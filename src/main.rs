@@ -1,9 +1,9 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imagegraph::config::Config;
-use imagegraph_db::models::{Role, User, token};
 use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::{graphql, http, users};
+use imagegraph_db::models::{Role, User, token};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 

@@ -91,7 +91,6 @@ fn unix_now() -> u64 {
 mod tests {
     use super::*;
     use imagegraph_imaging::MediaFormat;
-    use uuid::Uuid;
 
     #[test]
     fn signed_urls_verify_and_tampering_fails() {

@@ -91,7 +91,10 @@ impl<K: Hash + Eq> RateLimiter<K> {
         let Some(rate) = self.rate else {
             return Ok(());
         };
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.map.len() >= buckets.sweep_at {
             // A full bucket is the same as no bucket: dropping those loses nothing.
             buckets

@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::storage::Storage;
 use imagegraph_db::local_cluster::{self, LocalCluster};
 use imagegraph_db::{self, Db};
-use crate::storage::Storage;
 
 /// The database to use, and the private cluster behind it when this process runs one.
 pub struct Database {

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel_async::AsyncPgConnection;
+use imagegraph_db::UserId;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use imagegraph_db::UserId;
 
-use imagegraph_db::Db;
-use imagegraph_db::models::{Role, User, token};
 use crate::error::{Error, Result};
 use crate::events::Event;
+use imagegraph_db::Db;
+use imagegraph_db::models::{Role, User, token};
 
 const TOKEN_PREFIX: &str = "igt_";
 
@@ -119,7 +119,9 @@ const TOKEN_CACHE_ENTRIES: usize = 10_000;
 
 impl TokenCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn get(&self, hash: &[u8], epoch: u64) -> Option<User> {

@@ -13,7 +13,7 @@ use imagegraph_db::local_cluster::{LocalCluster, Options};
 
 /// BENCH_DATABASE_URL, or a private cluster under target/bench-pg (kept alive by the
 /// returned handle).
-pub fn server() -> anyhow::Result<(String, Option<LocalCluster>)> {
+pub(crate) fn server() -> anyhow::Result<(String, Option<LocalCluster>)> {
     Ok(match std::env::var("BENCH_DATABASE_URL") {
         Ok(url) => (url, None),
         Err(_) => {
@@ -25,7 +25,7 @@ pub fn server() -> anyhow::Result<(String, Option<LocalCluster>)> {
 }
 
 /// Drops and recreates database `name`, migrated; returns its URL.
-pub async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
     let mut url = url::Url::parse(admin_url)?;
     url.set_path(&format!("/{name}"));
     let mut admin = AsyncPgConnection::establish(admin_url).await?;
@@ -40,18 +40,18 @@ pub async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<Strin
 }
 
 /// `cargo bench` passes --bench; `cargo test --bench NAME` does not: then run quick.
-pub fn quick_mode() -> bool {
+pub(crate) fn quick_mode() -> bool {
     let args: Vec<String> = std::env::args().collect();
     args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench")
 }
 
-pub fn percentile(sorted: &[std::time::Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[std::time::Duration], p: f64) -> f64 {
     sorted
         .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-pub struct LoadResult {
+pub(crate) struct LoadResult {
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -59,7 +59,7 @@ pub struct LoadResult {
 }
 
 /// Drives `connections` concurrent clients posting `body` until `duration` is up.
-pub async fn drive(
+pub(crate) async fn drive(
     client: &reqwest::Client,
     endpoint: &str,
     token: &str,

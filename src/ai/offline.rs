@@ -6,7 +6,7 @@ use image::{DynamicImage, GenericImageView as _};
 
 use super::{AiError, Description, Usage};
 
-pub const MODEL: &str = "imagegraph-offline-1";
+pub(super) const MODEL: &str = "imagegraph-offline-1";
 /// Analysis runs on a copy at most this large; enough for colour and sharpness.
 const ANALYSIS_SIDE: u32 = 256;
 
@@ -49,7 +49,7 @@ impl Offline {
     }
 }
 
-pub fn describe_pixels(image: &DynamicImage) -> String {
+pub(super) fn describe_pixels(image: &DynamicImage) -> String {
     let (width, height) = image.dimensions();
     let orientation = match width.cmp(&height) {
         std::cmp::Ordering::Greater => "landscape",

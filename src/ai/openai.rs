@@ -210,7 +210,7 @@ impl OpenAi {
 }
 
 /// The size string each model family accepts for a shape.
-pub fn size_for(model: &str, shape: Shape) -> &'static str {
+pub(super) fn size_for(model: &str, shape: Shape) -> &'static str {
     let dalle = model.starts_with("dall-e");
     match shape {
         Shape::Square => "1024x1024",

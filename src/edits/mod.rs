@@ -4,8 +4,6 @@
 //! diverts the result: a new version, the image replaced in place (its previous
 //! content kept as a version), or a preview that stores nothing.
 
-
-
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -17,16 +15,16 @@ use imagegraph_db::{ContentId, ImageId};
 
 use crate::ai::ToolSpec;
 use crate::app::App;
-use imagegraph_db::models::ById as _;
-use imagegraph_db::models::image::{AnalysisStatus, ImageSource};
-use imagegraph_db::models::{Image, User};
 use crate::error::{Error, Result};
 use crate::images::{self, NewImage, original_key, thumbnail_key};
-use imagegraph_imaging::edit::{self, EditInstruction, Fit, wire};
-use imagegraph_imaging::{self as imaging, MediaFormat, Prepared};
 use crate::jobs::AnalyzeImage;
 use crate::storage::StorageKey;
 use crate::usage::{Kind, Use};
+use imagegraph_db::models::ById as _;
+use imagegraph_db::models::image::{AnalysisStatus, ImageSource};
+use imagegraph_db::models::{Image, User};
+use imagegraph_imaging::edit::{self, EditInstruction, Fit, wire};
+use imagegraph_imaging::{self as imaging, MediaFormat, Prepared};
 
 /// Previews are at most this many pixels on their long side.
 const PREVIEW_SIDE: u32 = 1024;
@@ -89,8 +87,7 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         Err(object_store::Error::NotFound { .. }) => return Err(Error::NotFound("image file")),
         Err(err) => return Err(err.into()),
     };
-    let source_format =
-        images::media_format(image.content_type);
+    let source_format = images::media_format(image.content_type);
     let format = request.format.unwrap_or(source_format);
     let limits = app.config.images.upload_limits();
     let instructions = request.instructions.clone();
@@ -197,7 +194,12 @@ pub async fn edit_with_prompt(
     crate::usage::account_ai_call(
         &app.db,
         &app.usage,
-        usage.call(Some(viewer.id), "ai.plan_edits", planned.is_ok(), started.elapsed()),
+        usage.call(
+            Some(viewer.id),
+            "ai.plan_edits",
+            planned.is_ok(),
+            started.elapsed(),
+        ),
     )
     .await?;
     let plan = planned?;

@@ -18,7 +18,7 @@ use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables
 use super::pagination;
 
 #[derive(Clone, Copy)]
-pub struct QueryLimits {
+pub(super) struct QueryLimits {
     pub max_bytes: usize,
     pub max_aliases: usize,
     pub max_depth: usize,
@@ -26,7 +26,7 @@ pub struct QueryLimits {
 }
 
 impl QueryLimits {
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    pub(super) fn from_config(config: &crate::config::Config) -> Self {
         Self {
             max_bytes: config.graphql.max_query_bytes,
             max_aliases: config.graphql.max_query_aliases,
@@ -217,7 +217,7 @@ impl<'a> Depth<'a> {
 /// The complexity of a connection field: its children's, times the page size asked
 /// for (or the default page). An out-of-range size is refused by the resolver; here it
 /// is clamped so the arithmetic stays sane.
-pub fn connection_complexity(
+pub(super) fn connection_complexity(
     first: Option<i32>,
     last: Option<i32>,
     limits: &pagination::Limits,

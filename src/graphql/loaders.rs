@@ -14,17 +14,17 @@ use imagegraph_db::{Db, ImageId};
 use super::errors::LoadError;
 use super::types::{Comment, Generation, Image, RowObject, User};
 
-pub struct Loaders {
+pub(crate) struct Loaders {
     /// Shared with the comment page loader, which fills it with the authors it reads.
-    pub users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
-    pub images: DataLoader<RowLoader<Image>, HashMapCache>,
-    pub comments: DataLoader<RowLoader<Comment>, HashMapCache>,
-    pub comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
-    pub generations: DataLoader<RowLoader<Generation>, HashMapCache>,
+    pub(crate) users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
+    pub(crate) images: DataLoader<RowLoader<Image>, HashMapCache>,
+    pub(crate) comments: DataLoader<RowLoader<Comment>, HashMapCache>,
+    pub(crate) comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
+    pub(crate) generations: DataLoader<RowLoader<Generation>, HashMapCache>,
 }
 
 impl Loaders {
-    pub fn new(db: &Db) -> Self {
+    pub(crate) fn new(db: &Db) -> Self {
         fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, HashMapCache> {
             DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default())
         }
@@ -43,7 +43,7 @@ impl Loaders {
 
     /// Loaders that batch but never cache: for WebSocket connections, which live long
     /// and must see rows as they are when each event fires.
-    pub fn uncached(db: &Db) -> Self {
+    pub(crate) fn uncached(db: &Db) -> Self {
         let loaders = Self::new(db);
         loaders.users.enable_all_cache(false);
         loaders.images.enable_all_cache(false);
@@ -54,7 +54,10 @@ impl Loaders {
     }
 
     /// Splits a page of images with their owners, keeping the owners for `owner`.
-    pub async fn with_owners(&self, page: Page<(models::Image, models::User)>) -> Page<Image> {
+    pub(crate) async fn with_owners(
+        &self,
+        page: Page<(models::Image, models::User)>,
+    ) -> Page<Image> {
         let (page, owners) = page.unzip();
         self.users
             .feed_many(owners.into_iter().map(|user| (user.id, User(user))))
@@ -64,7 +67,7 @@ impl Loaders {
 }
 
 /// Loads the GraphQL object of a row type by id, many ids in one statement.
-pub struct RowLoader<T> {
+pub(crate) struct RowLoader<T> {
     db: Db,
     _object: PhantomData<fn() -> T>,
 }
@@ -100,15 +103,15 @@ where
 
 /// A page of comments per image. Keys asking for the same page shape (the usual
 /// case: `comments(first: 5)` under every image of a feed) share one statement.
-pub struct CommentPageLoader {
+pub(crate) struct CommentPageLoader {
     db: Db,
     users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CommentPageKey {
-    pub image_id: ImageId,
-    pub request: PageRequest,
+pub(crate) struct CommentPageKey {
+    pub(crate) image_id: ImageId,
+    pub(crate) request: PageRequest,
 }
 
 impl Loader<CommentPageKey> for CommentPageLoader {

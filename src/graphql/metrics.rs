@@ -8,8 +8,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use imagegraph_db::UserId;
 
 use super::pagination::PageInfo;
-use super::{ContextExt as _, parse_id};
 use super::types::User;
+use super::{ContextExt as _, parse_id};
 use crate::error::Error;
 use crate::usage::Kind;
 use crate::usage::report::{self, Bucket, Range};
@@ -75,7 +75,7 @@ impl From<MetricBucket> for Bucket {
     }
 }
 
-pub struct Metric {
+pub(super) struct Metric {
     totals: report::Totals,
     kind: MetricKind,
 }
@@ -136,14 +136,14 @@ fn average_ms(duration_us: i64, count: i64) -> f64 {
 }
 
 #[derive(SimpleObject)]
-pub struct MetricEdge {
+pub(super) struct MetricEdge {
     cursor: String,
     node: Metric,
 }
 
 #[derive(SimpleObject)]
 #[graphql(complex)]
-pub struct MetricConnection {
+pub(super) struct MetricConnection {
     edges: Vec<MetricEdge>,
     page_info: PageInfo,
 }
@@ -156,7 +156,7 @@ impl MetricConnection {
 }
 
 #[derive(SimpleObject)]
-pub struct MetricsSummary {
+pub(super) struct MetricsSummary {
     total_api_calls: i64,
     total_function_calls: i64,
     /// Distinct users who called the API (anonymous calls are not a user).
@@ -166,7 +166,7 @@ pub struct MetricsSummary {
 }
 
 #[derive(SimpleObject)]
-pub struct MetricPoint {
+pub(super) struct MetricPoint {
     bucket_start: DateTime<Utc>,
     count: i64,
     error_count: i64,
@@ -174,7 +174,7 @@ pub struct MetricPoint {
 }
 
 #[derive(Default)]
-pub struct MetricsQuery;
+pub(super) struct MetricsQuery;
 
 #[Object]
 impl MetricsQuery {

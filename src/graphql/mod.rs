@@ -3,7 +3,7 @@
 
 pub mod errors;
 mod limits;
-pub mod loaders;
+mod loaders;
 mod metrics;
 mod mutation;
 pub mod pagination;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use async_graphql::{Context, Schema};
 
 use crate::app::App;
-use imagegraph_db::models::User;
 use crate::error::{Error, Result};
+use imagegraph_db::models::User;
 use loaders::Loaders;
 
 pub use mutation::Mutation;

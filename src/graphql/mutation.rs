@@ -296,7 +296,9 @@ fn payload(edited: edits::Edited) -> EditImagePayload {
     EditImagePayload {
         image: edited.image.map(Image::from),
         preview: edited.preview,
-        instructions: async_graphql::Json(imagegraph_imaging::edit::wire::to_json(&edited.instructions)),
+        instructions: async_graphql::Json(imagegraph_imaging::edit::wire::to_json(
+            &edited.instructions,
+        )),
     }
 }
 

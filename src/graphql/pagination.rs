@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use uuid::Uuid;
 
-use imagegraph_db::page::{Cursor, Direction, Page, PageRequest};
 use crate::error::{Error, Result};
+use imagegraph_db::page::{Cursor, Direction, Page, PageRequest};
 
 pub struct Limits {
     pub default: i32,

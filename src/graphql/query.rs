@@ -2,12 +2,12 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount};
 use super::{ContextExt as _, parse_id};
-use imagegraph_db::models::{self, ById as _};
-use imagegraph_db::models::image::ImageFilter;
-use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
-use crate::graphql::types::{BenchmarkRun, Comment, Generation, Image, User};
 use crate::error::Error;
 use crate::graphql::pagination::{self, page_request};
+use crate::graphql::types::{BenchmarkRun, Comment, Generation, Image, User};
+use imagegraph_db::models::image::ImageFilter;
+use imagegraph_db::models::{self, ById as _};
+use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
 
 #[derive(Default)]
 pub struct Query;
@@ -96,11 +96,7 @@ impl Query {
     }
 
     /// A benchmark run (its owner's, or any for an admin).
-    async fn benchmark_run(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> Result<Option<BenchmarkRun>> {
+    async fn benchmark_run(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BenchmarkRun>> {
         let viewer = ctx.viewer()?;
         let id: BenchmarkRunId = parse_id(&id)?;
         let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;

@@ -8,8 +8,8 @@ use imagegraph_db::models::{self, ById as _};
 use imagegraph_db::{BenchmarkRunId, GenerationId, ImageId};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{ContextExt as _, parse_id};
 use super::types::{BenchmarkProgress, Comment, Generation, Image, RowObject};
+use super::{ContextExt as _, parse_id};
 use crate::app::App;
 use crate::error::Error;
 use crate::events::Event;
@@ -149,7 +149,11 @@ impl Subscription {
 /// it is gone or the database cannot be reached.
 async fn fetch<T: RowObject>(app: &App, id: <T::Row as models::ById>::Id) -> Option<T> {
     let mut conn = app.db.conn().await.ok()?;
-    T::Row::find(&mut conn, id).await.ok().flatten().map(T::from)
+    T::Row::find(&mut conn, id)
+        .await
+        .ok()
+        .flatten()
+        .map(T::from)
 }
 
 /// The process's events from now on. A subscriber too slow to keep up skips what it
@@ -161,7 +165,7 @@ fn events(ctx: &Context<'_>) -> impl Stream<Item = Event> + use<> {
             match receiver.recv().await {
                 Ok(event) => return Some((event, receiver)),
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "a subscriber fell behind; events skipped")
+                    tracing::warn!(missed, "a subscriber fell behind; events skipped");
                 }
                 Err(RecvError::Closed) => return None,
             }

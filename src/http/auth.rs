@@ -8,14 +8,14 @@ use axum::response::Response;
 
 use super::{HttpState, error_response, graphql_error_response};
 use crate::app::App;
-use imagegraph_db::models::User;
 use crate::users;
+use imagegraph_db::models::User;
 
 /// The address a request comes from: the peer, or with TRUST_FORWARDED_FOR the last
 /// `X-Forwarded-For` entry, the one our own proxy appended (earlier entries are the
 /// client's to forge).
 #[derive(Clone, Copy)]
-pub struct ClientAddr(pub IpAddr);
+pub(super) struct ClientAddr(pub IpAddr);
 
 impl FromRequestParts<HttpState> for ClientAddr {
     type Rejection = Infallible;
@@ -48,7 +48,7 @@ impl FromRequestParts<HttpState> for ClientAddr {
 /// request (introspection still works); a header with a bad token is refused whole,
 /// so a typo in a token is never mistaken for anonymity. Requests without a valid
 /// token draw on their address's allowance, which bounds token guessing too.
-pub async fn authenticate(
+pub(super) async fn authenticate(
     app: &App,
     headers: &HeaderMap,
     client: &ClientAddr,
@@ -65,12 +65,12 @@ pub async fn authenticate(
 }
 
 /// Takes one token from the address's allowance for requests without a valid token.
-pub fn charge_anonymous(app: &App, client: &ClientAddr) -> Result<(), crate::error::Error> {
+pub(super) fn charge_anonymous(app: &App, client: &ClientAddr) -> Result<(), crate::error::Error> {
     app.limits.anonymous.take(client.0)
 }
 
 /// The user a `Bearer` value names. A value that names nobody is refused with 401.
-pub async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, Response> {
+pub(super) async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, Response> {
     let unauthorized =
         |msg: &str| graphql_error_response(StatusCode::UNAUTHORIZED, msg, "UNAUTHENTICATED");
     let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else {

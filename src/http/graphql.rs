@@ -20,7 +20,7 @@ use crate::graphql::{connection_data, prepare_request};
 const MAX_FILES_PER_REQUEST: usize = 4;
 
 /// POST: JSON (single or batched) or the GraphQL multipart request spec.
-pub async fn post(
+pub(super) async fn post(
     State(state): State<HttpState>,
     client: ClientAddr,
     headers: HeaderMap,
@@ -111,7 +111,7 @@ pub async fn post(
 }
 
 /// GET: queries only, from the query string, so they can be cached and bookmarked.
-pub async fn get(
+pub(super) async fn get(
     State(state): State<HttpState>,
     client: ClientAddr,
     headers: HeaderMap,
@@ -147,7 +147,7 @@ pub async fn get(
 /// comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`. When
 /// the server shuts down, connections are closed with 1001 (going away) so clients
 /// reconnect elsewhere.
-pub async fn websocket(
+pub(super) async fn websocket(
     State(state): State<HttpState>,
     client: ClientAddr,
     protocol: GraphQLProtocol,

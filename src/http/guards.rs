@@ -16,7 +16,11 @@ use crate::error::Error;
 /// Answers a request that runs past the limit with a retryable error. Dropping the
 /// handler rolls back its open transaction; objects it had already written are
 /// orphans that `imagegraph gc` sweeps.
-pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+pub(super) async fn timeout(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -32,7 +36,7 @@ pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next
 /// Headers every response gets unless its handler set them. The content policy
 /// allows only the service's own scripts: GraphiQL and the gallery are built to
 /// need nothing else.
-pub fn security_headers(config: &Config) -> HeaderMap {
+pub(super) fn security_headers(config: &Config) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -63,7 +67,7 @@ pub fn security_headers(config: &Config) -> HeaderMap {
     headers
 }
 
-pub async fn add_headers(
+pub(super) async fn add_headers(
     State(headers): State<Arc<HeaderMap>>,
     request: Request,
     next: Next,
@@ -79,7 +83,7 @@ pub async fn add_headers(
 
 /// Cross-origin access for the configured origins only (`*`: any). Tokens travel in a
 /// header, never in cookies, so no credentials mode is needed.
-pub fn cors(origins: &[String]) -> CorsLayer {
+pub(super) fn cors(origins: &[String]) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([

@@ -6,12 +6,14 @@ use serde_json::json;
 use super::HttpState;
 
 /// The process is up.
-pub async fn healthz() -> &'static str {
+pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// The process can serve: database and storage both answer.
-pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_json::Value>) {
+pub(super) async fn readyz(
+    State(state): State<HttpState>,
+) -> (StatusCode, Json<serde_json::Value>) {
     let (db, storage) = futures::join!(state.app.db.ping(), state.app.storage.ping());
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };
     if let Err(err) = &db {
@@ -33,7 +35,7 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_j
 }
 
 /// Prometheus exposition; behind `METRICS_TOKEN` when one is configured.
-pub async fn prometheus(
+pub(super) async fn prometheus(
     State(state): State<HttpState>,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {

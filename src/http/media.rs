@@ -12,7 +12,7 @@ use crate::usage::{Kind, Use};
 
 /// Serves an object named by a signed URL. The signature is checked before the key
 /// is even parsed, so unsigned requests learn nothing about what exists.
-pub async fn serve(
+pub(super) async fn serve(
     State(state): State<HttpState>,
     Path(path): Path<String>,
     Query(query): Query<HashMap<String, String>>,

@@ -22,7 +22,7 @@ pub fn is_built(web_dir: &Path) -> bool {
     web_dir.join(INDEX).is_file()
 }
 
-pub fn routes(web_dir: &Path) -> Router<HttpState> {
+pub(super) fn routes(web_dir: &Path) -> Router<HttpState> {
     let app_dir = web_dir.join("app");
     // Hashed names: a file's content never changes under its name.
     let assets = Router::new()

@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
-use tokio_util::sync::CancellationToken;
 use imagegraph_db::UserId;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use imagegraph_db::Db;
 pub use extension::UsageExtension;
+use imagegraph_db::Db;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -148,7 +148,7 @@ impl UsageRecorder {
         let mut pending = self
             .pending
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let totals = pending.entry(key).or_default();
         totals.count += 1;
         totals.errors += i64::from(usage.failed);
@@ -180,7 +180,12 @@ impl UsageRecorder {
     /// Adds what was recorded since the last flush to the database. On failure the
     /// counts go back into the pending map, to be written next time.
     pub async fn flush(&self, db: &Db) -> anyhow::Result<usize> {
-        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         if batch.is_empty() {
             return Ok(0);
         }
@@ -192,7 +197,10 @@ impl UsageRecorder {
         }
         .await;
         if written.is_err() {
-            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (key, totals) in batch {
                 pending.entry(key).or_default().merge(&totals);
             }

@@ -7,14 +7,14 @@ use uuid::Uuid;
 
 use super::{Key, Kind, Retention, Totals};
 
-pub const BUCKETS: [(&str, TimeDelta); 3] = [
+pub(super) const BUCKETS: [(&str, TimeDelta); 3] = [
     ("MINUTE", TimeDelta::minutes(1)),
     ("HOUR", TimeDelta::hours(1)),
     ("DAY", TimeDelta::days(1)),
 ];
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct RowKey {
+pub(super) struct RowKey {
     bucket_size: &'static str,
     bucket_start: DateTime<Utc>,
     kind: Kind,
@@ -24,7 +24,7 @@ pub struct RowKey {
 
 /// Each minute's totals, added into its minute, hour and day buckets. Keys are unique
 /// so one INSERT ... ON CONFLICT never touches a row twice.
-pub fn rows_for(batch: &HashMap<Key, Totals>) -> Vec<(RowKey, Totals)> {
+pub(super) fn rows_for(batch: &HashMap<Key, Totals>) -> Vec<(RowKey, Totals)> {
     let mut rows: HashMap<RowKey, Totals> = HashMap::new();
     for (key, totals) in batch {
         for (bucket_size, width) in BUCKETS {
@@ -43,7 +43,7 @@ pub fn rows_for(batch: &HashMap<Key, Totals>) -> Vec<(RowKey, Totals)> {
 }
 
 /// Adds the rows to the counters in one statement.
-pub async fn add(
+pub(super) async fn add(
     conn: &mut AsyncPgConnection,
     rows: &[(RowKey, Totals)],
 ) -> diesel::QueryResult<usize> {
@@ -77,7 +77,7 @@ pub async fn add(
 }
 
 /// Deletes minute and hour buckets older than their retention (days are kept).
-pub async fn prune(
+pub(super) async fn prune(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     retention: Retention,

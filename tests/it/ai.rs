@@ -13,7 +13,7 @@ use crate::harness::{TestApp, base64_of, error_code, eventually, png};
 const KEY: &str = "sk-test-0123456789";
 const ANALYSIS: &str = "query($id: ID!) { image(id: $id) { description analysis { status model error requestedAt completedAt } } }";
 
-pub fn chat_completion(text: &str) -> Value {
+pub(crate) fn chat_completion(text: &str) -> Value {
     json!({
         "id": "chatcmpl-B8xY2kLmNoPqRsTuVw",
         "object": "chat.completion",
@@ -39,7 +39,7 @@ fn openai_error(message: &str, kind: &str, code: Option<&str>) -> Value {
     json!({ "error": { "message": message, "type": kind, "param": null, "code": code } })
 }
 
-pub async fn ai_app(server: &MockServer, adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn ai_app(server: &MockServer, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let uri = server.uri();
     TestApp::start_with(move |config| {
         config.ai.openai_base_url = Some(uri);
@@ -561,7 +561,10 @@ async fn the_planner_returns_the_tool_call_arguments_unvalidated() {
         })))
         .mount(&server)
         .await;
-    let t = ai_app(&server, |c| c.ai.openai_planner_model = "gpt-4o-mini".into()).await;
+    let t = ai_app(&server, |c| {
+        c.ai.openai_planner_model = "gpt-4o-mini".into();
+    })
+    .await;
     let schema = json!({ "type": "object", "properties": { "instructions": { "type": "array" } }, "required": ["instructions"] });
     let tool = imagegraph::ai::ToolSpec {
         name: "apply_edits",

@@ -89,9 +89,10 @@ fn migrate_applies_pending_migrations_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/db/migrations"))
-        .unwrap()
-        .count();
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/db/migrations"))
+            .unwrap()
+            .count();
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains(&format!("{migrations} migration(s) applied"))

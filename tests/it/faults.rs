@@ -48,7 +48,6 @@ async fn wait_for_requests(server: &MockServer, n: usize) {
     }
 }
 
-
 /// An OpenAI stand-in whose first answer takes 30 s (so a job is caught mid-call) and
 /// whose later answers come at once with `text`.
 async fn slow_then_quick(text: &str) -> MockServer {

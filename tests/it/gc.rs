@@ -1,7 +1,7 @@
 use bytes::Bytes;
 use imagegraph::gc::{GcReport, sweep};
-use imagegraph_imaging::MediaFormat;
 use imagegraph::storage::StorageKey;
+use imagegraph_imaging::MediaFormat;
 use std::time::Duration;
 
 use crate::harness::TestApp;

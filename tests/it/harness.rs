@@ -12,11 +12,11 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use imagegraph::app::App;
 use imagegraph::config::Config;
-use imagegraph_db::local_cluster::{LocalCluster, Options};
-use imagegraph_db::models::Role;
-use imagegraph_db::Db;
 use imagegraph::startup::Background;
 use imagegraph::storage::Storage;
+use imagegraph_db::Db;
+use imagegraph_db::local_cluster::{LocalCluster, Options};
+use imagegraph_db::models::Role;
 use serde_json::{Value, json};
 
 struct Server {
@@ -94,13 +94,13 @@ fn server() -> &'static Server {
 }
 
 /// A fresh, migrated, empty database; dropped again when the guard goes.
-pub struct TestDatabase {
+pub(crate) struct TestDatabase {
     pub url: String,
     name: String,
 }
 
 impl TestDatabase {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let server = server();
         let name = format!(
             "ig_t_{}_{}",
@@ -126,7 +126,7 @@ impl TestDatabase {
     }
 
     /// An empty database with no tables, for testing migrations themselves.
-    pub fn unmigrated() -> Self {
+    pub(crate) fn unmigrated() -> Self {
         let server = server();
         let name = format!(
             "ig_t_{}_{}",
@@ -162,7 +162,7 @@ impl Drop for TestDatabase {
 }
 
 /// Defaults, made quick for tests: no workers unless a test asks, fast retries.
-pub fn test_config(data_dir: PathBuf) -> Config {
+pub(crate) fn test_config(data_dir: PathBuf) -> Config {
     let mut config = Config::defaults();
     config.data_dir = data_dir;
     config.database.database_pool_size = 8;
@@ -182,14 +182,14 @@ pub fn test_config(data_dir: PathBuf) -> Config {
 }
 
 /// Job workers started by a test.
-pub struct Workers {
+pub(crate) struct Workers {
     shutdown: tokio_util::sync::CancellationToken,
     handles: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Workers {
     /// Stops them the way `serve` does: the job in hand finishes or is handed back.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         for handle in self.handles {
             let _ = handle.await;
@@ -197,11 +197,11 @@ impl Workers {
     }
 }
 
-pub struct TestUser {
+pub(crate) struct TestUser {
     pub token: String,
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub app: Arc<App>,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -214,12 +214,12 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
     /// Starts a server whose config `adjust` may change first.
-    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+    pub(crate) async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let database = TestDatabase::new();
         let data_dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -230,7 +230,8 @@ impl TestApp {
         let db = Db::connect(&database.url, config.database.database_pool_size)
             .await
             .unwrap();
-        let storage = Storage::from_url(config.storage.storage_url.as_deref(), &config.data_dir).unwrap();
+        let storage =
+            Storage::from_url(config.storage.storage_url.as_deref(), &config.data_dir).unwrap();
         let secret = config.load_media_secret().unwrap();
         let app = App::new(config, db, storage, secret).unwrap();
         let background = Background::start(&app, app.config.jobs.workers > 0);
@@ -256,7 +257,7 @@ impl TestApp {
         tokio::spawn(async move {
             axum::serve(listener, imagegraph::http::service(router))
                 .await
-                .unwrap()
+                .unwrap();
         });
         let [admin, alice, bob] = <[TestUser; 3]>::try_from(users).ok().unwrap();
         Self {
@@ -274,23 +275,23 @@ impl TestApp {
 
     /// Runs every job that is due now, in this task, and returns how many ran: a
     /// test needs no worker and no polling to see its jobs' effects.
-    pub async fn run_jobs(&self) -> usize {
+    pub(crate) async fn run_jobs(&self) -> usize {
         imagegraph::jobs::runner(&self.app).run_pending().await
     }
 
     /// Starts `count` job workers on this app, as `serve` does, until `stop`.
-    pub fn start_workers(&self, count: usize) -> Workers {
+    pub(crate) fn start_workers(&self, count: usize) -> Workers {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let handles = imagegraph::jobs::runner(&self.app).spawn(count, "test", &shutdown);
         Workers { shutdown, handles }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Sends a GraphQL request as JSON; returns the response body.
-    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+    pub(crate) async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
         self.gql_response(
             Some(token),
             json!({ "query": query, "variables": variables }),
@@ -299,7 +300,7 @@ impl TestApp {
         .1
     }
 
-    pub async fn gql_response(
+    pub(crate) async fn gql_response(
         &self,
         token: Option<&str>,
         body: Value,
@@ -318,7 +319,7 @@ impl TestApp {
     }
 
     /// Uploads through the GraphQL multipart request spec.
-    pub async fn upload_file(
+    pub(crate) async fn upload_file(
         &self,
         token: &str,
         bytes: Vec<u8>,
@@ -342,7 +343,7 @@ impl TestApp {
         self.multipart(token, form).await
     }
 
-    pub async fn multipart(
+    pub(crate) async fn multipart(
         &self,
         token: &str,
         form: reqwest::multipart::Form,
@@ -364,11 +365,11 @@ impl TestApp {
     }
 
     /// Uploads a small PNG as base64 (no analysis) and returns the new image's id.
-    pub async fn upload_png(&self, token: &str) -> String {
+    pub(crate) async fn upload_png(&self, token: &str) -> String {
         self.upload_png_analyzed(token, false).await
     }
 
-    pub async fn upload_png_analyzed(&self, token: &str, analyze: bool) -> String {
+    pub(crate) async fn upload_png_analyzed(&self, token: &str, analyze: bool) -> String {
         let body = self
             .gql(
                 token,
@@ -382,7 +383,7 @@ impl TestApp {
             .to_owned()
     }
 
-    pub async fn add_comment(&self, token: &str, image_id: &str, text: &str) -> Value {
+    pub(crate) async fn add_comment(&self, token: &str, image_id: &str, text: &str) -> Value {
         self.gql(
             token,
             "mutation($i: ID!, $t: String!) { addComment(input: { imageId: $i, text: $t }) { comment { id text } } }",
@@ -391,7 +392,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn count_rows(&self, table: &str) -> i64 {
+    pub(crate) async fn count_rows(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct Count {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -406,7 +407,7 @@ impl TestApp {
     }
 
     /// Files under the local object store.
-    pub fn stored_objects(&self) -> Vec<PathBuf> {
+    pub(crate) fn stored_objects(&self) -> Vec<PathBuf> {
         walk(&self.data_dir.path().join("objects"))
     }
 }
@@ -428,11 +429,11 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 }
 
 /// The `extensions.code` of the first error, if any.
-pub fn error_code(body: &Value) -> Option<&str> {
+pub(crate) fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
-pub fn base64_of(bytes: &[u8]) -> String {
+pub(crate) fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -449,27 +450,27 @@ fn gradient(width: u32, height: u32) -> DynamicImage {
     }))
 }
 
-pub fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     encode(gradient(width, height), ImageFormat::Png)
 }
 
-pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     encode(gradient(width, height), ImageFormat::Jpeg)
 }
 
-pub fn gif(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn gif(width: u32, height: u32) -> Vec<u8> {
     encode(
         DynamicImage::ImageRgba8(gradient(width, height).into_rgba8()),
         ImageFormat::Gif,
     )
 }
 
-pub fn webp(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn webp(width: u32, height: u32) -> Vec<u8> {
     encode(gradient(width, height), ImageFormat::WebP)
 }
 
 /// A TCP port free at the time of asking, for child processes that need a fixed one.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -478,7 +479,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until `url` answers with a success status.
-pub async fn wait_for_http(url: &str, timeout: std::time::Duration) {
+pub(crate) async fn wait_for_http(url: &str, timeout: std::time::Duration) {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         if let Ok(response) = reqwest::get(url).await
@@ -496,7 +497,7 @@ pub async fn wait_for_http(url: &str, timeout: std::time::Duration) {
 
 /// Polls `query` until `done` holds for its answer; panics with the last answer after
 /// `timeout`.
-pub async fn eventually(
+pub(crate) async fn eventually(
     t: &TestApp,
     token: &str,
     query: &str,
@@ -519,7 +520,7 @@ pub async fn eventually(
 }
 
 /// A child process killed when the guard goes, so a failing test leaves none behind.
-pub struct Killed(pub std::process::Child);
+pub(crate) struct Killed(pub std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -531,7 +532,10 @@ impl Drop for Killed {
 /// Runs `imagegraph <subcommand>` as a child process with only `PATH` and `env` in its
 /// environment (nothing inherited from the test run), output discarded; it is killed
 /// when the guard goes.
-pub fn spawn_imagegraph(subcommand: &str, env: &[(&str, &dyn AsRef<std::ffi::OsStr>)]) -> Killed {
+pub(crate) fn spawn_imagegraph(
+    subcommand: &str,
+    env: &[(&str, &dyn AsRef<std::ffi::OsStr>)],
+) -> Killed {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_imagegraph"));
     command
         .arg(subcommand)

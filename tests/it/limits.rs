@@ -367,7 +367,8 @@ async fn browser_assets_are_served_from_the_web_dir() {
     }
 
     let unbuilt =
-        TestApp::start_with(|c| c.http.web_dir = std::path::PathBuf::from("/nonexistent/web")).await;
+        TestApp::start_with(|c| c.http.web_dir = std::path::PathBuf::from("/nonexistent/web"))
+            .await;
     let page = unbuilt.client.get(unbuilt.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 503);
     assert!(page.text().await.unwrap().contains("scripts/web.sh build"));

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use imagegraph_db::models::Role;
 use imagegraph::usage::report::{self, Bucket, Range};
 use imagegraph::usage::{Kind, Retention, UsageRecorder, Use};
+use imagegraph_db::models::Role;
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, error_code};
@@ -320,7 +320,7 @@ async fn buckets_split_at_their_boundaries() {
             user,
             Duration::from_millis(10),
             failed,
-        ))
+        ));
     };
     record(false);
     record(true);

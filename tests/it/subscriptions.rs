@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::harness::{TestApp, error_code};
 
-pub struct Client {
+pub(crate) struct Client {
     socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -18,7 +18,7 @@ pub struct Client {
 
 impl Client {
     /// Connects and authenticates; `legacy` picks `graphql-ws` over `graphql-transport-ws`.
-    pub async fn connect(
+    pub(crate) async fn connect(
         addr: std::net::SocketAddr,
         token: Option<&str>,
         legacy: bool,
@@ -57,7 +57,7 @@ impl Client {
             .unwrap();
     }
 
-    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } })).await;
         // Nothing acknowledges a subscription; give the server a moment to register it.
@@ -65,7 +65,7 @@ impl Client {
     }
 
     /// The next protocol message other than keep-alives, if one comes in time.
-    pub async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
+    pub(crate) async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let message = tokio::time::timeout_at(deadline, self.socket.next())
@@ -83,7 +83,7 @@ impl Client {
     }
 
     /// Waits for the server to close the connection; returns the close code.
-    pub async fn close_code(&mut self, timeout: Duration) -> Option<u16> {
+    pub(crate) async fn close_code(&mut self, timeout: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.socket.next())
@@ -98,7 +98,7 @@ impl Client {
     }
 
     /// The payload of the next event of subscription `id`.
-    pub async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+    pub(crate) async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
         let message = self.next_message(timeout).await?;
         let expected = if self.legacy { "data" } else { "next" };
         assert_eq!(message["type"], expected, "{message}");
@@ -155,7 +155,6 @@ async fn analysis_completed_arrives_once_on_both_protocols() {
             "fires exactly once"
         );
     }
-
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -33,7 +33,7 @@ fn lu(c: &mut Criterion) {
                                 .expect("nonsingular")
                         },
                         BatchSize::LargeInput,
-                    )
+                    );
                 },
             );
         }

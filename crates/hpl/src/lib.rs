@@ -73,7 +73,10 @@ pub struct HplReport {
 pub enum HplError {
     /// An exact zero pivot was met after pivoting in this column (0-based),
     /// or the back substitution overflowed there.
-    Singular { column: usize },
+    Singular {
+        /// The column, 0-based.
+        column: usize,
+    },
     /// Parameters or input matrices that cannot be used.
     InvalidParams(String),
     /// The rayon pool could not be built.

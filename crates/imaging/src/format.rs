@@ -1,13 +1,18 @@
 /// The formats the service accepts and stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaFormat {
+    /// `image/jpeg`.
     Jpeg,
+    /// `image/png`.
     Png,
+    /// `image/webp`.
     Webp,
+    /// `image/gif` (its first frame).
     Gif,
 }
 
 impl MediaFormat {
+    /// Every accepted format.
     pub const ALL: [MediaFormat; 4] = [Self::Jpeg, Self::Png, Self::Webp, Self::Gif];
 
     /// Recognises a format from its magic bytes; file names and declared content
@@ -36,6 +41,7 @@ impl MediaFormat {
         }
     }
 
+    /// The media type, as served.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Jpeg => "image/jpeg",
@@ -45,6 +51,7 @@ impl MediaFormat {
         }
     }
 
+    /// The file extension of stored objects.
     pub fn extension(self) -> &'static str {
         match self {
             Self::Jpeg => "jpg",
@@ -54,10 +61,12 @@ impl MediaFormat {
         }
     }
 
+    /// The format a stored object's extension names.
     pub fn from_extension(ext: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.extension() == ext)
     }
 
+    /// The format a media type names.
     pub fn from_content_type(content_type: &str) -> Option<Self> {
         Self::ALL
             .into_iter()

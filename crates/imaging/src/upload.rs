@@ -9,20 +9,27 @@ use crate::error::{ImageError, Result};
 const THUMBNAIL_SIZE: u32 = 400;
 const THUMBNAIL_JPEG_QUALITY: u8 = 82;
 
+/// What an image may be: checked before any pixel is decoded.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
+    /// Largest file.
     pub max_bytes: usize,
+    /// Most pixels (width x height).
     pub max_pixels: u64,
 }
 
 /// What an accepted upload becomes: its facts and its thumbnail.
 #[derive(Debug)]
 pub struct Prepared {
+    /// The format the bytes are in.
     pub format: MediaFormat,
-    /// Displayed size, after EXIF orientation.
+    /// Displayed width, after EXIF orientation.
     pub width: u32,
+    /// Displayed height, after EXIF orientation.
     pub height: u32,
+    /// The thumbnail's bytes.
     pub thumbnail: Vec<u8>,
+    /// The thumbnail's format.
     pub thumbnail_format: MediaFormat,
 }
 
@@ -126,15 +133,19 @@ fn decode_error(err: image::ImageError) -> ImageError {
 /// The image as it is when its longer side is at most `max_side` (and it is not a
 /// GIF); otherwise scaled to fit (a GIF's first frame) and sent as JPEG. For
 /// consumers with a size cap of their own, such as vision models.
-pub fn fit_within(bytes: &[u8], format: MediaFormat, max_side: u32) -> Result<(Vec<u8>, MediaFormat)> {
+pub fn fit_within(
+    bytes: &[u8],
+    format: MediaFormat,
+    max_side: u32,
+) -> Result<(Vec<u8>, MediaFormat)> {
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format.to_image_format())
         .into_dimensions()
         .map_err(decode_error)?;
     if width.max(height) <= max_side && format != MediaFormat::Gif {
         return Ok((bytes.to_vec(), format));
     }
-    let mut decoded =
-        image::load_from_memory_with_format(bytes, format.to_image_format()).map_err(decode_error)?;
+    let mut decoded = image::load_from_memory_with_format(bytes, format.to_image_format())
+        .map_err(decode_error)?;
     if decoded.width().max(decoded.height()) > max_side {
         decoded = decoded.resize(max_side, max_side, image::imageops::FilterType::Triangle);
     }

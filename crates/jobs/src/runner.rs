@@ -261,8 +261,11 @@ enum Outcome {
 
 /// A registered job type with its payload type erased, so one runner holds many.
 trait Handler<C>: Send + Sync {
-    fn run<'a>(&'a self, ctx: &'a C, payload: &'a serde_json::Value)
-    -> BoxFuture<'a, Result<(), JobError>>;
+    fn run<'a>(
+        &'a self,
+        ctx: &'a C,
+        payload: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), JobError>>;
     fn retrying<'a>(&'a self, ctx: &'a C, payload: &'a serde_json::Value) -> BoxFuture<'a, ()>;
     fn give_up<'a>(
         &'a self,

@@ -1,10 +1,10 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use imagegraph_db::models::benchmark_run::RunStatus;
 use super::{BenchmarkRun, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
+use imagegraph_db::models::benchmark_run::RunStatus;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum BenchmarkStatus {
@@ -17,7 +17,7 @@ pub enum BenchmarkStatus {
 }
 
 #[derive(SimpleObject)]
-pub struct BenchmarkHost {
+pub(super) struct BenchmarkHost {
     name: String,
     cpu_model: String,
     cores: i32,
@@ -112,7 +112,7 @@ impl BenchmarkRun {
 }
 
 #[derive(InputObject, Default)]
-pub struct RunBenchmarkInput {
+pub(crate) struct RunBenchmarkInput {
     /// Order of the matrix; default 2000 (members may be held to a smaller maximum).
     pub n: Option<i32>,
     /// Panel width; default chosen from `n`.
@@ -124,14 +124,14 @@ pub struct RunBenchmarkInput {
 }
 
 #[derive(SimpleObject)]
-pub struct RunBenchmarkPayload {
+pub(crate) struct RunBenchmarkPayload {
     /// Queued; follow it with `benchmarkRun(id:)` or `benchmarkProgress(runId:)`.
     pub run: BenchmarkRun,
 }
 
 /// How far a run has got; the last event (`done`) carries the finished run.
 #[derive(SimpleObject)]
-pub struct BenchmarkProgress {
+pub(crate) struct BenchmarkProgress {
     /// From 0 to 1.
     pub fraction: f64,
     pub done: bool,

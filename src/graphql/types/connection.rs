@@ -2,18 +2,18 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
-use imagegraph_db::models::image::ImageFilter;
 use super::{BenchmarkRun, Comment, Image};
-use imagegraph_db::UserId;
-use imagegraph_db::models;
-use imagegraph_db::page::{Cursor, Page, PageRequest};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 use crate::graphql::pagination::{PageInfo, encode_cursor};
+use imagegraph_db::UserId;
+use imagegraph_db::models;
+use imagegraph_db::models::image::ImageFilter;
+use imagegraph_db::page::{Cursor, Page, PageRequest};
 
 /// How to count the rows a connection walks over.
 #[derive(Clone, Copy)]
-pub enum TotalCount {
+pub(crate) enum TotalCount {
     Images(ImageFilter),
     /// A count already at hand (an image's comments, kept on its row).
     Known(i64),
@@ -44,20 +44,20 @@ impl TotalCount {
 macro_rules! connection {
     ($connection:ident, $edge:ident, $node:ty, $doc:literal) => {
         #[derive(SimpleObject)]
-        pub struct $edge {
-            pub cursor: String,
-            pub node: $node,
+        pub(crate) struct $edge {
+            pub(crate) cursor: String,
+            pub(crate) node: $node,
         }
 
         #[doc = $doc]
-        pub struct $connection {
+        pub(crate) struct $connection {
             edges: Vec<$edge>,
             page_info: PageInfo,
             total: TotalCount,
         }
 
         impl $connection {
-            pub fn new(page: Page<$node>, request: &PageRequest, total: TotalCount) -> Self {
+            pub(crate) fn new(page: Page<$node>, request: &PageRequest, total: TotalCount) -> Self {
                 let key = |node: &$node| Cursor {
                     created_at: node.created_at,
                     id: node.id.uuid(),

@@ -9,7 +9,7 @@ use imagegraph_imaging::edit::{EditInstruction, Fit, FlipAxis};
 /// image unchanged (0 to 10).
 #[derive(OneofObject)]
 #[graphql(name = "EditInstruction")]
-pub enum EditInstructionInput {
+pub(crate) enum EditInstructionInput {
     /// Blend with black: 0 black, 1 unchanged, 2 twice as bright.
     Brightness(f32),
     /// Blend with the mean grey level.
@@ -49,7 +49,7 @@ pub enum FitGql {
 }
 
 #[derive(InputObject)]
-pub struct CropInput {
+pub(crate) struct CropInput {
     pub x: i32,
     pub y: i32,
     pub width: i32,
@@ -58,7 +58,7 @@ pub struct CropInput {
 
 /// Give `width`, `height` or both; with one, the other follows the aspect ratio.
 #[derive(InputObject)]
-pub struct ResizeInput {
+pub(crate) struct ResizeInput {
     pub width: Option<i32>,
     pub height: Option<i32>,
     #[graphql(default)]
@@ -108,7 +108,7 @@ impl From<ImageFormatGql> for MediaFormat {
 }
 
 #[derive(InputObject)]
-pub struct EditImageInput {
+pub(crate) struct EditImageInput {
     pub image_id: ID,
     /// Applied in order; at most 20.
     pub instructions: Vec<EditInstructionInput>,
@@ -122,7 +122,7 @@ pub struct EditImageInput {
 }
 
 #[derive(InputObject)]
-pub struct EditImageWithPromptInput {
+pub(crate) struct EditImageWithPromptInput {
     pub image_id: ID,
     /// What to do, in plain language: "brighter, a little more contrast, square crop".
     pub prompt: String,
@@ -134,7 +134,7 @@ pub struct EditImageWithPromptInput {
 }
 
 #[derive(SimpleObject)]
-pub struct EditImagePayload {
+pub(crate) struct EditImagePayload {
     /// The new version, or the replaced image; null for PREVIEW.
     pub image: Option<Image>,
     /// For PREVIEW: a `data:` URL of the result.
@@ -144,7 +144,7 @@ pub struct EditImagePayload {
 }
 
 /// Converts the input; out-of-range values are left for validation to name.
-pub fn instruction(input: EditInstructionInput) -> EditInstruction {
+pub(crate) fn instruction(input: EditInstructionInput) -> EditInstruction {
     let pixels = |n: i32| u32::try_from(n).unwrap_or(u32::MAX);
     match input {
         EditInstructionInput::Brightness(f) => EditInstruction::Brightness(f),

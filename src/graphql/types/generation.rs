@@ -1,10 +1,10 @@
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
-use imagegraph_db::models::generation::GenerationStatus;
 use super::{Generation, Image, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
+use imagegraph_db::models::generation::GenerationStatus;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "imagegraph_db::models::generation::GenerationShape")]

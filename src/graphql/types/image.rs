@@ -2,13 +2,16 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{CommentConnection, ImageConnection, TotalCount};
-use imagegraph_db::models::{self, image::{AnalysisStatus, ImageFilter, ImageSource}};
 use super::{Image, User};
 use crate::error::Error;
 use crate::graphql::ContextExt as _;
 use crate::graphql::loaders::CommentPageKey;
 use crate::graphql::pagination::{self, page_request};
 use crate::images::{original_key, thumbnail_key};
+use imagegraph_db::models::{
+    self,
+    image::{AnalysisStatus, ImageFilter, ImageSource},
+};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "ImageSource")]
@@ -30,7 +33,7 @@ pub enum AnalysisStatusGql {
 
 /// Where the AI description of an image stands.
 #[derive(SimpleObject)]
-pub struct Analysis {
+pub(super) struct Analysis {
     status: AnalysisStatusGql,
     /// The model that wrote (or is writing) the description.
     model: Option<String>,

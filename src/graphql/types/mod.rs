@@ -12,19 +12,19 @@ mod node;
 mod payloads;
 mod user;
 
-pub use benchmark::{BenchmarkProgress, RunBenchmarkInput, RunBenchmarkPayload};
-pub use connection::{BenchmarkRunConnection, ImageConnection, TotalCount};
-pub use edit::{
+pub(super) use benchmark::{BenchmarkProgress, RunBenchmarkInput, RunBenchmarkPayload};
+pub(super) use connection::{BenchmarkRunConnection, ImageConnection, TotalCount};
+pub(super) use edit::{
     EditImageInput, EditImagePayload, EditImageWithPromptInput, EditInstructionInput, instruction,
 };
-pub use generation::GenerationShape;
-pub use node::Node;
-pub use payloads::*;
+pub(super) use generation::GenerationShape;
+pub(super) use node::Node;
+pub(super) use payloads::*;
 
 use imagegraph_db::models::{self, ById};
 
 /// A GraphQL object over one row type, loadable by the row's id.
-pub trait RowObject: From<Self::Row> + Clone + Send + Sync + 'static {
+pub(crate) trait RowObject: From<Self::Row> + Clone + Send + Sync + 'static {
     /// The row it shows.
     type Row: ById + Sync;
 }
@@ -33,7 +33,7 @@ macro_rules! row_object {
     ($($(#[$meta:meta])* $name:ident;)+) => {$(
         $(#[$meta])*
         #[derive(Debug, Clone)]
-        pub struct $name(pub models::$name);
+        pub(crate) struct $name(pub(crate) models::$name);
 
         impl std::ops::Deref for $name {
             type Target = models::$name;

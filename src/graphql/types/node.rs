@@ -5,7 +5,7 @@ use super::{BenchmarkRun, Comment, Generation, Image, User};
 /// Any object with a global id (`Query.node`).
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
-pub enum Node {
+pub(crate) enum Node {
     Image(Image),
     Comment(Comment),
     User(User),

@@ -5,7 +5,7 @@ use super::GenerationShape;
 use super::{Comment, Generation, Image};
 
 #[derive(InputObject)]
-pub struct UploadImageInput {
+pub(crate) struct UploadImageInput {
     /// A file sent with the GraphQL multipart request spec.
     pub file: Option<Upload>,
     /// The image as base64, bare or as a `data:image/<type>;base64,` URI.
@@ -16,66 +16,66 @@ pub struct UploadImageInput {
 }
 
 #[derive(SimpleObject)]
-pub struct UploadImagePayload {
+pub(crate) struct UploadImagePayload {
     pub image: Image,
 }
 
 #[derive(InputObject)]
-pub struct DeleteImageInput {
+pub(crate) struct DeleteImageInput {
     pub id: ID,
 }
 
 #[derive(SimpleObject)]
-pub struct DeleteImagePayload {
+pub(crate) struct DeleteImagePayload {
     pub deleted_image_id: ImageId,
 }
 
 #[derive(InputObject)]
-pub struct AddCommentInput {
+pub(crate) struct AddCommentInput {
     pub image_id: ID,
     /// 1 to 5000 characters after trimming.
     pub text: String,
 }
 
 #[derive(SimpleObject)]
-pub struct AddCommentPayload {
+pub(crate) struct AddCommentPayload {
     pub comment: Comment,
 }
 
 #[derive(InputObject)]
-pub struct UpdateCommentInput {
+pub(crate) struct UpdateCommentInput {
     pub id: ID,
     pub text: String,
 }
 
 #[derive(SimpleObject)]
-pub struct UpdateCommentPayload {
+pub(crate) struct UpdateCommentPayload {
     pub comment: Comment,
 }
 
 #[derive(InputObject)]
-pub struct DeleteCommentInput {
+pub(crate) struct DeleteCommentInput {
     pub id: ID,
 }
 
 #[derive(SimpleObject)]
-pub struct DeleteCommentPayload {
+pub(crate) struct DeleteCommentPayload {
     pub deleted_comment_id: CommentId,
 }
 
 #[derive(InputObject)]
-pub struct AnalyzeImageInput {
+pub(crate) struct AnalyzeImageInput {
     pub image_id: ID,
 }
 
 #[derive(SimpleObject)]
-pub struct AnalyzeImagePayload {
+pub(crate) struct AnalyzeImagePayload {
     /// The image, its analysis pending (or already under way).
     pub image: Image,
 }
 
 #[derive(InputObject)]
-pub struct GenerateImageInput {
+pub(crate) struct GenerateImageInput {
     /// What to draw; 1 to 4000 characters.
     pub prompt: String,
     #[graphql(default_with = "GenerationShape::Square")]
@@ -86,7 +86,7 @@ pub struct GenerateImageInput {
 }
 
 #[derive(SimpleObject)]
-pub struct GenerateImagePayload {
+pub(crate) struct GenerateImagePayload {
     /// Follow it with `generation(id:)` or the `generationCompleted` subscription.
     pub generation: Generation,
 }

@@ -1,7 +1,7 @@
 use async_graphql::{Enum, ID, Object};
 
-use imagegraph_db::models::{Role};
-use super::{User};
+use super::User;
+use imagegraph_db::models::Role;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "Role")]

@@ -1,7 +1,7 @@
+use crate::ids::{BenchmarkRunId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use crate::ids::{BenchmarkRunId, UserId};
 
 use crate::page::{Direction, Page, PageRequest};
 use crate::schema::benchmark_runs;

@@ -1,12 +1,12 @@
 use std::collections::HashMap;
 
+use crate::ids::{CommentId, ImageId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Timestamptz, Untyped, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use crate::ids::{CommentId, ImageId, UserId};
 
 use crate::models::User;
 use crate::models::user::Role;

@@ -1,7 +1,7 @@
+use crate::ids::{GenerationId, ImageId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use crate::ids::{GenerationId, ImageId, UserId};
 
 use crate::schema::generations;
 use crate::text_enum::text_enum;
@@ -70,7 +70,11 @@ impl Generation {
         Ok(n == 1)
     }
 
-    pub async fn set_model(conn: &mut AsyncPgConnection, id: GenerationId, model: &str) -> QueryResult<()> {
+    pub async fn set_model(
+        conn: &mut AsyncPgConnection,
+        id: GenerationId,
+        model: &str,
+    ) -> QueryResult<()> {
         diesel::update(generations::table.find(id))
             .set(generations::model.eq(model))
             .execute(conn)

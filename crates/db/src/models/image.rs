@@ -1,7 +1,7 @@
+use crate::ids::{ContentId, ImageId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use crate::ids::{ContentId, ImageId, UserId};
 
 use crate::models::User;
 use crate::page::{Direction, Page, PageRequest};

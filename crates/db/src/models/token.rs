@@ -1,7 +1,7 @@
+use crate::ids::{TokenId, UserId};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use crate::ids::{TokenId, UserId};
 
 use crate::models::User;
 use crate::schema::{api_tokens, users};

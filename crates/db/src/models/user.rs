@@ -1,7 +1,7 @@
+use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use crate::ids::UserId;
 
 use crate::schema::users;
 use crate::text_enum::text_enum;

@@ -10,6 +10,7 @@ pub fn decode(bytes: &[u8]) -> ImageResult<DynamicImage> {
     image::load_from_memory(bytes)
 }
 
+/// libjpeg-turbo refused to encode.
 #[derive(Debug)]
 pub struct EncodeError(String);
 

@@ -87,7 +87,7 @@ pub(crate) fn flip(px: &mut Pixels, axis: FlipAxis) {
 }
 
 /// Panics if the rectangle is not inside the image (validation prevents it).
-pub(crate) fn crop(px: Pixels, x: u32, y: u32, width: u32, height: u32) -> Pixels {
+pub(crate) fn crop(px: &Pixels, x: u32, y: u32, width: u32, height: u32) -> Pixels {
     assert!(
         x as u64 + width as u64 <= px.width as u64 && y as u64 + height as u64 <= px.height as u64,
         "crop outside the image; validate() first"

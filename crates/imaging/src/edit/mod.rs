@@ -45,28 +45,39 @@ pub enum EditInstruction {
     Sharpness(f32),
     /// Pillow `ImageFilter.GaussianBlur(sigma)`.
     Blur {
+        /// Standard deviation in pixels.
         sigma: f32,
     },
     /// Pillow `convert("L")` luma written to R, G and B; alpha kept.
     Grayscale,
     /// Clockwise rotation in degrees: 90, 180 or 270 (validated).
     Rotate(u16),
+    /// Mirror along an axis.
     Flip(FlipAxis),
+    /// Keep the rectangle at (`x`, `y`), `width` x `height` pixels.
     Crop {
+        /// Left edge.
         x: u32,
+        /// Top edge.
         y: u32,
+        /// Width kept.
         width: u32,
+        /// Height kept.
         height: u32,
     },
     /// With only one of `width`/`height`, the other follows the aspect ratio
     /// and `fit` is irrelevant.
     Resize {
+        /// Target width.
         width: Option<u32>,
+        /// Target height.
         height: Option<u32>,
+        /// How the image meets a box when both sides are given.
         fit: Fit,
     },
 }
 
+/// The axis of a flip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlipAxis {
     /// Mirror left-right (Pillow `FLIP_LEFT_RIGHT`).
@@ -75,6 +86,7 @@ pub enum FlipAxis {
     Vertical,
 }
 
+/// How a resize meets a box of both width and height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fit {
     /// Largest size that fits inside the box, aspect kept.
@@ -135,7 +147,7 @@ impl Pixels {
         }
     }
 
-    pub fn row_len(&self) -> usize {
+    pub(crate) fn row_len(&self) -> usize {
         self.width as usize * self.channels
     }
 }
@@ -168,7 +180,7 @@ fn apply_one(mut px: Pixels, instruction: &EditInstruction) -> Pixels {
             y,
             width,
             height,
-        } => return geometry::crop(px, x, y, width, height),
+        } => return geometry::crop(&px, x, y, width, height),
         EditInstruction::Resize { width, height, fit } => {
             let plan = resize::plan(px.width, px.height, width, height, fit);
             return resize::resize(px, plan);

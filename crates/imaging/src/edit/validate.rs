@@ -13,7 +13,9 @@ const MAX_SIGMA: f32 = 100.0;
 /// the offending instruction (for a too-long list, the first one past the cap).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidInstruction {
+    /// The offending instruction's position, 0-based.
     pub index: usize,
+    /// What is wrong with it, safe to show.
     pub message: String,
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{EditInstruction, Fit, FlipAxis};
 
+/// The outside form of `instructions`.
 pub fn to_json(instructions: &[EditInstruction]) -> Value {
     Value::Array(instructions.iter().map(one_to_json).collect())
 }

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
-cargo test --locked "$@"
+cargo test --workspace --locked "$@"

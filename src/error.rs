@@ -1,13 +1,17 @@
-//! The domain error: what went wrong, in terms a client can act on.
+//! The domain error: what went wrong, in terms a client can act on. Use cases,
+//! loaders and resolvers all return it; `graphql::errors` is the one place it becomes
+//! a GraphQL error and the only place codes are chosen.
 //!
 //! It deliberately does not implement `Display`: async-graphql converts any `Display`
 //! type into an error carrying its text, which would let a resolver's `?` leak an
 //! internal message. Without `Display`, the one conversion is `graphql::errors`, which
-//! attaches `extensions.code` and hides internals.
+//! attaches `extensions.code` and hides internals. It is `Clone` (internal errors are
+//! shared) because a DataLoader hands one failure to every waiter.
 
 use std::fmt;
+use std::sync::Arc;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Error {
     BadInput(String),
     NotFound(&'static str),
@@ -25,7 +29,7 @@ pub enum Error {
         retry_after: std::time::Duration,
     },
     /// Anything the client cannot fix. The message is logged, never sent.
-    Internal(anyhow::Error),
+    Internal(Arc<anyhow::Error>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,13 +83,13 @@ impl Error {
     }
 
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(err.into())
+        Self::Internal(Arc::new(err.into()))
     }
 }
 
 impl From<anyhow::Error> for Error {
     fn from(err: anyhow::Error) -> Self {
-        Self::Internal(err)
+        Self::internal(err)
     }
 }
 
@@ -118,7 +122,7 @@ impl From<diesel::result::Error> for Error {
                 tracing::warn!(error = %err, "database connection lost");
                 Self::Unavailable("the database")
             }
-            other => Self::Internal(other.into()),
+            other => Self::internal(other),
         }
     }
 }
@@ -138,7 +142,7 @@ impl From<object_store::Error> for Error {
             E::NotFound { .. }
             | E::AlreadyExists { .. }
             | E::Precondition { .. }
-            | E::NotModified { .. } => Self::Internal(err.into()),
+            | E::NotModified { .. } => Self::internal(err),
             other => {
                 tracing::warn!(error = %other, "object storage failed");
                 Self::Unavailable("the object storage")
@@ -160,13 +164,13 @@ impl From<imagegraph_imaging::ImageError> for Error {
             E::TooLarge(msg) => Self::PayloadTooLarge(msg),
             E::Unsupported(msg) => Self::UnsupportedMediaType(msg),
             E::Invalid(msg) => Self::BadInput(msg),
-            E::Encode(msg) => Self::Internal(anyhow::anyhow!(msg)),
+            E::Encode(msg) => Self::internal(anyhow::anyhow!(msg)),
         }
     }
 }
 
 impl From<tokio::task::JoinError> for Error {
     fn from(err: tokio::task::JoinError) -> Self {
-        Self::Internal(err.into())
+        Self::internal(err)
     }
 }

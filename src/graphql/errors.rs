@@ -25,34 +25,6 @@ fn to_graphql(err: &Error) -> async_graphql::Error {
     })
 }
 
-/// Loader errors must be `Clone`; this shares one domain error between waiters.
-#[derive(Clone)]
-pub struct LoadError(pub std::sync::Arc<Error>);
-
-impl From<Error> for LoadError {
-    fn from(err: Error) -> Self {
-        Self(std::sync::Arc::new(err))
-    }
-}
-
-impl From<diesel::result::Error> for LoadError {
-    fn from(err: diesel::result::Error) -> Self {
-        Error::from(err).into()
-    }
-}
-
-impl From<imagegraph_db::PoolError> for LoadError {
-    fn from(err: imagegraph_db::PoolError) -> Self {
-        Error::from(err).into()
-    }
-}
-
-impl From<LoadError> for async_graphql::Error {
-    fn from(err: LoadError) -> Self {
-        to_graphql(&err.0)
-    }
-}
-
 /// Every error reaching a client carries a code. Errors without one come from
 /// async-graphql's own checks of the request (syntax, unknown fields, wrong variable
 /// types), which are all the client's to fix.

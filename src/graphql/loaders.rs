@@ -11,8 +11,8 @@ use imagegraph_db::models::{self, ById};
 use imagegraph_db::page::{Page, PageRequest};
 use imagegraph_db::{Db, ImageId};
 
-use super::errors::LoadError;
 use super::types::{Comment, Generation, Image, RowObject, User};
+use crate::error::Error;
 
 pub(crate) struct Loaders {
     /// Shared with the comment page loader, which fills it with the authors it reads.
@@ -86,12 +86,12 @@ where
     T: RowObject,
 {
     type Value = T;
-    type Error = LoadError;
+    type Error = Error;
 
     async fn load(
         &self,
         keys: &[<T::Row as ById>::Id],
-    ) -> Result<HashMap<<T::Row as ById>::Id, T>, LoadError> {
+    ) -> Result<HashMap<<T::Row as ById>::Id, T>, Error> {
         let mut conn = self.db.conn().await?;
         Ok(T::Row::load_many(&mut conn, keys)
             .await?
@@ -116,12 +116,12 @@ pub(crate) struct CommentPageKey {
 
 impl Loader<CommentPageKey> for CommentPageLoader {
     type Value = Page<Comment>;
-    type Error = LoadError;
+    type Error = Error;
 
     async fn load(
         &self,
         keys: &[CommentPageKey],
-    ) -> Result<HashMap<CommentPageKey, Page<Comment>>, LoadError> {
+    ) -> Result<HashMap<CommentPageKey, Page<Comment>>, Error> {
         let mut by_request: HashMap<PageRequest, Vec<ImageId>> = HashMap::new();
         for key in keys {
             by_request

@@ -1,7 +1,7 @@
 //! `metrics`, `metricsSummary` and `metricsSeries`. Members see their own figures;
 //! global figures and other users' need ADMIN.
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -10,7 +10,7 @@ use imagegraph_db::UserId;
 use super::pagination::PageInfo;
 use super::types::User;
 use super::{ContextExt as _, parse_id};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::usage::Kind;
 use crate::usage::report::{self, Bucket, Range};
 
@@ -123,7 +123,7 @@ impl Metric {
         let Some(id) = self.totals.user_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders().users.load_one(id).await?)
+        ctx.loaders().users.load_one(id).await
     }
 }
 
@@ -206,15 +206,14 @@ impl MetricsQuery {
         if !(0..=MAX_PAGE).contains(&first) {
             return Err(Error::bad_input(format!(
                 "`first` must be between 0 and {MAX_PAGE}; got {first}"
-            ))
-            .into());
+            )));
         }
         let offset = after
             .as_deref()
             .map(decode_offset)
             .transpose()?
             .unwrap_or(0);
-        let mut conn = app.db.conn().await.map_err(Error::from)?;
+        let mut conn = app.db.conn().await?;
         let mut rows = report::totals(
             &mut conn,
             user,
@@ -224,8 +223,7 @@ impl MetricsQuery {
             i64::from(first) + 1,
             offset,
         )
-        .await
-        .map_err(Error::from)?;
+        .await?;
         let has_next_page = rows.len() > first as usize;
         rows.truncate(first as usize);
         let edges: Vec<MetricEdge> = rows
@@ -257,10 +255,8 @@ impl MetricsQuery {
         let app = ctx.app();
         let range = range(from, to, app.usage.now())?;
         let bucket = Bucket::finest_kept(range.from, app.usage.now(), app.usage.retention);
-        let mut conn = app.db.conn().await.map_err(Error::from)?;
-        let s = report::summary(&mut conn, user, range, bucket)
-            .await
-            .map_err(Error::from)?;
+        let mut conn = app.db.conn().await?;
+        let s = report::summary(&mut conn, user, range, bucket).await?;
         Ok(MetricsSummary {
             total_api_calls: s.total_api_calls,
             total_function_calls: s.total_function_calls,
@@ -296,17 +292,15 @@ impl MetricsQuery {
         if (range.to - range.from).num_seconds() / bucket.width().num_seconds() > MAX_POINTS {
             return Err(Error::bad_input(format!(
                 "at most {MAX_POINTS} buckets per series: use a coarser bucket"
-            ))
-            .into());
+            )));
         }
         let kept = Bucket::finest_kept(range.from, now, app.usage.retention);
         if bucket.width() < kept.width() {
             return Err(Error::bad_input(
                 "that bucket size is no longer kept for this range: use a coarser bucket",
-            )
-            .into());
+            ));
         }
-        let mut conn = app.db.conn().await.map_err(Error::from)?;
+        let mut conn = app.db.conn().await?;
         let points = report::series(
             &mut conn,
             user,
@@ -315,8 +309,7 @@ impl MetricsQuery {
             range,
             bucket,
         )
-        .await
-        .map_err(Error::from)?;
+        .await?;
         Ok(points
             .into_iter()
             .map(|p| MetricPoint {

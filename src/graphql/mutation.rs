@@ -1,10 +1,10 @@
 use std::io::Read as _;
 
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object};
 
 use super::types::*;
 use super::{ContextExt as _, parse_id};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::{analysis, benchmark, comments, edits, generation, images};
 
 #[derive(Default)]
@@ -33,8 +33,7 @@ impl Mutation {
                 if upload.size().unwrap_or(0) as usize > max_bytes {
                     return Err(Error::PayloadTooLarge(format!(
                         "the image is larger than {max_bytes} bytes"
-                    ))
-                    .into());
+                    )));
                 }
                 tokio::task::spawn_blocking(move || {
                     let mut bytes = Vec::new();
@@ -44,16 +43,15 @@ impl Mutation {
                         .read_to_end(&mut bytes)
                         .map(|_| bytes)
                 })
-                .await
-                .map_err(Error::from)?
+                .await?
                 .map_err(Error::internal)?
             }
             (None, Some(base64)) => images::decode_base64(&base64, max_bytes)?,
             (Some(_), Some(_)) => {
-                return Err(Error::bad_input("pass either `file` or `base64`, not both").into());
+                return Err(Error::bad_input("pass either `file` or `base64`, not both"));
             }
             (None, None) => {
-                return Err(Error::bad_input("pass the image as `file` or `base64`").into());
+                return Err(Error::bad_input("pass the image as `file` or `base64`"));
             }
         };
         let image = app
@@ -156,7 +154,7 @@ impl Mutation {
             .iter()
             .any(|i| matches!(i, EditInstructionInput::Grayscale(false)))
         {
-            return Err(Error::bad_input("`grayscale` takes `true`").into());
+            return Err(Error::bad_input("`grayscale` takes `true`"));
         }
         let save: edits::SaveMode = input.save.into();
         if input.analyze && save != edits::SaveMode::Preview {

@@ -1,8 +1,8 @@
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object};
 
 use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount};
 use super::{ContextExt as _, parse_id};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::graphql::pagination::{self, page_request};
 use crate::graphql::types::{BenchmarkRun, Comment, Generation, Image, User};
 use imagegraph_db::models::image::ImageFilter;
@@ -33,15 +33,14 @@ impl Query {
         if let Some(generation) = loaders.generations.load_one(generation_id).await? {
             return Ok(Some(Node::ImageGeneration(generation)));
         }
-        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        if let Some(run) = models::BenchmarkRun::find(&mut conn, BenchmarkRunId::from_uuid(id))
-            .await
-            .map_err(Error::from)?
+        let mut conn = ctx.app().db.conn().await?;
+        if let Some(run) =
+            models::BenchmarkRun::find(&mut conn, BenchmarkRunId::from_uuid(id)).await?
             && viewer.may_manage(run.owner_id)
         {
             return Ok(Some(Node::BenchmarkRun(run.into())));
         }
-        Err(Error::NotFound("node").into())
+        Err(Error::NotFound("node"))
     }
 
     /// The user the request's token belongs to.
@@ -82,10 +81,8 @@ impl Query {
             &pagination::IMAGES,
         )?;
         let filter = ImageFilter::default();
-        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = models::Image::page(&mut conn, filter, &request)
-            .await
-            .map_err(Error::from)?;
+        let mut conn = ctx.app().db.conn().await?;
+        let page = models::Image::page(&mut conn, filter, &request).await?;
         drop(conn);
         let page = ctx.loaders().with_owners(page).await;
         Ok(ImageConnection::new(
@@ -99,13 +96,11 @@ impl Query {
     async fn benchmark_run(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BenchmarkRun>> {
         let viewer = ctx.viewer()?;
         let id: BenchmarkRunId = parse_id(&id)?;
-        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let run = models::BenchmarkRun::find(&mut conn, id)
-            .await
-            .map_err(Error::from)?;
+        let mut conn = ctx.app().db.conn().await?;
+        let run = models::BenchmarkRun::find(&mut conn, id).await?;
         match run {
             Some(run) if viewer.may_manage(run.owner_id) => Ok(Some(run.into())),
-            _ => Err(Error::NotFound("benchmark run").into()),
+            _ => Err(Error::NotFound("benchmark run")),
         }
     }
 
@@ -122,10 +117,9 @@ impl Query {
         let viewer = ctx.viewer()?;
         let owner = (!viewer.is_admin()).then_some(viewer.id);
         let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
-        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
+        let mut conn = ctx.app().db.conn().await?;
         let page = models::BenchmarkRun::page(&mut conn, owner, &request)
-            .await
-            .map_err(Error::from)?
+            .await?
             .map(BenchmarkRun);
         Ok(BenchmarkRunConnection::new(
             page,

@@ -2,7 +2,7 @@
 //! PostgreSQL LISTEN/NOTIFY, so events from any replica arrive) and loads the row
 //! fresh when its event fires.
 
-use async_graphql::{Context, ID, Result, Subscription as SubscriptionDerive};
+use async_graphql::{Context, ID, Subscription as SubscriptionDerive};
 use futures::{Stream, StreamExt as _};
 use imagegraph_db::models::{self, ById as _};
 use imagegraph_db::{BenchmarkRunId, GenerationId, ImageId};
@@ -11,7 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::types::{BenchmarkProgress, Comment, Generation, Image, RowObject};
 use super::{ContextExt as _, parse_id};
 use crate::app::App;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::events::Event;
 
 #[derive(Default)]
@@ -52,13 +52,9 @@ impl Subscription {
         ctx.viewer()?;
         let wanted: ImageId = parse_id(&image_id)?;
         let app = ctx.app().clone();
-        let mut conn = app.db.conn().await.map_err(Error::from)?;
-        if models::Image::find(&mut conn, wanted)
-            .await
-            .map_err(Error::from)?
-            .is_none()
-        {
-            return Err(Error::NotFound("image").into());
+        let mut conn = app.db.conn().await?;
+        if models::Image::find(&mut conn, wanted).await?.is_none() {
+            return Err(Error::NotFound("image"));
         }
         drop(conn);
         Ok(events(ctx).filter_map(move |event| {
@@ -88,13 +84,10 @@ impl Subscription {
         let viewer = ctx.viewer()?;
         let wanted: BenchmarkRunId = parse_id(&run_id)?;
         let app = ctx.app().clone();
-        let mut conn = app.db.conn().await.map_err(Error::from)?;
-        match models::BenchmarkRun::find(&mut conn, wanted)
-            .await
-            .map_err(Error::from)?
-        {
+        let mut conn = app.db.conn().await?;
+        match models::BenchmarkRun::find(&mut conn, wanted).await? {
             Some(run) if viewer.may_manage(run.owner_id) => {}
-            _ => return Err(Error::NotFound("benchmark run").into()),
+            _ => return Err(Error::NotFound("benchmark run")),
         }
         drop(conn);
         Ok(events(ctx).filter_map(move |event| {

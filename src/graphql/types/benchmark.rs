@@ -1,8 +1,8 @@
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{BenchmarkRun, User};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
 use imagegraph_db::models::benchmark_run::RunStatus;
 
@@ -31,12 +31,11 @@ impl BenchmarkRun {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx
-            .loaders()
+        ctx.loaders()
             .users
             .load_one(self.owner_id)
             .await?
-            .ok_or(Error::NotFound("user"))?)
+            .ok_or(Error::NotFound("user"))
     }
 
     async fn status(&self) -> BenchmarkStatus {

@@ -1,8 +1,8 @@
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{Comment, Image, User};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
 
 #[Object]
@@ -12,21 +12,19 @@ impl Comment {
     }
 
     async fn image(&self, ctx: &Context<'_>) -> Result<Image> {
-        Ok(ctx
-            .loaders()
+        ctx.loaders()
             .images
             .load_one(self.image_id)
             .await?
-            .ok_or(Error::NotFound("image"))?)
+            .ok_or(Error::NotFound("image"))
     }
 
     async fn author(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx
-            .loaders()
+        ctx.loaders()
             .users
             .load_one(self.author_id)
             .await?
-            .ok_or(Error::NotFound("user"))?)
+            .ok_or(Error::NotFound("user"))
     }
 
     async fn text(&self) -> &str {

@@ -1,9 +1,9 @@
 //! Relay connection types. `totalCount` is computed only when asked for.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 
 use super::{BenchmarkRun, Comment, Image};
-use crate::error::Error;
+use crate::error::Result;
 use crate::graphql::ContextExt as _;
 use crate::graphql::pagination::{PageInfo, encode_cursor};
 use imagegraph_db::UserId;
@@ -25,16 +25,12 @@ impl TotalCount {
     async fn resolve(&self, ctx: &Context<'_>) -> Result<i64> {
         match self {
             Self::Images(filter) => {
-                let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-                Ok(models::Image::count(&mut conn, *filter)
-                    .await
-                    .map_err(Error::from)?)
+                let mut conn = ctx.app().db.conn().await?;
+                Ok(models::Image::count(&mut conn, *filter).await?)
             }
             Self::BenchmarkRuns(owner) => {
-                let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-                Ok(models::BenchmarkRun::count(&mut conn, *owner)
-                    .await
-                    .map_err(Error::from)?)
+                let mut conn = ctx.app().db.conn().await?;
+                Ok(models::BenchmarkRun::count(&mut conn, *owner).await?)
             }
             Self::Known(count) => Ok(*count),
         }

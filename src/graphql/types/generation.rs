@@ -1,8 +1,8 @@
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{Generation, Image, User};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
 use imagegraph_db::models::generation::GenerationStatus;
 
@@ -35,12 +35,11 @@ impl Generation {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx
-            .loaders()
+        ctx.loaders()
             .users
             .load_one(self.owner_id)
             .await?
-            .ok_or(Error::NotFound("user"))?)
+            .ok_or(Error::NotFound("user"))
     }
 
     async fn prompt(&self) -> &str {
@@ -74,7 +73,7 @@ impl Generation {
         let Some(image_id) = self.image_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders().images.load_one(image_id).await?)
+        ctx.loaders().images.load_one(image_id).await
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -1,9 +1,9 @@
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::connection::{CommentConnection, ImageConnection, TotalCount};
 use super::{Image, User};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
 use crate::graphql::loaders::CommentPageKey;
 use crate::graphql::pagination::{self, page_request};
@@ -50,12 +50,11 @@ impl Image {
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(ctx
-            .loaders()
+        ctx.loaders()
             .users
             .load_one(self.owner_id)
             .await?
-            .ok_or(Error::NotFound("user"))?)
+            .ok_or(Error::NotFound("user"))
     }
 
     /// The original, as a signed URL usable in an `<img>` tag.
@@ -123,7 +122,7 @@ impl Image {
         let Some(parent_id) = self.parent_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders().images.load_one(parent_id).await?)
+        ctx.loaders().images.load_one(parent_id).await
     }
 
     /// Images derived from this one, newest first.
@@ -140,10 +139,8 @@ impl Image {
         let filter = ImageFilter {
             parent_id: Some(self.id),
         };
-        let mut conn = ctx.app().db.conn().await.map_err(Error::from)?;
-        let page = models::Image::page(&mut conn, filter, &request)
-            .await
-            .map_err(Error::from)?;
+        let mut conn = ctx.app().db.conn().await?;
+        let page = models::Image::page(&mut conn, filter, &request).await?;
         drop(conn);
         let page = ctx.loaders().with_owners(page).await;
         Ok(ImageConnection::new(

@@ -77,7 +77,7 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
     let storage = imagegraph::storage::Storage::from_url(None, data_dir.path())?;
     let app = imagegraph::app::App::new(config, db, storage, vec![7; 32])?;
     let (_, token) =
-        imagegraph::users::create(&app.db, "bench", imagegraph_db::models::Role::Member)
+        imagegraph::use_cases::users::create(&app.db, "bench", imagegraph_db::models::Role::Member)
             .await
             .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -56,7 +56,7 @@ async fn app(db_url: &str, workers: usize) -> anyhow::Result<(Arc<App>, User)> {
     )?;
     let app = App::new(config, db, storage, vec![3; 32])?;
     let name = format!("bench{}", uuid::Uuid::now_v7().simple());
-    let (user, _) = imagegraph::users::create(&app.db, &name[..30], Role::Member)
+    let (user, _) = imagegraph::use_cases::users::create(&app.db, &name[..30], Role::Member)
         .await
         .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     Ok((app, user))
@@ -78,7 +78,7 @@ async fn pickup_latency(db_url: &str, uploads: usize) -> anyhow::Result<Vec<Dura
     let mut latencies = Vec::new();
     for _ in 0..uploads {
         let started = Instant::now();
-        let image = imagegraph::images::upload(&app, &user, tiny_png(), true)
+        let image = imagegraph::use_cases::images::upload(&app, &user, tiny_png(), true)
             .await
             .map_err(|e| anyhow::anyhow!(e.public_message()))?;
         loop {
@@ -102,11 +102,11 @@ async fn throughput(db_url: &str, workers: usize, jobs: usize) -> anyhow::Result
     // Queue everything first (no workers yet), then time the drain.
     let png = Bytes::from(tiny_png());
     for _ in 0..jobs {
-        imagegraph::images::store(
+        imagegraph::use_cases::images::store(
             &app,
             &user,
             png.clone(),
-            imagegraph::images::NewImage {
+            imagegraph::use_cases::images::NewImage {
                 source: imagegraph_db::models::image::ImageSource::Upload,
                 prompt: None,
                 parent_id: None,

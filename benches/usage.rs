@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
         let on = serve(&db_url, true).await?;
         let off = serve(&db_url, false).await?;
         let (_, token) =
-            imagegraph::users::create(&on.1, "usagebench", Role::Member).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            imagegraph::use_cases::users::create(&on.1, "usagebench", Role::Member).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
         let body = Arc::new(json!({ "query": "query Trivial { viewer { id } }" }).to_string());
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
         let (mut rps_on, mut rps_off, mut p50_on, mut p50_off) = (0.0, 0.0, 0.0, 0.0);

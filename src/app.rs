@@ -22,7 +22,7 @@ pub struct App {
     /// Edits running at once; more wait, so they never take every blocking thread.
     pub edit_slots: tokio::sync::Semaphore,
     pub limits: crate::ratelimit::RateLimits,
-    pub tokens: Arc<crate::users::TokenCache>,
+    pub tokens: Arc<crate::use_cases::users::TokenCache>,
 }
 
 impl App {

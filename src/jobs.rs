@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{analysis, benchmark, generation};
+use crate::use_cases::{analysis, benchmark, generation};
 
 /// Describe an image with the vision model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,21 +1,19 @@
 //! imagegraph: a self-hostable GraphQL service for images. See ARCHITECTURE.md.
+//!
+//! This crate is the service: configuration, the `App` every request shares, HTTP,
+//! GraphQL, and the use cases. Pixels, the database and the job queue live in the
+//! crates below it (`imagegraph-imaging`, `imagegraph-db`, `imagegraph-jobs`,
+//! `imagegraph-hpl`), which never see this one.
 
 pub mod ai;
-pub mod analysis;
 pub mod app;
-pub mod benchmark;
-pub mod comments;
 pub mod config;
-pub mod edits;
 pub mod error;
 pub mod events;
 pub mod fsutil;
-pub mod gc;
-pub mod generation;
 pub mod graphql;
 pub mod host;
 pub mod http;
-pub mod images;
 pub mod jobs;
 pub mod media;
 pub mod ratelimit;
@@ -24,4 +22,4 @@ pub mod storage;
 pub mod telemetry;
 pub mod text;
 pub mod usage;
-pub mod users;
+pub mod use_cases;

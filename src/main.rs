@@ -2,7 +2,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imagegraph::config::Config;
 use imagegraph::startup::{Background, Database, build_app};
-use imagegraph::{graphql, http, users};
+use imagegraph::use_cases::users;
+use imagegraph::{graphql, http};
 use imagegraph_db::models::{Role, User, token};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -189,7 +190,7 @@ async fn worker(config: Config, database_url: &str) -> anyhow::Result<()> {
 
 async fn gc(config: Config, database_url: &str, grace_secs: u64) -> anyhow::Result<()> {
     let app = build_app(config, database_url).await?;
-    let report = imagegraph::gc::sweep(&app, std::time::Duration::from_secs(grace_secs))
+    let report = imagegraph::use_cases::gc::sweep(&app, std::time::Duration::from_secs(grace_secs))
         .await
         .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     eprintln!(

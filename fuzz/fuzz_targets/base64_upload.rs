@@ -2,7 +2,7 @@
 //! than the limit allows.
 #![no_main]
 
-use imagegraph::images::decode_base64;
+use imagegraph::use_cases::images::decode_base64;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_BYTES: usize = 4096;

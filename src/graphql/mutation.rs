@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 use super::types::*;
 use super::{ContextExt as _, parse_id};
 use crate::error::{Error, Result};
-use crate::{analysis, benchmark, comments, edits, generation, images};
+use crate::use_cases::{analysis, benchmark, comments, edits, generation, images};
 
 #[derive(Default)]
 pub struct Mutation;

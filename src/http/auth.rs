@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::{HttpState, error_response, graphql_error_response};
 use crate::app::App;
-use crate::users;
+use crate::use_cases::users;
 use imagegraph_db::models::User;
 
 /// The address a request comes from: the peer, or with TRUST_FORWARDED_FOR the last

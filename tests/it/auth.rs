@@ -112,7 +112,7 @@ async fn tokens_are_stored_hashed() {
         assert!(rows.iter().all(|row| row.token_hash != token.as_bytes()));
         assert!(
             rows.iter()
-                .any(|row| row.token_hash == imagegraph::users::hash_token(token))
+                .any(|row| row.token_hash == imagegraph::use_cases::users::hash_token(token))
         );
     }
 }

@@ -1,6 +1,6 @@
 use bytes::Bytes;
-use imagegraph::gc::{GcReport, sweep};
 use imagegraph::storage::StorageKey;
+use imagegraph::use_cases::gc::{GcReport, sweep};
 use imagegraph_imaging::MediaFormat;
 use std::time::Duration;
 

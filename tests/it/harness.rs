@@ -248,7 +248,7 @@ impl TestApp {
             ("alice", Role::Member),
             ("bob", Role::Member),
         ] {
-            let (_, token) = imagegraph::users::create(&app.db, name, role)
+            let (_, token) = imagegraph::use_cases::users::create(&app.db, name, role)
                 .await
                 .unwrap();
             users.push(TestUser { token });

@@ -35,9 +35,10 @@ async fn concurrent_use_is_counted_exactly_per_user_and_globally() {
     let t = TestApp::start().await;
     let mut users = Vec::new();
     for n in 0..10 {
-        let (user, token) = imagegraph::users::create(&t.app.db, &format!("load{n}"), Role::Member)
-            .await
-            .unwrap();
+        let (user, token) =
+            imagegraph::use_cases::users::create(&t.app.db, &format!("load{n}"), Role::Member)
+                .await
+                .unwrap();
         users.push((user.id, token));
     }
     let tasks: Vec<_> = (0..50)

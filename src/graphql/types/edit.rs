@@ -1,7 +1,7 @@
 use async_graphql::{Enum, ID, InputObject, Json, OneofObject, SimpleObject};
 
 use super::Image;
-use crate::edits::SaveMode;
+use crate::use_cases::edits::SaveMode;
 use imagegraph_imaging::MediaFormat;
 use imagegraph_imaging::edit::{EditInstruction, Fit, FlipAxis};
 

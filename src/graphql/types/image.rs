@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
 use crate::graphql::loaders::CommentPageKey;
 use crate::graphql::pagination::{self, page_request};
-use crate::images::{original_key, thumbnail_key};
+use crate::use_cases::images::{original_key, thumbnail_key};
 use imagegraph_db::models::{
     self,
     image::{AnalysisStatus, ImageFilter, ImageSource},

@@ -58,7 +58,7 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
     Image::set_analysis_model(&mut conn, image_id, app.ai.vision_model()).await?;
     drop(conn);
 
-    let key = crate::images::original_key(&image);
+    let key = crate::use_cases::images::original_key(&image);
     let bytes = match app.storage.get(&key).await {
         Ok(object) => object.bytes().await.map_err(Error::from)?,
         Err(object_store::Error::NotFound { .. }) => {
@@ -66,7 +66,7 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
         }
         Err(err) => return Err(Error::from(err).into()),
     };
-    let format = crate::images::media_format(image.content_type);
+    let format = crate::use_cases::images::media_format(image.content_type);
 
     let started = Instant::now();
     let described = app.ai.describe(&bytes, format).await;

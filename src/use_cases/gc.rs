@@ -12,8 +12,8 @@ use imagegraph_db::models::ById as _;
 
 use crate::app::App;
 use crate::error::Result;
-use crate::images::{original_key, thumbnail_key};
 use crate::storage::StorageKey;
+use crate::use_cases::images::{original_key, thumbnail_key};
 use imagegraph_db::models::Image;
 
 const BATCH: usize = 500;

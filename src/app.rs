@@ -22,7 +22,7 @@ pub struct App {
     /// Edits running at once; more wait, so they never take every blocking thread.
     pub edit_slots: tokio::sync::Semaphore,
     pub limits: crate::ratelimit::RateLimits,
-    pub tokens: Arc<crate::use_cases::users::TokenCache>,
+    pub tokens: Arc<crate::token_cache::TokenCache>,
 }
 
 impl App {
@@ -37,11 +37,11 @@ impl App {
             config.storage.media_url_ttl_secs,
             &config.http.public_url(),
         );
-        let ai = Provider::from_settings(config.ai.openai_settings())?;
+        let ai = Provider::from_settings(crate::ai::OpenAiSettings::from_config(&config.ai))?;
         crate::telemetry::handle();
         let usage = Arc::new(UsageRecorder::new(
             config.usage.usage_metrics,
-            config.usage.retention(),
+            crate::usage::Retention::from_config(&config.usage),
             Arc::new(Utc::now),
         ));
         let limits = crate::ratelimit::RateLimits::from_config(&config);

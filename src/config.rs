@@ -512,26 +512,6 @@ impl AiConfig {
         );
         Ok(())
     }
-
-    /// The OpenAI-compatible provider, or `None` for the offline describer.
-    pub fn openai_settings(&self) -> Option<crate::ai::OpenAiSettings> {
-        if self.openai_api_key.is_none() && self.openai_base_url.is_none() {
-            return None;
-        }
-        Some(crate::ai::OpenAiSettings {
-            api_key: self.openai_api_key.clone(),
-            base_url: self
-                .openai_base_url
-                .clone()
-                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned()),
-            vision_model: self.openai_vision_model.clone(),
-            describe_prompt: self.openai_describe_prompt.clone(),
-            max_tokens: self.openai_max_tokens,
-            image_model: self.openai_image_model.clone(),
-            planner_model: self.openai_planner_model.clone(),
-            timeout: Duration::from_millis(self.ai_timeout_ms),
-        })
-    }
 }
 
 impl JobsConfig {
@@ -564,13 +544,6 @@ impl UsageConfig {
             "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
         );
         Ok(())
-    }
-
-    pub fn retention(&self) -> crate::usage::Retention {
-        crate::usage::Retention {
-            minutes: chrono::TimeDelta::hours(self.usage_minute_retention_hours),
-            hours: chrono::TimeDelta::days(self.usage_hour_retention_days),
-        }
     }
 }
 

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use imagegraph_jobs::JobError;
+
 #[derive(Debug, Clone)]
 pub enum Error {
     BadInput(String),
@@ -151,12 +153,6 @@ impl From<object_store::Error> for Error {
     }
 }
 
-impl From<crate::ai::AiError> for Error {
-    fn from(err: crate::ai::AiError) -> Self {
-        Self::AiProvider(err.user_message())
-    }
-}
-
 impl From<imagegraph_imaging::ImageError> for Error {
     fn from(err: imagegraph_imaging::ImageError) -> Self {
         use imagegraph_imaging::ImageError as E;
@@ -169,8 +165,58 @@ impl From<imagegraph_imaging::ImageError> for Error {
     }
 }
 
+/// Whether a failed use case is worth another attempt: only when the failure is
+/// ours and passing (a dependency away, a rate limit, an internal error); what the
+/// data itself refuses (not found, forbidden, bad input) fails the same way again.
+impl From<Error> for JobError {
+    fn from(err: Error) -> Self {
+        let message = err.public_message();
+        match err {
+            Error::Unavailable(_) | Error::Internal(_) => JobError::retry(message),
+            Error::RateLimited { retry_after } => JobError::Retry {
+                message,
+                after: Some(retry_after),
+            },
+            Error::BadInput(_)
+            | Error::NotFound(_)
+            | Error::Unauthenticated
+            | Error::Forbidden(_)
+            | Error::PayloadTooLarge(_)
+            | Error::UnsupportedMediaType(_)
+            | Error::AiProvider(_) => JobError::Permanent(message),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for Error {
     fn from(err: tokio::task::JoinError) -> Self {
         Self::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_retry_only_passing_failures() {
+        assert!(matches!(
+            JobError::from(Error::Unavailable("the database")),
+            JobError::Retry { .. }
+        ));
+        assert!(matches!(
+            JobError::from(Error::RateLimited {
+                retry_after: std::time::Duration::from_secs(3)
+            }),
+            JobError::Retry { after: Some(_), .. }
+        ));
+        assert!(matches!(
+            JobError::from(Error::NotFound("image")),
+            JobError::Permanent(_)
+        ));
+        assert!(matches!(
+            JobError::from(Error::forbidden("no")),
+            JobError::Permanent(_)
+        ));
     }
 }

@@ -21,5 +21,6 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod text;
+pub mod token_cache;
 pub mod usage;
 pub mod use_cases;

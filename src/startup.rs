@@ -75,7 +75,7 @@ pub struct Background {
 impl Background {
     pub fn start(app: &Arc<App>, workers: bool) -> Self {
         let shutdown = CancellationToken::new();
-        let forget = tokio::spawn(crate::use_cases::users::forget_changed_users(
+        let forget = tokio::spawn(crate::token_cache::forget_changed_users(
             app.tokens.clone(),
             app.events.subscribe(),
             shutdown.clone(),

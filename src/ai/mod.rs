@@ -121,6 +121,12 @@ impl AiError {
     }
 }
 
+impl From<AiError> for crate::error::Error {
+    fn from(err: AiError) -> Self {
+        Self::AiProvider(err.user_message())
+    }
+}
+
 impl From<AiError> for JobError {
     fn from(err: AiError) -> Self {
         let message = err.user_message();

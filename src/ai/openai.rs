@@ -24,7 +24,7 @@ const MAX_VISION_SIDE: u32 = 2048;
 /// Provider error bodies are quoted to users only up to this length.
 const MAX_ERROR_CHARS: usize = 500;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenAiSettings {
     pub api_key: Option<String>,
     pub base_url: String,
@@ -35,6 +35,41 @@ pub struct OpenAiSettings {
     /// Model that plans structured output by tool calling (edit plans).
     pub planner_model: String,
     pub timeout: Duration,
+}
+
+impl OpenAiSettings {
+    /// The OpenAI-compatible provider configured, or `None` for the offline describer.
+    pub fn from_config(config: &crate::config::AiConfig) -> Option<Self> {
+        if config.openai_api_key.is_none() && config.openai_base_url.is_none() {
+            return None;
+        }
+        Some(Self {
+            api_key: config.openai_api_key.clone(),
+            base_url: config
+                .openai_base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned()),
+            vision_model: config.openai_vision_model.clone(),
+            describe_prompt: config.openai_describe_prompt.clone(),
+            max_tokens: config.openai_max_tokens,
+            image_model: config.openai_image_model.clone(),
+            planner_model: config.openai_planner_model.clone(),
+            timeout: Duration::from_millis(config.ai_timeout_ms),
+        })
+    }
+}
+
+/// The key stays out of logs.
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("base_url", &self.base_url)
+            .field("vision_model", &self.vision_model)
+            .field("image_model", &self.image_model)
+            .field("planner_model", &self.planner_model)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct OpenAi {

@@ -10,6 +10,7 @@ pub mod pagination;
 mod query;
 mod subscription;
 mod types;
+mod usage;
 
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
     let builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_complexity(limits.max_complexity)
         .extension(limits)
-        .extension(crate::usage::UsageExtension);
+        .extension(usage::UsageExtension);
     let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {

@@ -4,7 +4,6 @@
 //! shutdown. Worst case, a process killed without warning loses the counts of the
 //! last flush interval (`USAGE_FLUSH_INTERVAL_MS`, default 5 s).
 
-mod extension;
 pub mod report;
 mod store;
 
@@ -17,7 +16,6 @@ use imagegraph_db::UserId;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub use extension::UsageExtension;
 use imagegraph_db::Db;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,6 +108,15 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct Retention {
     pub minutes: TimeDelta,
     pub hours: TimeDelta,
+}
+
+impl Retention {
+    pub fn from_config(config: &crate::config::UsageConfig) -> Self {
+        Self {
+            minutes: TimeDelta::hours(config.usage_minute_retention_hours),
+            hours: TimeDelta::days(config.usage_hour_retention_days),
+        }
+    }
 }
 
 pub struct UsageRecorder {

@@ -16,7 +16,6 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::host::{cores, cpu_model, hostname};
-use crate::jobs::RunBenchmark;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::benchmark_run::{Host, Outcome, RunStatus};
 use imagegraph_db::models::{BenchmarkRun, User};
@@ -101,6 +100,34 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
 
 /// Serialises runs within this process.
 static NODE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The job: run an HPL benchmark on this node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunBenchmark {
+    pub run_id: BenchmarkRunId,
+}
+
+impl imagegraph_jobs::Job for RunBenchmark {
+    const KIND: &'static str = "run_benchmark";
+    type Context = std::sync::Arc<App>;
+
+    async fn run(&self, app: &std::sync::Arc<App>) -> Result<(), JobError> {
+        run(app, self.run_id).await
+    }
+
+    async fn retrying(&self, app: &std::sync::Arc<App>) {
+        if let Err(err) = retrying(app, self.run_id).await {
+            tracing::warn!(error = ?err, "could not mark a job's work as pending");
+        }
+    }
+
+    async fn give_up(&self, app: &std::sync::Arc<App>, message: &str) {
+        if let Err(err) = give_up(app, self.run_id, message).await {
+            tracing::error!(error = ?err, "could not record a job's failure");
+        }
+    }
+}
 
 pub(crate) async fn run(app: &Arc<App>, run_id: BenchmarkRunId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;

@@ -13,7 +13,6 @@ use crate::ai::Shape;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
-use crate::jobs::GenerateImage;
 use crate::use_cases::images::{self, NewImage};
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::generation::{GenerationShape, GenerationStatus};
@@ -69,6 +68,34 @@ fn ai_shape(shape: GenerationShape) -> Shape {
         GenerationShape::Square => Shape::Square,
         GenerationShape::Portrait => Shape::Portrait,
         GenerationShape::Landscape => Shape::Landscape,
+    }
+}
+
+/// The job: generate an image from a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateImage {
+    pub generation_id: GenerationId,
+}
+
+impl imagegraph_jobs::Job for GenerateImage {
+    const KIND: &'static str = "generate_image";
+    type Context = std::sync::Arc<App>;
+
+    async fn run(&self, app: &std::sync::Arc<App>) -> Result<(), JobError> {
+        run(app, self.generation_id).await
+    }
+
+    async fn retrying(&self, app: &std::sync::Arc<App>) {
+        if let Err(err) = retrying(app, self.generation_id).await {
+            tracing::warn!(error = ?err, "could not mark a job's work as pending");
+        }
+    }
+
+    async fn give_up(&self, app: &std::sync::Arc<App>, message: &str) {
+        if let Err(err) = give_up(app, self.generation_id, message).await {
+            tracing::error!(error = ?err, "could not record a job's failure");
+        }
     }
 }
 

@@ -10,8 +10,8 @@ use futures::future::BoxFuture;
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::jobs::AnalyzeImage;
 use crate::storage::StorageKey;
+use crate::use_cases::analysis::AnalyzeImage;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::image::{AnalysisStatus, ContentType, ImageSource};
 use imagegraph_db::models::{Image, User};

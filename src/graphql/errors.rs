@@ -3,7 +3,7 @@
 
 use async_graphql::{ErrorExtensions as _, ServerError};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 impl From<Error> for async_graphql::Error {
     fn from(err: Error) -> Self {
@@ -15,7 +15,7 @@ impl From<Error> for async_graphql::Error {
 fn to_graphql(err: &Error) -> async_graphql::Error {
     let (code, retryable, retry_after) = (err.code(), err.is_retryable(), err.retry_after_secs());
     async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
-        ext.set("code", code);
+        ext.set("code", code.as_str());
         if retryable {
             ext.set("retryable", true);
         }
@@ -38,17 +38,17 @@ pub fn ensure_codes(errors: &mut [ServerError]) {
             error
                 .extensions
                 .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
+                .set("code", ErrorCode::BadUserInput.as_str());
         }
     }
 }
 
 /// A whole-request error in the GraphQL response shape, for failures before execution.
-pub fn request_error(message: &str, code: &str) -> async_graphql::Response {
+pub fn request_error(message: &str, code: ErrorCode) -> async_graphql::Response {
     let mut err = ServerError::new(message, None);
     err.extensions
         .get_or_insert_with(Default::default)
-        .set("code", code);
+        .set("code", code.as_str());
     async_graphql::Response::from_errors(vec![err])
 }
 

@@ -117,7 +117,7 @@ impl Extension for QueryLimits {
 fn refusal(message: String, limit: &str, max: usize) -> ServerError {
     let mut error = ServerError::new(message, None);
     let extensions = error.extensions.get_or_insert_with(Default::default);
-    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("code", crate::error::ErrorCode::BadUserInput.as_str());
     extensions.set("limit", limit);
     extensions.set("max", max);
     error

@@ -239,7 +239,7 @@ impl Mutation {
             .function(
                 "comment.add",
                 Some(viewer.id),
-                comments::add(ctx.app(), viewer, image_id, &input.text),
+                comments::add(&ctx.app().db, viewer, image_id, &input.text),
             )
             .await?;
         Ok(AddCommentPayload {
@@ -260,7 +260,7 @@ impl Mutation {
             .function(
                 "comment.update",
                 Some(viewer.id),
-                comments::update(ctx.app(), viewer, parse_id(&input.id)?, &input.text),
+                comments::update(&ctx.app().db, viewer, parse_id(&input.id)?, &input.text),
             )
             .await?;
         Ok(UpdateCommentPayload {
@@ -281,7 +281,7 @@ impl Mutation {
             .function(
                 "comment.delete",
                 Some(viewer.id),
-                comments::delete(ctx.app(), viewer, parse_id(&input.id)?),
+                comments::delete(&ctx.app().db, viewer, parse_id(&input.id)?),
             )
             .await?;
         Ok(DeleteCommentPayload {

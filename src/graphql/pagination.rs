@@ -141,7 +141,7 @@ mod tests {
         ] {
             assert_eq!(
                 decode_cursor(bad).unwrap_err().code(),
-                "BAD_USER_INPUT",
+                crate::error::ErrorCode::BadUserInput,
                 "{bad}"
             );
         }
@@ -169,7 +169,7 @@ mod tests {
                 page_request(first, None, last, None, &IMAGES)
                     .unwrap_err()
                     .code(),
-                "BAD_USER_INPUT"
+                crate::error::ErrorCode::BadUserInput
             );
         }
         let c = encode_cursor(Cursor {
@@ -180,13 +180,13 @@ mod tests {
             page_request(Some(1), None, None, Some(&c), &IMAGES)
                 .unwrap_err()
                 .code(),
-            "BAD_USER_INPUT"
+            crate::error::ErrorCode::BadUserInput
         );
         assert_eq!(
             page_request(None, Some(&c), Some(1), None, &IMAGES)
                 .unwrap_err()
                 .code(),
-            "BAD_USER_INPUT"
+            crate::error::ErrorCode::BadUserInput
         );
     }
 }

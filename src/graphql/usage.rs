@@ -104,7 +104,7 @@ impl Extension for RequestUsage {
                     async_graphql::Value::String(s) => Some(s.clone()),
                     _ => None,
                 })
-                .unwrap_or_else(|| "BAD_USER_INPUT".to_owned());
+                .unwrap_or_else(|| crate::error::ErrorCode::BadUserInput.as_str().to_owned());
             app.usage
                 .record(Use::new(Kind::Error, code, user, elapsed, true));
         }

@@ -71,8 +71,13 @@ pub(super) fn charge_anonymous(app: &App, client: &ClientAddr) -> Result<(), cra
 
 /// The user a `Bearer` value names. A value that names nobody is refused with 401.
 pub(super) async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, Response> {
-    let unauthorized =
-        |msg: &str| graphql_error_response(StatusCode::UNAUTHORIZED, msg, "UNAUTHENTICATED");
+    let unauthorized = |msg: &str| {
+        graphql_error_response(
+            StatusCode::UNAUTHORIZED,
+            msg,
+            crate::error::ErrorCode::Unauthenticated,
+        )
+    };
     let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else {
         return Err(unauthorized(
             "the Authorization header must be `Bearer <token>`",

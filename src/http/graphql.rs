@@ -43,7 +43,7 @@ pub(super) async fn post(
         return graphql_error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL requests as `application/json`, or uploads as `multipart/form-data`",
-            "UNSUPPORTED_MEDIA_TYPE",
+            crate::error::ErrorCode::UnsupportedMediaType,
         );
     }
     let config = &state.app.config;
@@ -82,7 +82,7 @@ pub(super) async fn post(
         return graphql_error_response(
             StatusCode::BAD_REQUEST,
             &format!("the request carries {files} files; the limit is {MAX_FILES_PER_REQUEST}"),
-            "BAD_USER_INPUT",
+            crate::error::ErrorCode::BadUserInput,
         );
     }
     let batch = match batch {
@@ -97,7 +97,7 @@ pub(super) async fn post(
                     requests.len(),
                     config.graphql.max_batch_operations
                 ),
-                "BAD_USER_INPUT",
+                crate::error::ErrorCode::BadUserInput,
             );
         }
         BatchRequest::Batch(requests) => BatchRequest::Batch(
@@ -128,7 +128,7 @@ pub(super) async fn get(
                 return graphql_error_response(
                     StatusCode::BAD_REQUEST,
                     &err.to_string(),
-                    "BAD_USER_INPUT",
+                    crate::error::ErrorCode::BadUserInput,
                 );
             }
         };
@@ -136,7 +136,7 @@ pub(super) async fn get(
         return graphql_error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "only queries can be sent with GET; send mutations with POST",
-            "BAD_USER_INPUT",
+            crate::error::ErrorCode::BadUserInput,
         );
     }
     let request = prepare_request(request, &state.app, viewer);
@@ -218,7 +218,7 @@ fn too_large(limit: usize) -> Response {
     graphql_error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("the request body is larger than {limit} bytes"),
-        "PAYLOAD_TOO_LARGE",
+        crate::error::ErrorCode::PayloadTooLarge,
     )
 }
 
@@ -227,7 +227,7 @@ fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
         ParseRequestError::PayloadTooLarge => graphql_error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "an uploaded file is larger than the limit",
-            "PAYLOAD_TOO_LARGE",
+            crate::error::ErrorCode::PayloadTooLarge,
         ),
         ParseRequestError::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
             too_large(body_limit)
@@ -237,18 +237,18 @@ fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
             graphql_error_response(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
-                "BAD_USER_INPUT",
+                crate::error::ErrorCode::BadUserInput,
             )
         }
         ParseRequestError::UnsupportedBatch => graphql_error_response(
             StatusCode::BAD_REQUEST,
             "batched requests are not supported",
-            "BAD_USER_INPUT",
+            crate::error::ErrorCode::BadUserInput,
         ),
         other => graphql_error_response(
             StatusCode::BAD_REQUEST,
             &format!("invalid GraphQL request: {other}"),
-            "BAD_USER_INPUT",
+            crate::error::ErrorCode::BadUserInput,
         ),
     }
 }

@@ -57,7 +57,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
             graphql_error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal server error",
-                "INTERNAL_SERVER_ERROR",
+                crate::error::ErrorCode::InternalServerError,
             )
         }))
         .layer(middleware::from_fn_with_state(
@@ -94,7 +94,11 @@ pub fn error_response(status: StatusCode, err: &Error) -> Response {
 }
 
 /// A request-level failure in the GraphQL response shape.
-pub fn graphql_error_response(status: StatusCode, message: &str, code: &str) -> Response {
+pub fn graphql_error_response(
+    status: StatusCode,
+    message: &str,
+    code: crate::error::ErrorCode,
+) -> Response {
     let body = serde_json::to_vec(&crate::graphql::errors::request_error(message, code))
         .unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()

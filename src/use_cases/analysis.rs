@@ -3,6 +3,7 @@
 //! analysis being unfinished, so a job that runs twice changes nothing the second
 //! time and the completion event fires exactly once.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use diesel_async::AsyncConnection as _;
@@ -54,22 +55,18 @@ pub struct AnalyzeImage {
 
 impl imagegraph_jobs::Job for AnalyzeImage {
     const KIND: &'static str = "analyze_image";
-    type Context = std::sync::Arc<App>;
+    type Context = Arc<App>;
 
-    async fn run(&self, app: &std::sync::Arc<App>) -> Result<(), JobError> {
+    async fn run(&self, app: &Arc<App>) -> Result<(), JobError> {
         run(app, self.image_id).await
     }
 
-    async fn retrying(&self, app: &std::sync::Arc<App>) {
-        if let Err(err) = retrying(app, self.image_id).await {
-            tracing::warn!(error = ?err, "could not mark a job's work as pending");
-        }
+    async fn retrying(&self, app: &Arc<App>) -> Result<(), JobError> {
+        Ok(retrying(app, self.image_id).await?)
     }
 
-    async fn give_up(&self, app: &std::sync::Arc<App>, message: &str) {
-        if let Err(err) = give_up(app, self.image_id, message).await {
-            tracing::error!(error = ?err, "could not record a job's failure");
-        }
+    async fn give_up(&self, app: &Arc<App>, message: &str) -> Result<(), JobError> {
+        Ok(give_up(app, self.image_id, message).await?)
     }
 }
 

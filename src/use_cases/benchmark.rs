@@ -110,22 +110,18 @@ pub struct RunBenchmark {
 
 impl imagegraph_jobs::Job for RunBenchmark {
     const KIND: &'static str = "run_benchmark";
-    type Context = std::sync::Arc<App>;
+    type Context = Arc<App>;
 
-    async fn run(&self, app: &std::sync::Arc<App>) -> Result<(), JobError> {
+    async fn run(&self, app: &Arc<App>) -> Result<(), JobError> {
         run(app, self.run_id).await
     }
 
-    async fn retrying(&self, app: &std::sync::Arc<App>) {
-        if let Err(err) = retrying(app, self.run_id).await {
-            tracing::warn!(error = ?err, "could not mark a job's work as pending");
-        }
+    async fn retrying(&self, app: &Arc<App>) -> Result<(), JobError> {
+        Ok(retrying(app, self.run_id).await?)
     }
 
-    async fn give_up(&self, app: &std::sync::Arc<App>, message: &str) {
-        if let Err(err) = give_up(app, self.run_id, message).await {
-            tracing::error!(error = ?err, "could not record a job's failure");
-        }
+    async fn give_up(&self, app: &Arc<App>, message: &str) -> Result<(), JobError> {
+        Ok(give_up(app, self.run_id, message).await?)
     }
 }
 

@@ -4,9 +4,9 @@ use diesel_async::AsyncConnection as _;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::{CommentId, ImageId};
 
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
+use imagegraph_db::Db;
 use imagegraph_db::models::{Comment, Image, User};
 
 pub const MAX_COMMENT_CHARS: usize = 5000;
@@ -17,8 +17,8 @@ fn clean_text(text: &str) -> Result<&str> {
 
 /// Adds a comment. The image is checked first, so a comment on a missing image is
 /// `NOT_FOUND` whatever its text.
-pub async fn add(app: &App, author: &User, image_id: ImageId, text: &str) -> Result<Comment> {
-    let mut conn = app.db.conn().await?;
+pub async fn add(db: &Db, author: &User, image_id: ImageId, text: &str) -> Result<Comment> {
+    let mut conn = db.conn().await?;
     if Image::find(&mut conn, image_id).await?.is_none() {
         return Err(Error::NotFound("image"));
     }
@@ -48,8 +48,8 @@ pub async fn add(app: &App, author: &User, image_id: ImageId, text: &str) -> Res
     }
 }
 
-pub async fn update(app: &App, viewer: &User, id: CommentId, text: &str) -> Result<Comment> {
-    let mut conn = app.db.conn().await?;
+pub async fn update(db: &Db, viewer: &User, id: CommentId, text: &str) -> Result<Comment> {
+    let mut conn = db.conn().await?;
     let comment = Comment::find(&mut conn, id)
         .await?
         .ok_or(Error::NotFound("comment"))?;
@@ -58,8 +58,8 @@ pub async fn update(app: &App, viewer: &User, id: CommentId, text: &str) -> Resu
     Ok(Comment::update_text(&mut conn, id, text).await?)
 }
 
-pub async fn delete(app: &App, viewer: &User, id: CommentId) -> Result<CommentId> {
-    let mut conn = app.db.conn().await?;
+pub async fn delete(db: &Db, viewer: &User, id: CommentId) -> Result<CommentId> {
+    let mut conn = db.conn().await?;
     let comment = Comment::find(&mut conn, id)
         .await?
         .ok_or(Error::NotFound("comment"))?;

@@ -10,10 +10,10 @@ use futures::TryStreamExt as _;
 use imagegraph_db::ImageId;
 use imagegraph_db::models::ById as _;
 
-use crate::app::App;
 use crate::error::Result;
-use crate::storage::StorageKey;
+use crate::storage::{Storage, StorageKey};
 use crate::use_cases::images::{original_key, thumbnail_key};
+use imagegraph_db::Db;
 use imagegraph_db::models::Image;
 
 const BATCH: usize = 500;
@@ -24,10 +24,10 @@ pub struct GcReport {
     pub deleted: usize,
 }
 
-pub async fn sweep(app: &App, grace: Duration) -> Result<GcReport> {
+pub async fn sweep(db: &Db, storage: &Storage, grace: Duration) -> Result<GcReport> {
     let cutoff = Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
     let mut report = GcReport::default();
-    let mut objects = app.storage.list_images();
+    let mut objects = storage.list_images();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let next = objects.try_next().await?;
@@ -42,7 +42,7 @@ pub async fn sweep(app: &App, grace: Duration) -> Result<GcReport> {
             }
         }
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            report.deleted += delete_orphans(app, std::mem::take(&mut batch)).await?;
+            report.deleted += delete_orphans(db, storage, std::mem::take(&mut batch)).await?;
         }
         if done {
             return Ok(report);
@@ -50,9 +50,9 @@ pub async fn sweep(app: &App, grace: Duration) -> Result<GcReport> {
     }
 }
 
-async fn delete_orphans(app: &App, keys: Vec<StorageKey>) -> Result<usize> {
+async fn delete_orphans(db: &Db, storage: &Storage, keys: Vec<StorageKey>) -> Result<usize> {
     let ids: Vec<ImageId> = keys.iter().map(StorageKey::image_id).collect();
-    let mut conn = app.db.conn().await?;
+    let mut conn = db.conn().await?;
     let images: HashMap<ImageId, Image> = Image::load_many(&mut conn, &ids)
         .await?
         .into_iter()
@@ -65,7 +65,7 @@ async fn delete_orphans(app: &App, keys: Vec<StorageKey>) -> Result<usize> {
             .get(&key.image_id())
             .is_some_and(|image| key == original_key(image) || key == thumbnail_key(image));
         if !live {
-            app.storage.delete(&key).await?;
+            storage.delete(&key).await?;
             tracing::info!(key = %key.path(), "gc: deleted an orphaned object");
             deleted += 1;
         }

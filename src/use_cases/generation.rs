@@ -2,6 +2,7 @@
 //! with a `Generation` (PENDING); the client follows it by id or with the
 //! `generationCompleted` subscription, as it follows an image's analysis.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -80,22 +81,18 @@ pub struct GenerateImage {
 
 impl imagegraph_jobs::Job for GenerateImage {
     const KIND: &'static str = "generate_image";
-    type Context = std::sync::Arc<App>;
+    type Context = Arc<App>;
 
-    async fn run(&self, app: &std::sync::Arc<App>) -> Result<(), JobError> {
+    async fn run(&self, app: &Arc<App>) -> Result<(), JobError> {
         run(app, self.generation_id).await
     }
 
-    async fn retrying(&self, app: &std::sync::Arc<App>) {
-        if let Err(err) = retrying(app, self.generation_id).await {
-            tracing::warn!(error = ?err, "could not mark a job's work as pending");
-        }
+    async fn retrying(&self, app: &Arc<App>) -> Result<(), JobError> {
+        Ok(retrying(app, self.generation_id).await?)
     }
 
-    async fn give_up(&self, app: &std::sync::Arc<App>, message: &str) {
-        if let Err(err) = give_up(app, self.generation_id, message).await {
-            tracing::error!(error = ?err, "could not record a job's failure");
-        }
+    async fn give_up(&self, app: &Arc<App>, message: &str) -> Result<(), JobError> {
+        Ok(give_up(app, self.generation_id, message).await?)
     }
 }
 

@@ -267,24 +267,27 @@ mod tests {
     fn refuses_bad_base64_with_codes() {
         assert_eq!(
             decode_base64("not_an_image", 100).unwrap_err().code(),
-            "BAD_USER_INPUT"
+            crate::error::ErrorCode::BadUserInput
         );
-        assert_eq!(decode_base64("", 100).unwrap_err().code(), "BAD_USER_INPUT");
+        assert_eq!(
+            decode_base64("", 100).unwrap_err().code(),
+            crate::error::ErrorCode::BadUserInput
+        );
         assert_eq!(
             decode_base64("data:image/png,aGVsbG8=", 100)
                 .unwrap_err()
                 .code(),
-            "BAD_USER_INPUT"
+            crate::error::ErrorCode::BadUserInput
         );
         assert_eq!(
             decode_base64("data:text/plain;base64,aGVsbG8=", 100)
                 .unwrap_err()
                 .code(),
-            "UNSUPPORTED_MEDIA_TYPE"
+            crate::error::ErrorCode::UnsupportedMediaType
         );
         assert_eq!(
             decode_base64(&"A".repeat(400), 100).unwrap_err().code(),
-            "PAYLOAD_TOO_LARGE"
+            crate::error::ErrorCode::PayloadTooLarge
         );
     }
 }

@@ -31,14 +31,18 @@ async fn gc_deletes_only_objects_no_image_points_at() {
 
     // Within the grace period nothing is touched: it may be an upload in flight.
     assert_eq!(
-        sweep(&t.app, Duration::from_secs(3600)).await.unwrap(),
+        sweep(&t.app.db, &t.app.storage, Duration::from_secs(3600))
+            .await
+            .unwrap(),
         GcReport {
             scanned: 4,
             deleted: 0
         }
     );
     assert_eq!(
-        sweep(&t.app, Duration::ZERO).await.unwrap(),
+        sweep(&t.app.db, &t.app.storage, Duration::ZERO)
+            .await
+            .unwrap(),
         GcReport {
             scanned: 4,
             deleted: 2

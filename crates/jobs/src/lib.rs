@@ -39,15 +39,21 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn run(&self, ctx: &Self::Context) -> impl Future<Output = Result<(), JobError>> + Send;
 
     /// Called before a failed attempt is retried, to show the work as waiting again.
-    fn retrying(&self, ctx: &Self::Context) -> impl Future<Output = ()> + Send {
+    /// A failure here is logged; the retry happens anyway.
+    fn retrying(&self, ctx: &Self::Context) -> impl Future<Output = Result<(), JobError>> + Send {
         let _ = ctx;
-        async {}
+        async { Ok(()) }
     }
 
-    /// Called once when the job is given up, to record the failure where users see it.
-    fn give_up(&self, ctx: &Self::Context, message: &str) -> impl Future<Output = ()> + Send {
+    /// Called once when the job is given up, to record the failure where users see
+    /// it. A failure here is logged.
+    fn give_up(
+        &self,
+        ctx: &Self::Context,
+        message: &str,
+    ) -> impl Future<Output = Result<(), JobError>> + Send {
         let _ = (ctx, message);
-        async {}
+        async { Ok(()) }
     }
 }
 

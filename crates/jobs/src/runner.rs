@@ -301,8 +301,10 @@ impl<J: Job> Handler<J::Context> for Registered<J> {
         payload: &'a serde_json::Value,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            if let Ok(job) = Self::decode(payload) {
-                job.retrying(ctx).await;
+            if let Ok(job) = Self::decode(payload)
+                && let Err(err) = job.retrying(ctx).await
+            {
+                tracing::warn!(kind = J::KIND, error = %err.message(), "could not mark a job's work as pending");
             }
         })
     }
@@ -314,8 +316,10 @@ impl<J: Job> Handler<J::Context> for Registered<J> {
         message: &'a str,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            if let Ok(job) = Self::decode(payload) {
-                job.give_up(ctx, message).await;
+            if let Ok(job) = Self::decode(payload)
+                && let Err(err) = job.give_up(ctx, message).await
+            {
+                tracing::error!(kind = J::KIND, error = %err.message(), "could not record a job's failure");
             }
         })
     }

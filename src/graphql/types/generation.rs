@@ -65,7 +65,8 @@ impl Generation {
 
     /// `AI_PROVIDER_ERROR` when it failed.
     async fn error_code(&self) -> Option<&str> {
-        (self.status == GenerationStatus::Failed).then_some("AI_PROVIDER_ERROR")
+        (self.status == GenerationStatus::Failed)
+            .then_some(crate::error::ErrorCode::AiProviderError.as_str())
     }
 
     /// The generated image, once it has succeeded.

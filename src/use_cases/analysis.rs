@@ -3,7 +3,6 @@
 //! analysis being unfinished, so a job that runs twice changes nothing the second
 //! time and the completion event fires exactly once.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use diesel_async::AsyncConnection as _;
@@ -46,29 +45,12 @@ pub async fn request(app: &App, viewer: &User, image_id: ImageId) -> Result<Imag
     Ok(image)
 }
 
-/// The job: describe an image with the vision model.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AnalyzeImage {
-    pub image_id: ImageId,
-}
-
-impl imagegraph_jobs::Job for AnalyzeImage {
-    const KIND: &'static str = "analyze_image";
-    type Context = Arc<App>;
-
-    async fn run(&self, app: &Arc<App>) -> Result<(), JobError> {
-        run(app, self.image_id).await
-    }
-
-    async fn retrying(&self, app: &Arc<App>) -> Result<(), JobError> {
-        Ok(retrying(app, self.image_id).await?)
-    }
-
-    async fn give_up(&self, app: &Arc<App>, message: &str) -> Result<(), JobError> {
-        Ok(give_up(app, self.image_id, message).await?)
-    }
-}
+super::job!(
+    /// The job: describe an image with the vision model.
+    AnalyzeImage,
+    "analyze_image",
+    image_id: ImageId
+);
 
 /// The job: describe the image and record the outcome.
 pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {

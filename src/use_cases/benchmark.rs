@@ -101,29 +101,12 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
 /// Serialises runs within this process.
 static NODE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The job: run an HPL benchmark on this node.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunBenchmark {
-    pub run_id: BenchmarkRunId,
-}
-
-impl imagegraph_jobs::Job for RunBenchmark {
-    const KIND: &'static str = "run_benchmark";
-    type Context = Arc<App>;
-
-    async fn run(&self, app: &Arc<App>) -> Result<(), JobError> {
-        run(app, self.run_id).await
-    }
-
-    async fn retrying(&self, app: &Arc<App>) -> Result<(), JobError> {
-        Ok(retrying(app, self.run_id).await?)
-    }
-
-    async fn give_up(&self, app: &Arc<App>, message: &str) -> Result<(), JobError> {
-        Ok(give_up(app, self.run_id, message).await?)
-    }
-}
+super::job!(
+    /// The job: run an HPL benchmark on this node.
+    RunBenchmark,
+    "run_benchmark",
+    run_id: BenchmarkRunId
+);
 
 pub(crate) async fn run(app: &Arc<App>, run_id: BenchmarkRunId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;

@@ -2,7 +2,6 @@
 //! with a `Generation` (PENDING); the client follows it by id or with the
 //! `generationCompleted` subscription, as it follows an image's analysis.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -72,29 +71,12 @@ fn ai_shape(shape: GenerationShape) -> Shape {
     }
 }
 
-/// The job: generate an image from a prompt.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GenerateImage {
-    pub generation_id: GenerationId,
-}
-
-impl imagegraph_jobs::Job for GenerateImage {
-    const KIND: &'static str = "generate_image";
-    type Context = Arc<App>;
-
-    async fn run(&self, app: &Arc<App>) -> Result<(), JobError> {
-        run(app, self.generation_id).await
-    }
-
-    async fn retrying(&self, app: &Arc<App>) -> Result<(), JobError> {
-        Ok(retrying(app, self.generation_id).await?)
-    }
-
-    async fn give_up(&self, app: &Arc<App>, message: &str) -> Result<(), JobError> {
-        Ok(give_up(app, self.generation_id, message).await?)
-    }
-}
+super::job!(
+    /// The job: generate an image from a prompt.
+    GenerateImage,
+    "generate_image",
+    generation_id: GenerationId
+);
 
 pub(crate) async fn run(app: &App, generation_id: GenerationId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;

@@ -39,11 +39,14 @@ impl App {
         );
         let ai = Provider::from_settings(crate::ai::OpenAiSettings::from_config(&config.ai))?;
         crate::telemetry::handle();
-        let usage = Arc::new(UsageRecorder::new(
-            config.usage.usage_metrics,
-            crate::usage::Retention::from_config(&config.usage),
-            Arc::new(Utc::now),
-        ));
+        let usage = Arc::new(
+            UsageRecorder::new(
+                config.usage.usage_metrics,
+                crate::usage::Retention::from_config(&config.usage),
+                Arc::new(Utc::now),
+            )
+            .with_max_labels(config.usage.usage_max_labels),
+        );
         let limits = crate::ratelimit::RateLimits::from_config(&config);
         Ok(Arc::new(Self {
             config,

@@ -329,6 +329,11 @@ pub struct UsageConfig {
     )]
     pub usage_hour_retention_days: i64,
 
+    /// Most distinct names (operations, fields, functions, error codes) counted per
+    /// process; later ones are counted as `other`, in PostgreSQL and in Prometheus.
+    #[arg(long, env = "USAGE_MAX_LABELS", default_value_t = 1_000, global = true)]
+    pub usage_max_labels: usize,
+
     /// Bearer token required by `/metrics` (Prometheus); unset leaves it open.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
@@ -540,8 +545,9 @@ impl UsageConfig {
         ensure!(
             self.usage_flush_interval_ms > 0
                 && self.usage_minute_retention_hours >= 1
-                && self.usage_hour_retention_days >= 1,
-            "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS and USAGE_HOUR_RETENTION_DAYS must be positive"
+                && self.usage_hour_retention_days >= 1
+                && self.usage_max_labels >= 1,
+            "USAGE_FLUSH_INTERVAL_MS, USAGE_MINUTE_RETENTION_HOURS, USAGE_HOUR_RETENTION_DAYS and USAGE_MAX_LABELS must be positive"
         );
         Ok(())
     }

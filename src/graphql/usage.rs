@@ -16,6 +16,9 @@ use super::Viewer;
 use crate::app::App;
 use crate::usage::{Kind, Use};
 
+/// The longest operation name recorded as a label of its own.
+const MAX_OPERATION_NAME: usize = 64;
+
 pub(crate) struct UsageExtension;
 
 impl ExtensionFactory for UsageExtension {
@@ -78,14 +81,13 @@ impl Extension for RequestUsage {
             return response;
         };
         let user = *lock(&self.user);
-        let requested = lock(&self.operation_name).clone();
         let operation = lock(&self.operation).take();
         let (kind, own_name, fields) = operation.map_or(("query", None, Vec::new()), |op| {
             (op.kind, op.name, op.fields)
         });
-        let label = format!(
-            "{kind} {}",
-            requested.or(own_name).as_deref().unwrap_or("anonymous")
+        let label = app.usage.label(
+            Kind::Api,
+            &format!("{kind} {}", own_name.as_deref().unwrap_or("anonymous")),
         );
         let failed = !response.errors.is_empty();
 
@@ -119,16 +121,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The selected operation's type and root field names (aliases resolved to fields).
+/// The selected operation's type, name and root field names (aliases resolved to
+/// fields). The name is the document's own, never the request's `operationName`
+/// (which is any string a client likes): a name that selects no operation leaves the
+/// operation anonymous, and so does one longer than `MAX_OPERATION_NAME`.
 fn describe(document: &ExecutableDocument, name: Option<&str>) -> Option<Operation> {
     let (operation, own_name) = match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => (op, None),
-        (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name)?, None),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            let (own, op) = ops.get_key_value(name)?;
+            (op, Some(own))
+        }
         (DocumentOperations::Multiple(ops), None) => {
             let (own, op) = ops.iter().next()?;
-            (op, Some(own.to_string()))
+            (op, Some(own))
         }
     };
+    let own_name = own_name
+        .filter(|name| name.len() <= MAX_OPERATION_NAME)
+        .map(ToString::to_string);
     let kind = match operation.node.ty {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",

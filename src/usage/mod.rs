@@ -7,7 +7,7 @@
 pub mod report;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -119,8 +119,22 @@ impl Retention {
     }
 }
 
+/// The label every name past the cap (or unfit to be one) is counted under.
+pub const OTHER: &str = "other";
+/// Longest name kept as a label of its own (an operation's type and a 64-character
+/// name fit).
+pub const MAX_LABEL_CHARS: usize = 80;
+/// Most distinct (minute, user, kind, name) counters waiting for a flush; past it,
+/// uses are dropped (and counted in the log) until the next flush makes room.
+const MAX_PENDING: usize = 100_000;
+
 pub struct UsageRecorder {
     pending: Mutex<HashMap<Key, Totals>>,
+    /// Names seen so far, per kind: a client cannot make the process (or the
+    /// database, or Prometheus) keep more than `max_labels` of them.
+    labels: Mutex<HashSet<(Kind, String)>>,
+    max_labels: usize,
+    dropped: std::sync::atomic::AtomicU64,
     clock: Clock,
     enabled: bool,
     pub retention: Retention,
@@ -130,9 +144,41 @@ impl UsageRecorder {
     pub fn new(enabled: bool, retention: Retention, clock: Clock) -> Self {
         Self {
             pending: Mutex::new(HashMap::new()),
+            labels: Mutex::new(HashSet::new()),
+            max_labels: 1_000,
+            dropped: std::sync::atomic::AtomicU64::new(0),
             clock,
             enabled,
             retention,
+        }
+    }
+
+    /// Caps the distinct names kept per process (`USAGE_MAX_LABELS`).
+    #[must_use]
+    pub fn with_max_labels(mut self, max_labels: usize) -> Self {
+        self.max_labels = max_labels;
+        self
+    }
+
+    /// The label `name` is counted under: itself while it is short, printable and
+    /// among the first `max_labels` names seen, `other` otherwise.
+    pub fn label(&self, kind: Kind, name: &str) -> String {
+        let fit = !name.is_empty()
+            && name.chars().count() <= MAX_LABEL_CHARS
+            && !name.chars().any(char::is_control);
+        if !fit {
+            return OTHER.to_owned();
+        }
+        let mut labels = self
+            .labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (kind, name.to_owned());
+        if labels.contains(&key) || labels.len() < self.max_labels {
+            labels.insert(key);
+            name.to_owned()
+        } else {
+            OTHER.to_owned()
         }
     }
 
@@ -147,7 +193,7 @@ impl UsageRecorder {
         let now = self.now();
         let key = Key {
             kind: usage.kind,
-            name: usage.name,
+            name: self.label(usage.kind, &usage.name),
             // The global series is kept under the nil id.
             user: usage.user.map_or(Uuid::nil(), UserId::uuid),
             minute: now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now),
@@ -156,6 +202,11 @@ impl UsageRecorder {
             .pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pending.len() >= MAX_PENDING && !pending.contains_key(&key) {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         let totals = pending.entry(key).or_default();
         totals.count += 1;
         totals.errors += i64::from(usage.failed);
@@ -184,9 +235,14 @@ impl UsageRecorder {
         result
     }
 
-    /// Adds what was recorded since the last flush to the database. On failure the
-    /// counts go back into the pending map, to be written next time.
+    /// Adds what was recorded since the last flush to the database. When the
+    /// database is away the counts go back into the pending map, to be written next
+    /// time; rows the database refuses are dropped (and logged), the rest written.
     pub async fn flush(&self, db: &Db) -> anyhow::Result<usize> {
+        let dropped = self.dropped.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(dropped, "usage backlog full: uses were not counted");
+        }
         let batch = std::mem::take(
             &mut *self
                 .pending
@@ -199,8 +255,7 @@ impl UsageRecorder {
         let rows = store::rows_for(&batch);
         let written = async {
             let mut conn = db.conn().await?;
-            store::add(&mut conn, &rows).await?;
-            Ok::<_, anyhow::Error>(rows.len())
+            Ok::<_, anyhow::Error>(store::add_isolating(&mut conn, &rows).await?)
         }
         .await;
         if written.is_err() {

@@ -76,6 +76,36 @@ pub(super) async fn add(
     .await
 }
 
+/// `add`, but a row the database refuses does not cost the others: the batch is
+/// split in halves until the bad rows stand alone, and those are dropped with a
+/// log line. Connection failures are returned, so nothing is lost to an outage.
+pub(super) async fn add_isolating(
+    conn: &mut AsyncPgConnection,
+    rows: &[(RowKey, Totals)],
+) -> diesel::QueryResult<usize> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match add(conn, rows).await {
+        Ok(_) => Ok(rows.len()),
+        Err(
+            err @ (Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
+            | Error::BrokenTransactionManager),
+        ) => Err(err),
+        Err(err) if rows.len() == 1 => {
+            let (key, _) = &rows[0];
+            tracing::error!(error = %err, kind = key.kind.as_str(), name = %key.name.escape_debug(), "a usage counter was refused; dropped");
+            Ok(0)
+        }
+        Err(_) => {
+            let (left, right) = rows.split_at(rows.len() / 2);
+            let written = Box::pin(add_isolating(conn, left)).await?;
+            Ok(written + Box::pin(add_isolating(conn, right)).await?)
+        }
+    }
+}
+
 /// Deletes minute and hour buckets older than their retention (days are kept).
 pub(super) async fn prune(
     conn: &mut AsyncPgConnection,

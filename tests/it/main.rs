@@ -20,3 +20,4 @@ mod replicas;
 mod s3;
 mod schema;
 mod subscriptions;
+mod usage_labels;

@@ -137,6 +137,36 @@ pub struct HttpConfig {
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub trust_forwarded_for: bool,
 
+    /// A WebSocket that has not sent `connection_init` this long after opening is
+    /// closed (4408).
+    #[arg(
+        long,
+        env = "WS_CONNECTION_INIT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_connection_init_timeout_secs: u64,
+
+    /// Largest WebSocket message accepted, in bytes; a larger one closes the socket
+    /// (1009).
+    #[arg(
+        long,
+        env = "WS_MAX_MESSAGE_BYTES",
+        default_value_t = 65_536,
+        global = true
+    )]
+    pub ws_max_message_bytes: usize,
+
+    /// Longest a WebSocket stays open (seconds); then it is closed as going away
+    /// (1001) and clients reconnect, with their token checked again.
+    #[arg(
+        long,
+        env = "WS_MAX_LIFETIME_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub ws_max_lifetime_secs: u64,
+
     /// Where the built browser assets (GraphiQL, the gallery app) are served from.
     #[arg(long, env = "WEB_DIR", default_value = "web/dist", global = true)]
     pub web_dir: PathBuf,
@@ -438,8 +468,14 @@ pub struct HplConfig {
 impl HttpConfig {
     fn validate(&self) -> anyhow::Result<()> {
         ensure!(
-            self.request_timeout_secs > 0,
-            "REQUEST_TIMEOUT_SECS must be positive"
+            self.request_timeout_secs > 0
+                && self.ws_connection_init_timeout_secs > 0
+                && self.ws_max_lifetime_secs > 0,
+            "REQUEST_TIMEOUT_SECS, WS_CONNECTION_INIT_TIMEOUT_SECS and WS_MAX_LIFETIME_SECS must be positive"
+        );
+        ensure!(
+            self.ws_max_message_bytes >= 1024,
+            "WS_MAX_MESSAGE_BYTES must be at least 1024"
         );
         for origin in &self.cors_allowed_origins {
             let valid = origin == "*"

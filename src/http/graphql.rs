@@ -1,20 +1,19 @@
 use async_graphql::ParseRequestError;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, MultipartOptions};
+use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
-use async_graphql_axum::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
-use axum::extract::ws::{CloseFrame, Message, close_code};
-use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::{SinkExt as _, StreamExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use http_body_util::LengthLimitError;
 
-use super::auth::{ClientAddr, authenticate, authenticate_value, charge_anonymous};
+use super::auth::{ClientAddr, authenticate};
 use super::{HttpState, graphql_error_response};
 use crate::graphql::errors::ensure_codes;
-use crate::graphql::{connection_data, prepare_request};
+use crate::graphql::prepare_request;
 
 /// Files one multipart request may carry.
 const MAX_FILES_PER_REQUEST: usize = 4;
@@ -141,55 +140,6 @@ pub(super) async fn get(
     }
     let request = prepare_request(request, &state.app, viewer);
     respond(BatchResponse::Single(state.schema.execute(request).await))
-}
-
-/// WebSocket subscriptions (graphql-transport-ws and legacy graphql-ws). The token
-/// comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`. When
-/// the server shuts down, connections are closed with 1001 (going away) so clients
-/// reconnect elsewhere.
-pub(super) async fn websocket(
-    State(state): State<HttpState>,
-    client: ClientAddr,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let (mut sink, stream) = socket.split();
-            let stream = stream.take_until(state.shutdown.clone().cancelled_owned());
-            let app = state.app.clone();
-            GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let value = ["Authorization", "authorization"].iter().find_map(|key| {
-                        payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
-                    });
-                    let value_given = value.is_some();
-                    let viewer = match value {
-                        None => None,
-                        Some(value) => authenticate_value(&app, &value).await.ok().flatten(),
-                    };
-                    if viewer.is_none() {
-                        charge_anonymous(&app, &client).map_err(|_| {
-                            async_graphql::Error::new("too many requests without a valid token")
-                        })?;
-                    }
-                    match (value_given, viewer) {
-                        (true, None) => Err(async_graphql::Error::new("the token is not valid")),
-                        (_, viewer) => Ok(connection_data(&app, viewer)),
-                    }
-                })
-                .serve()
-                .await;
-            if state.shutdown.is_cancelled() {
-                let frame = CloseFrame {
-                    code: close_code::AWAY,
-                    reason: "server shutting down".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-            }
-            let _ = sink.close().await;
-        })
 }
 
 fn is_query(request: &async_graphql::Request) -> bool {

@@ -7,6 +7,7 @@ mod guards;
 mod health;
 mod media;
 mod web;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,7 +52,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
             guards::timeout,
         ));
     Router::new()
-        .route("/graphql/ws", get(graphql::websocket))
+        .route("/graphql/ws", get(websocket::websocket))
         .merge(timed)
         .layer(CatchPanicLayer::custom(|_| {
             graphql_error_response(

@@ -83,6 +83,16 @@ pub async fn authenticate(
     Ok(user)
 }
 
+/// The user a live token belongs to, read from the database (never the cache): for
+/// checking a token again after its user was announced as changed.
+pub async fn find_token_user(db: &Db, bearer: &str) -> Result<Option<User>> {
+    if !bearer.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let mut conn = db.conn().await?;
+    Ok(token::find_user(&mut conn, &hash_token(bearer)).await?)
+}
+
 /// On first start, when there are no users, creates `admin`; returns its token.
 pub async fn bootstrap_admin(db: &Db) -> Result<Option<String>> {
     let mut conn = db.conn().await?;

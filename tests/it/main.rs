@@ -21,3 +21,4 @@ mod s3;
 mod schema;
 mod subscriptions;
 mod usage_labels;
+mod websocket_rights;

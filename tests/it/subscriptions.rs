@@ -23,20 +23,7 @@ impl Client {
         token: Option<&str>,
         legacy: bool,
     ) -> Result<Self, String> {
-        let mut request = format!("ws://{addr}/graphql/ws")
-            .into_client_request()
-            .unwrap();
-        let protocol = if legacy {
-            "graphql-ws"
-        } else {
-            "graphql-transport-ws"
-        };
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocol.parse().unwrap());
-        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-        let mut client = Self { socket, legacy };
+        let mut client = Self::open(addr, legacy).await;
         let payload = token.map_or(
             json!({}),
             |t| json!({ "Authorization": format!("Bearer {t}") }),
@@ -50,7 +37,25 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    /// Opens the socket without saying anything.
+    pub(crate) async fn open(addr: std::net::SocketAddr, legacy: bool) -> Self {
+        let mut request = format!("ws://{addr}/graphql/ws")
+            .into_client_request()
+            .unwrap();
+        let protocol = if legacy {
+            "graphql-ws"
+        } else {
+            "graphql-transport-ws"
+        };
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+        Self { socket, legacy }
+    }
+
+    pub(crate) async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::text(message.to_string()))
             .await

@@ -1,0 +1,231 @@
+//! WebSocket subscriptions (graphql-transport-ws and legacy graphql-ws). The token
+//! comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`.
+//!
+//! A socket holds no more rights than its token: when the database announces a change
+//! of its user (a token revoked, the user deleted or its role changed, from any
+//! replica), the token is checked again against the database and the socket is closed
+//! with 4403 unless it still stands for the same user with the same role. A socket
+//! also ends when `connection_init` does not come in time (4408), when a message is
+//! too large (1009), after its maximum lifetime and at shutdown (1001, going away, so
+//! clients reconnect).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message, close_code};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt as _, StreamExt as _};
+use imagegraph_db::models::User;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::HttpState;
+use super::auth::{ClientAddr, authenticate_value, charge_anonymous};
+use crate::app::App;
+use crate::events::Event;
+use crate::graphql::connection_data;
+
+/// Why the server ended a socket; the first reason wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Shutdown,
+    Revoked,
+    InitTimeout,
+    Lifetime,
+    TooLarge,
+}
+
+impl Ending {
+    fn frame(self) -> CloseFrame {
+        let (code, reason) = match self {
+            Self::Shutdown => (close_code::AWAY, "server shutting down"),
+            Self::Revoked => (4403, "Forbidden: the token was revoked or its user changed"),
+            Self::InitTimeout => (4408, "Connection initialisation timeout"),
+            Self::Lifetime => (close_code::AWAY, "maximum connection lifetime reached"),
+            Self::TooLarge => (close_code::SIZE, "message too large"),
+        };
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The reason a socket ends, set once, and the signal that ends it.
+#[derive(Clone, Default)]
+struct Closer {
+    reason: Arc<Mutex<Option<Ending>>>,
+    token: CancellationToken,
+}
+
+impl Closer {
+    fn close(&self, why: Ending) {
+        let mut reason = self
+            .reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        reason.get_or_insert(why);
+        self.token.cancel();
+    }
+
+    fn reason(&self) -> Option<Ending> {
+        *self
+            .reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+pub(super) async fn websocket(
+    State(state): State<HttpState>,
+    client: ClientAddr,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let limits = &state.app.config.http;
+    let max_message = limits.ws_max_message_bytes;
+    let init_timeout = Duration::from_secs(limits.ws_connection_init_timeout_secs);
+    let lifetime = Duration::from_secs(limits.ws_max_lifetime_secs);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| async move {
+            let closer = Closer::default();
+            let initialised = CancellationToken::new();
+            // Every ending is a reason plus the one token the stream stops on.
+            let timers = {
+                let (closer, initialised, shutdown) =
+                    (closer.clone(), initialised.clone(), state.shutdown.clone());
+                tokio::spawn(async move {
+                    let init = async {
+                        tokio::time::sleep(init_timeout).await;
+                        if !initialised.is_cancelled() {
+                            closer.close(Ending::InitTimeout);
+                        }
+                        std::future::pending::<()>().await;
+                    };
+                    tokio::select! {
+                        () = shutdown.cancelled() => closer.close(Ending::Shutdown),
+                        () = tokio::time::sleep(lifetime) => closer.close(Ending::Lifetime),
+                        () = init => {}
+                        () = closer.token.cancelled() => {}
+                    }
+                })
+            };
+
+            let (mut sink, stream) = socket.split();
+            let too_large = closer.clone();
+            // A read error ends the stream; a too-large message says why.
+            let stream = stream
+                .scan((), move |(), message| {
+                    std::future::ready(match message {
+                        Ok(message) => Some(Ok(message)),
+                        Err(err) => {
+                            if is_capacity_error(err) {
+                                too_large.close(Ending::TooLarge);
+                            }
+                            None
+                        }
+                    })
+                })
+                .take_until(closer.token.clone().cancelled_owned());
+            let app = state.app.clone();
+            let watcher_closer = closer.clone();
+            GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    initialised.cancel();
+                    // Subscribed before the token is checked, so no change between the
+                    // check and the watch goes unseen.
+                    let changes = app.events.subscribe();
+                    let value = ["Authorization", "authorization"].iter().find_map(|key| {
+                        payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+                    });
+                    let viewer = match value.as_deref() {
+                        None => None,
+                        Some(value) => authenticate_value(&app, value).await.ok().flatten(),
+                    };
+                    if viewer.is_none() {
+                        charge_anonymous(&app, &client).map_err(|_| {
+                            async_graphql::Error::new("too many requests without a valid token")
+                        })?;
+                    }
+                    match (value, viewer) {
+                        (Some(_), None) => Err(async_graphql::Error::new("the token is not valid")),
+                        (Some(value), Some(user)) => {
+                            tokio::spawn(watch_rights(
+                                app.clone(),
+                                user.clone(),
+                                value,
+                                changes,
+                                watcher_closer,
+                            ));
+                            Ok(connection_data(&app, Some(user)))
+                        }
+                        (None, _) => Ok(connection_data(&app, None)),
+                    }
+                })
+                .serve()
+                .await;
+            if let Some(ending) = closer.reason() {
+                let _ = sink.send(Message::Close(Some(ending.frame()))).await;
+            }
+            // Ends the timers and the rights watcher with the socket.
+            closer.token.cancel();
+            timers.abort();
+            let _ = sink.close().await;
+        })
+}
+
+fn is_capacity_error(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast::<tungstenite::Error>()
+        .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)))
+}
+
+/// Closes the socket (4403) as soon as its token no longer stands for `user` with
+/// the rights it had: checked against the database (not the token cache, which may
+/// not have heard of the change yet) each time the user is announced as changed.
+async fn watch_rights(
+    app: Arc<App>,
+    user: User,
+    bearer_value: String,
+    mut changes: broadcast::Receiver<Event>,
+    closer: Closer,
+) {
+    let token = bearer_value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    loop {
+        let recheck = tokio::select! {
+            () = closer.token.cancelled() => return,
+            event = changes.recv() => match event {
+                Ok(Event::UserChanged { user_id }) => user_id == user.id,
+                Ok(_) => false,
+                // Missed events may have been about this user.
+                Err(broadcast::error::RecvError::Lagged(_)) => true,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        };
+        if !recheck {
+            continue;
+        }
+        match crate::use_cases::users::find_token_user(&app.db, &token).await {
+            Ok(Some(now)) if now.id == user.id && now.role == user.role => {}
+            Ok(_) => {
+                tracing::info!(user = %user.id, "closing a socket whose token no longer stands");
+                closer.close(Ending::Revoked);
+                return;
+            }
+            // The database is away: keep the socket; the next change checks again.
+            Err(err) => {
+                tracing::warn!(error = ?err, "could not check a socket's token again");
+            }
+        }
+    }
+}

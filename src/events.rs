@@ -101,6 +101,12 @@ impl EventBus {
             .then(|| AtomicU64::load(&self.epoch, Ordering::Acquire))
     }
 
+    /// Follows the listener's connection: after it comes back, notifications sent
+    /// while it was down are lost, so whoever relied on them must look again.
+    pub fn connection(&self) -> watch::Receiver<bool> {
+        self.connected.subscribe()
+    }
+
     /// Resolves once the listener is connected (again).
     pub async fn wait_connected(&self) {
         let mut rx = self.connected.subscribe();

@@ -67,11 +67,32 @@ pub fn prepare_request(
     request.data(Viewer(viewer)).data(Loaders::new(&app.db))
 }
 
+/// Set on a WebSocket connection while its rights are in doubt (its user was just
+/// announced as changed, or for good once they are gone): every operation on it is
+/// then answered as unauthenticated, whatever the socket was opened with.
+#[derive(Clone, Default)]
+pub struct Suspended(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Suspended {
+    pub fn set(&self, suspended: bool) {
+        self.0.store(suspended, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The same for a WebSocket connection, with loaders that do not cache: the
 /// connection outlives any one event.
-pub fn connection_data(app: &App, viewer: Option<User>) -> async_graphql::Data {
+pub fn connection_data(
+    app: &App,
+    viewer: Option<User>,
+    suspended: Suspended,
+) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
     data.insert(Viewer(viewer));
+    data.insert(suspended);
     data.insert(Loaders::uncached(&app.db));
     data
 }
@@ -88,6 +109,9 @@ impl ContextExt for Context<'_> {
     }
 
     fn viewer(&self) -> Result<&User> {
+        if self.data_opt::<Suspended>().is_some_and(Suspended::get) {
+            return Err(Error::Unauthenticated);
+        }
         self.data_opt::<Viewer>()
             .and_then(|v| v.0.as_ref())
             .ok_or(Error::Unauthenticated)

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection,
 };
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::Viewer;
 use crate::app::App;
@@ -33,7 +34,10 @@ struct RequestUsage {
     /// Taken from the request's data in `prepare_request`: the context of the
     /// `request` hook does not carry request data.
     user: Mutex<Option<imagegraph_db::UserId>>,
+    /// Only a document that passed validation gives its names: before that its
+    /// operation and field names are anything a client typed.
     operation: Mutex<Option<Operation>>,
+    validated: std::sync::atomic::AtomicBool,
 }
 
 struct Operation {
@@ -73,6 +77,17 @@ impl Extension for RequestUsage {
         Ok(document)
     }
 
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        self.validated
+            .store(result.is_ok(), std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let response = next.run(ctx).await;
@@ -81,7 +96,9 @@ impl Extension for RequestUsage {
             return response;
         };
         let user = *lock(&self.user);
-        let operation = lock(&self.operation).take();
+        let operation = lock(&self.operation)
+            .take()
+            .filter(|_| self.validated.load(std::sync::atomic::Ordering::Relaxed));
         let (kind, own_name, fields) = operation.map_or(("query", None, Vec::new()), |op| {
             (op.kind, op.name, op.fields)
         });

@@ -3,8 +3,11 @@
 //!
 //! A socket holds no more rights than its token: when the database announces a change
 //! of its user (a token revoked, the user deleted or its role changed, from any
-//! replica), the token is checked again against the database and the socket is closed
-//! with 4403 unless it still stands for the same user with the same role. A socket
+//! replica), operations on the socket are answered as unauthenticated at once, the
+//! token is checked again against the database, and the socket is closed with 4403
+//! unless it still stands for the same user with the same role. The same check runs
+//! after the event listener reconnects (announcements may have been missed), and a
+//! check that cannot reach the database is retried, then fails closed. A socket
 //! also ends when `connection_init` does not come in time (4408), when a message is
 //! too large (1009), after its maximum lifetime and at shutdown (1001, going away, so
 //! clients reconnect).
@@ -26,7 +29,7 @@ use super::HttpState;
 use super::auth::{ClientAddr, authenticate_value, charge_anonymous};
 use crate::app::App;
 use crate::events::Event;
-use crate::graphql::connection_data;
+use crate::graphql::{Suspended, connection_data};
 
 /// Why the server ended a socket; the first reason wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +98,11 @@ pub(super) async fn websocket(
         .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             let closer = Closer::default();
+            // However this future ends (even dropped or panicking), the timers and the
+            // rights watcher end with it.
+            let _ends_tasks = closer.token.clone().drop_guard();
             let initialised = CancellationToken::new();
+            let suspended = Suspended::default();
             // Every ending is a reason plus the one token the stream stops on.
             let timers = {
                 let (closer, initialised, shutdown) =
@@ -135,49 +142,82 @@ pub(super) async fn websocket(
                 .take_until(closer.token.clone().cancelled_owned());
             let app = state.app.clone();
             let watcher_closer = closer.clone();
-            GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    initialised.cancel();
-                    // Subscribed before the token is checked, so no change between the
-                    // check and the watch goes unseen.
-                    let changes = app.events.subscribe();
-                    let value = ["Authorization", "authorization"].iter().find_map(|key| {
-                        payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
-                    });
-                    let viewer = match value.as_deref() {
-                        None => None,
-                        Some(value) => authenticate_value(&app, value).await.ok().flatten(),
-                    };
-                    if viewer.is_none() {
-                        charge_anonymous(&app, &client).map_err(|_| {
-                            async_graphql::Error::new("too many requests without a valid token")
-                        })?;
-                    }
-                    match (value, viewer) {
-                        (Some(_), None) => Err(async_graphql::Error::new("the token is not valid")),
-                        (Some(value), Some(user)) => {
-                            tokio::spawn(watch_rights(
-                                app.clone(),
-                                user.clone(),
-                                value,
-                                changes,
-                                watcher_closer,
-                            ));
-                            Ok(connection_data(&app, Some(user)))
+            let serving =
+                GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema.clone(), protocol)
+                    .on_connection_init(move |payload| async move {
+                        initialised.cancel();
+                        // Subscribed before the token is checked, so no change between the
+                        // check and the watch goes unseen.
+                        let changes = app.events.subscribe();
+                        let value = ["Authorization", "authorization"].iter().find_map(|key| {
+                            payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+                        });
+                        let viewer = match value.as_deref() {
+                            None => None,
+                            // The cache may not have heard of a change announced just
+                            // before `changes` was subscribed: the database decides.
+                            Some(value) => match authenticate_value(&app, value).await {
+                                Ok(Some(_)) => crate::use_cases::users::find_token_user(
+                                    &app.db,
+                                    bearer_token(value),
+                                )
+                                .await
+                                .ok()
+                                .flatten(),
+                                _ => None,
+                            },
+                        };
+                        if viewer.is_none() {
+                            charge_anonymous(&app, &client).map_err(|_| {
+                                async_graphql::Error::new("too many requests without a valid token")
+                            })?;
                         }
-                        (None, _) => Ok(connection_data(&app, None)),
-                    }
-                })
-                .serve()
-                .await;
-            if let Some(ending) = closer.reason() {
-                let _ = sink.send(Message::Close(Some(ending.frame()))).await;
+                        match (value, viewer) {
+                            (Some(_), None) => {
+                                Err(async_graphql::Error::new("the token is not valid"))
+                            }
+                            (Some(value), Some(user)) => {
+                                tokio::spawn(watch_rights(
+                                    app.clone(),
+                                    user.clone(),
+                                    bearer_token(&value).to_owned(),
+                                    changes,
+                                    suspended.clone(),
+                                    watcher_closer,
+                                ));
+                                Ok(connection_data(&app, Some(user), suspended))
+                            }
+                            (None, _) => Ok(connection_data(&app, None, suspended)),
+                        }
+                    })
+                    .serve();
+            // `serve` stops reading once the socket is to end, but a client that does
+            // not read can hold it in a send: past a short grace it is dropped.
+            tokio::select! {
+                () = serving => {}
+                () = async {
+                    closer.token.cancelled().await;
+                    tokio::time::sleep(CLOSE_GRACE).await;
+                } => {}
             }
-            // Ends the timers and the rights watcher with the socket.
+            if let Some(ending) = closer.reason() {
+                let close = sink.send(Message::Close(Some(ending.frame())));
+                let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
+            }
             closer.token.cancel();
             timers.abort();
-            let _ = sink.close().await;
+            let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
         })
+}
+
+/// How long a socket being closed gets to take its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Checks of a socket's token that may fail (the database away) before it is closed.
+const RECHECK_ATTEMPTS: u32 = 5;
+
+/// The token in an `Authorization` value (`Bearer <token>`).
+fn bearer_token(value: &str) -> &str {
+    value.strip_prefix("Bearer ").map_or("", str::trim)
 }
 
 fn is_capacity_error(err: axum::Error) -> bool {
@@ -188,19 +228,19 @@ fn is_capacity_error(err: axum::Error) -> bool {
 
 /// Closes the socket (4403) as soon as its token no longer stands for `user` with
 /// the rights it had: checked against the database (not the token cache, which may
-/// not have heard of the change yet) each time the user is announced as changed.
+/// not have heard of the change yet) each time the user is announced as changed and
+/// each time the event listener reconnects. While a check is pending the socket is
+/// suspended; a check that keeps failing closes it.
 async fn watch_rights(
     app: Arc<App>,
     user: User,
-    bearer_value: String,
+    token: String,
     mut changes: broadcast::Receiver<Event>,
+    suspended: Suspended,
     closer: Closer,
 ) {
-    let token = bearer_value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
+    let mut connection = app.events.connection();
+    connection.mark_unchanged();
     loop {
         let recheck = tokio::select! {
             () = closer.token.cancelled() => return,
@@ -211,21 +251,41 @@ async fn watch_rights(
                 Err(broadcast::error::RecvError::Lagged(_)) => true,
                 Err(broadcast::error::RecvError::Closed) => return,
             },
+            changed = connection.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                *connection.borrow_and_update()
+            }
         };
         if !recheck {
             continue;
         }
-        match crate::use_cases::users::find_token_user(&app.db, &token).await {
-            Ok(Some(now)) if now.id == user.id && now.role == user.role => {}
-            Ok(_) => {
-                tracing::info!(user = %user.id, "closing a socket whose token no longer stands");
-                closer.close(Ending::Revoked);
-                return;
-            }
-            // The database is away: keep the socket; the next change checks again.
+        suspended.set(true);
+        if still_stands(&app, &user, &token).await {
+            suspended.set(false);
+        } else {
+            tracing::info!(user = %user.id, "closing a socket whose token no longer stands");
+            closer.close(Ending::Revoked);
+            return;
+        }
+    }
+}
+
+/// Whether `token` still belongs to `user` with the same role; `false` too when the
+/// database cannot say after a few tries (fail closed: the client may reconnect).
+async fn still_stands(app: &App, user: &User, token: &str) -> bool {
+    let mut delay = Duration::from_millis(200);
+    for _ in 0..RECHECK_ATTEMPTS {
+        match crate::use_cases::users::find_token_user(&app.db, token).await {
+            Ok(Some(now)) => return now.id == user.id && now.role == user.role,
+            Ok(None) => return false,
             Err(err) => {
-                tracing::warn!(error = ?err, "could not check a socket's token again");
+                tracing::warn!(error = ?err, "could not check a socket's token again; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
             }
         }
     }
+    false
 }

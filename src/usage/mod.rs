@@ -102,6 +102,12 @@ impl Totals {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 #[derive(Debug, Clone, Copy)]
@@ -131,8 +137,11 @@ const MAX_PENDING: usize = 100_000;
 pub struct UsageRecorder {
     pending: Mutex<HashMap<Key, Totals>>,
     /// Names seen so far, per kind: a client cannot make the process (or the
-    /// database, or Prometheus) keep more than `max_labels` of them.
-    labels: Mutex<HashSet<(Kind, String)>>,
+    /// database, or Prometheus) keep more than `max_labels` of any kind, and names of
+    /// one kind cannot crowd out another's.
+    labels: Mutex<HashMap<Kind, HashSet<String>>>,
+    /// Rows a flush could not write because the database was away, for the next.
+    unwritten: Mutex<HashMap<store::RowKey, Totals>>,
     max_labels: usize,
     dropped: std::sync::atomic::AtomicU64,
     clock: Clock,
@@ -144,7 +153,8 @@ impl UsageRecorder {
     pub fn new(enabled: bool, retention: Retention, clock: Clock) -> Self {
         Self {
             pending: Mutex::new(HashMap::new()),
-            labels: Mutex::new(HashSet::new()),
+            labels: Mutex::new(HashMap::new()),
+            unwritten: Mutex::new(HashMap::new()),
             max_labels: 1_000,
             dropped: std::sync::atomic::AtomicU64::new(0),
             clock,
@@ -173,9 +183,9 @@ impl UsageRecorder {
             .labels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (kind, name.to_owned());
-        if labels.contains(&key) || labels.len() < self.max_labels {
-            labels.insert(key);
+        let names = labels.entry(kind).or_default();
+        if names.contains(name) || names.len() < self.max_labels {
+            names.insert(name.to_owned());
             name.to_owned()
         } else {
             OTHER.to_owned()
@@ -235,39 +245,49 @@ impl UsageRecorder {
         result
     }
 
-    /// Adds what was recorded since the last flush to the database. When the
-    /// database is away the counts go back into the pending map, to be written next
-    /// time; rows the database refuses are dropped (and logged), the rest written.
+    /// Adds what was recorded since the last flush to the database. Rows the
+    /// database refuses are dropped (and logged) and the rest written; rows not
+    /// written because the database is away wait for the next flush, in a backlog
+    /// as bounded as the pending counts.
     pub async fn flush(&self, db: &Db) -> anyhow::Result<usize> {
         let dropped = self.dropped.swap(0, std::sync::atomic::Ordering::Relaxed);
         if dropped > 0 {
             tracing::warn!(dropped, "usage backlog full: uses were not counted");
         }
-        let batch = std::mem::take(
-            &mut *self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        if batch.is_empty() {
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        let mut rows = std::mem::take(&mut *lock(&self.unwritten));
+        for (key, totals) in store::rows_for(&batch) {
+            rows.entry(key).or_default().merge(&totals);
+        }
+        if rows.is_empty() {
             return Ok(0);
         }
-        let rows = store::rows_for(&batch);
-        let written = async {
-            let mut conn = db.conn().await?;
-            Ok::<_, anyhow::Error>(store::add_isolating(&mut conn, &rows).await?)
-        }
-        .await;
-        if written.is_err() {
-            let mut pending = self
-                .pending
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (key, totals) in batch {
-                pending.entry(key).or_default().merge(&totals);
+        let rows: Vec<_> = rows.into_iter().collect();
+        let mut conn = match db.conn().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                self.keep_unwritten(rows);
+                return Err(err.into());
             }
+        };
+        let outcome = store::add_isolating(&mut conn, rows).await;
+        self.keep_unwritten(outcome.unwritten);
+        match outcome.error {
+            Some(err) => Err(err.into()),
+            None => Ok(outcome.written),
         }
-        written
+    }
+
+    fn keep_unwritten(&self, rows: Vec<(store::RowKey, Totals)>) {
+        let mut unwritten = lock(&self.unwritten);
+        for (key, totals) in rows {
+            if unwritten.len() >= MAX_PENDING && !unwritten.contains_key(&key) {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
+            unwritten.entry(key).or_default().merge(&totals);
+        }
     }
 
     /// Flushes every `interval` until `shutdown`, then once more; prunes buckets past

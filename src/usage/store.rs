@@ -76,34 +76,75 @@ pub(super) async fn add(
     .await
 }
 
-/// `add`, but a row the database refuses does not cost the others: the batch is
-/// split in halves until the bad rows stand alone, and those are dropped with a
-/// log line. Connection failures are returned, so nothing is lost to an outage.
+/// Statements one flush may spend isolating refused rows; rows left when they run
+/// out wait for the next flush.
+const MAX_STATEMENTS: usize = 64;
+
+/// What `add_isolating` did.
+pub(super) struct Isolated {
+    pub(super) written: usize,
+    /// Not written, and worth another try: the database was away, or the statement
+    /// budget ran out.
+    pub(super) unwritten: Vec<(RowKey, Totals)>,
+    /// Why the database was away, if it was.
+    pub(super) error: Option<diesel::result::Error>,
+}
+
+/// `add`, but a row the database refuses does not cost the others: a refused batch
+/// is split in halves until the bad rows stand alone, and those are dropped with a
+/// log line. A failure that says the database is away stops the work, and what was
+/// not written is handed back.
 pub(super) async fn add_isolating(
     conn: &mut AsyncPgConnection,
-    rows: &[(RowKey, Totals)],
-) -> diesel::QueryResult<usize> {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match add(conn, rows).await {
-        Ok(_) => Ok(rows.len()),
-        Err(
-            err @ (Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            )
-            | Error::BrokenTransactionManager),
-        ) => Err(err),
-        Err(err) if rows.len() == 1 => {
-            let (key, _) = &rows[0];
-            tracing::error!(error = %err, kind = key.kind.as_str(), name = %key.name.escape_debug(), "a usage counter was refused; dropped");
-            Ok(0)
+    rows: Vec<(RowKey, Totals)>,
+) -> Isolated {
+    let mut outcome = Isolated {
+        written: 0,
+        unwritten: Vec::new(),
+        error: None,
+    };
+    let mut budget = MAX_STATEMENTS;
+    let mut chunks = vec![rows];
+    while let Some(mut chunk) = chunks.pop() {
+        if budget == 0 || outcome.error.is_some() {
+            outcome.unwritten.append(&mut chunk);
+            continue;
         }
-        Err(_) => {
-            let (left, right) = rows.split_at(rows.len() / 2);
-            let written = Box::pin(add_isolating(conn, left)).await?;
-            Ok(written + Box::pin(add_isolating(conn, right)).await?)
+        budget -= 1;
+        match add(conn, &chunk).await {
+            Ok(_) => outcome.written += chunk.len(),
+            Err(err) if is_passing(&err) => {
+                outcome.error = Some(err);
+                outcome.unwritten.append(&mut chunk);
+            }
+            Err(err) if chunk.len() == 1 => {
+                let (key, _) = &chunk[0];
+                tracing::error!(error = %err, kind = key.kind.as_str(), name = %key.name.escape_debug(), "a usage counter was refused; dropped");
+            }
+            Err(_) => {
+                let right = chunk.split_off(chunk.len() / 2);
+                chunks.push(right);
+                chunks.push(chunk);
+            }
         }
     }
+    outcome
+}
+
+/// Failures that say nothing about the rows: trying the same rows later may work.
+fn is_passing(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error};
+    matches!(
+        err,
+        Error::BrokenTransactionManager
+            | Error::DatabaseError(
+                K::ClosedConnection
+                    | K::UnableToSendCommand
+                    | K::SerializationFailure
+                    | K::ReadOnlyTransaction,
+                _
+            )
+    )
 }
 
 /// Deletes minute and hour buckets older than their retention (days are kept).

@@ -69,6 +69,16 @@ impl Client {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    /// Runs `{ viewer { name } }` on the socket and returns the answer's payload: proof
+    /// that the socket is open and what rights it has.
+    pub(crate) async fn round_trip(&mut self, id: &str) -> Option<Value> {
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": "{ viewer { name } }" } }))
+            .await;
+        let message = self.next_message(Duration::from_secs(5)).await?;
+        Some(message["payload"].clone())
+    }
+
     /// The next protocol message other than keep-alives, if one comes in time.
     pub(crate) async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + timeout;

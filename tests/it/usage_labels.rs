@@ -117,6 +117,40 @@ async fn distinct_labels_are_capped_in_postgres_and_prometheus() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn invalid_documents_and_one_kind_cannot_use_up_the_labels() {
+    let t = TestApp::start_with(|c| c.usage.usage_max_labels = 4).await;
+    // Documents that fail validation name nothing: no label is spent on them.
+    for i in 0..12 {
+        let query = format!("query Junk{i} {{ junk{i} }}");
+        t.gql(&t.alice.token, &query, json!({})).await;
+    }
+    t.gql(&t.alice.token, "query Good { viewer { id } }", json!({}))
+        .await;
+    // Operation names fill their own kind only: a later function keeps its name.
+    for i in 0..12 {
+        let query = format!("query Fill{i} {{ __typename }}");
+        t.gql(&t.alice.token, &query, json!({})).await;
+    }
+    t.upload_png(&t.alice.token).await;
+    t.app.usage.flush(&t.app.db).await.unwrap();
+
+    let names: Vec<String> = api_counters(&t).await.into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"query Good".to_owned()), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("Junk")), "{names:?}");
+    let mut conn = t.app.db.conn().await.unwrap();
+    let functions: Vec<Counter> = diesel::sql_query(
+        "SELECT name, sum(count)::int8 AS count FROM usage_counters \
+         WHERE kind IN ('FUNCTION', 'FIELD') AND bucket_size = 'DAY' GROUP BY name",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let functions: Vec<&str> = functions.iter().map(|c| c.name.as_str()).collect();
+    assert!(functions.contains(&"image.upload"), "{functions:?}");
+    assert!(functions.contains(&"uploadImage"), "{functions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_refused_counter_does_not_block_the_others() {
     let t = TestApp::start().await;
     let retention = Retention {

@@ -42,17 +42,19 @@ async fn a_revoked_token_closes_its_sockets_within_a_second() {
     )
     .await;
     assert_eq!(alice.close_code(Duration::from_secs(5)).await, Some(4403));
+    eprintln!("revoked socket closed after {:?}", revoked_at.elapsed());
+    // Within a second on a quiet machine (a NOTIFY and one query); slack for CI.
     assert!(
-        revoked_at.elapsed() < Duration::from_secs(1),
+        revoked_at.elapsed() < Duration::from_secs(2),
         "{:?}",
         revoked_at.elapsed()
     );
-    // Another user's socket is left alone.
-    assert!(
-        bob.next_message(Duration::from_millis(500)).await.is_none(),
-        "bob's socket stays open and quiet"
-    );
-    bob.send(json!({ "type": "stop", "id": "b" })).await;
+    // Another user's socket is left alone, with its rights.
+    let answer = bob
+        .round_trip("q")
+        .await
+        .expect("bob's socket still answers");
+    assert_eq!(answer["data"]["viewer"]["name"], "bob", "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -68,32 +70,24 @@ async fn a_changed_role_closes_the_users_sockets() {
     let mut again = Client::connect(t.addr, Some(&t.admin.token), false)
         .await
         .unwrap();
-    again.subscribe("a", ANY_ANALYSIS, json!({})).await;
-    assert!(
-        again
-            .next_message(Duration::from_millis(300))
-            .await
-            .is_none()
-    );
+    let answer = again.round_trip("q").await.expect("a new socket answers");
+    assert_eq!(answer["data"]["viewer"]["name"], "admin", "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_socket_without_connection_init_is_closed() {
     let t = TestApp::start_with(|c| c.http.ws_connection_init_timeout_secs = 1).await;
-    let mut silent = Client::open(t.addr, false).await;
     let opened = Instant::now();
+    let mut silent = Client::open(t.addr, false).await;
     assert_eq!(silent.close_code(Duration::from_secs(5)).await, Some(4408));
     assert!(opened.elapsed() >= Duration::from_millis(900));
     // A socket that does say hello in time is kept past the timeout.
     let mut polite = Client::connect(t.addr, Some(&t.alice.token), false)
         .await
         .unwrap();
-    assert!(
-        polite
-            .next_message(Duration::from_millis(1_500))
-            .await
-            .is_none()
-    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let answer = polite.round_trip("q").await.expect("still open");
+    assert_eq!(answer["data"]["viewer"]["name"], "alice", "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -116,10 +110,11 @@ async fn a_message_too_large_closes_the_socket() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_socket_ends_after_its_maximum_lifetime() {
-    let t = TestApp::start_with(|c| c.http.ws_max_lifetime_secs = 1).await;
+    let t = TestApp::start_with(|c| c.http.ws_max_lifetime_secs = 2).await;
+    let opened = Instant::now();
     let mut client = Client::connect(t.addr, Some(&t.alice.token), false)
         .await
         .unwrap();
-    client.subscribe("a", ANY_ANALYSIS, json!({})).await;
-    assert_eq!(client.close_code(Duration::from_secs(5)).await, Some(1001));
+    assert_eq!(client.close_code(Duration::from_secs(10)).await, Some(1001));
+    assert!(opened.elapsed() >= Duration::from_millis(1_900));
 }

@@ -34,6 +34,9 @@ pub struct HttpState {
     pub schema: AppSchema,
     /// Cancelled when the server begins to shut down: WebSockets close with 1001.
     pub shutdown: CancellationToken,
+    /// `/readyz` and `/metrics` answers, reused for a second: probes and scrapers,
+    /// however many, cost the database at most one query a second.
+    pub health: Arc<health::Checks>,
 }
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
@@ -71,6 +74,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
             app,
             schema,
             shutdown,
+            health: Arc::default(),
         })
 }
 

@@ -475,3 +475,26 @@ async fn prometheus_metrics_are_exposed_and_can_be_protected() {
         "gauges are sampled at scrape time"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_and_scrapes_cannot_load_the_database() {
+    let t = TestApp::start().await;
+    let get = |path: &'static str| {
+        let (client, url) = (t.client.clone(), t.url(path));
+        async move { client.get(url).send().await.unwrap().status() }
+    };
+    // Warm both, then a burst of each within the reuse window.
+    assert_eq!(get("/readyz").await, 200);
+    assert_eq!(get("/metrics").await, 200);
+    let before = t.app.db.queries_executed();
+    let burst: Vec<_> = (0..40)
+        .map(|i| tokio::spawn(get(if i % 2 == 0 { "/readyz" } else { "/metrics" })))
+        .collect();
+    for request in burst {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    let statements = t.app.db.queries_executed() - before;
+    // One readiness ping and one gauge sample (one query each) per second the
+    // burst spans, even on a slow machine; forty without the reuse.
+    assert!(statements <= 6, "{statements} statements for 40 probes");
+}

@@ -44,6 +44,9 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
 
     #[command(flatten)]
+    pub quotas: QuotaConfig,
+
+    #[command(flatten)]
     pub hpl: HplConfig,
 }
 
@@ -166,6 +169,57 @@ pub struct HttpConfig {
         global = true
     )]
     pub ws_max_lifetime_secs: u64,
+
+    /// Most WebSockets one user may hold open at once (on this process); another is
+    /// closed at its `connection_init` with 1008 (policy violation).
+    #[arg(
+        long,
+        env = "WS_MAX_SOCKETS_PER_USER",
+        default_value_t = 16,
+        global = true
+    )]
+    pub ws_max_sockets_per_user: usize,
+
+    /// Most WebSockets one client address may hold open at once (on this process),
+    /// signed in or not; more are closed with 1008 (policy violation) on opening.
+    #[arg(
+        long,
+        env = "WS_MAX_SOCKETS_PER_ADDRESS",
+        default_value_t = 64,
+        global = true
+    )]
+    pub ws_max_sockets_per_address: usize,
+
+    /// Most subscriptions running at once on one WebSocket; another gets an `error`
+    /// message for its id (the socket stays open).
+    #[arg(
+        long,
+        env = "WS_MAX_SUBSCRIPTIONS_PER_SOCKET",
+        default_value_t = 32,
+        global = true
+    )]
+    pub ws_max_subscriptions_per_socket: usize,
+
+    /// A connection gets this long (seconds) to send a complete request head, timed
+    /// from when it opens or finished its previous response: it bounds both
+    /// slow-loris clients and idle keep-alive connections.
+    #[arg(
+        long,
+        env = "HTTP_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub http_header_read_timeout_secs: u64,
+
+    /// Most HTTP connections (WebSockets included) open at once; further clients
+    /// wait in the kernel's accept queue until one closes.
+    #[arg(
+        long,
+        env = "HTTP_MAX_CONNECTIONS",
+        default_value_t = 1_024,
+        global = true
+    )]
+    pub http_max_connections: usize,
 
     /// Where the built browser assets (GraphiQL, the gallery app) are served from.
     #[arg(long, env = "WEB_DIR", default_value = "web/dist", global = true)]
@@ -450,6 +504,83 @@ pub struct RateLimitConfig {
         global = true
     )]
     pub rate_limit_anonymous_per_minute: f64,
+
+    /// Uploads (and images saved by edits) a user may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_UPLOADS_BURST",
+        default_value_t = 30,
+        global = true
+    )]
+    pub rate_limit_uploads_burst: u32,
+
+    /// How fast a user's allowance of uploads refills, per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_UPLOADS_PER_MINUTE",
+        default_value_t = 30.0,
+        global = true
+    )]
+    pub rate_limit_uploads_per_minute: f64,
+
+    /// Edits (saved, replaced or previewed) a user may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_EDITS_BURST",
+        default_value_t = 30,
+        global = true
+    )]
+    pub rate_limit_edits_burst: u32,
+
+    /// How fast a user's allowance of edits refills, per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_EDITS_PER_MINUTE",
+        default_value_t = 60.0,
+        global = true
+    )]
+    pub rate_limit_edits_per_minute: f64,
+
+    /// Comments written (added or changed) a user may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_COMMENTS_BURST",
+        default_value_t = 20,
+        global = true
+    )]
+    pub rate_limit_comments_burst: u32,
+
+    /// How fast a user's allowance of comments refills, per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_COMMENTS_PER_MINUTE",
+        default_value_t = 30.0,
+        global = true
+    )]
+    pub rate_limit_comments_per_minute: f64,
+}
+
+/// What one member may keep stored; admins are exempt.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Quotas")]
+pub struct QuotaConfig {
+    /// Most images (versions included) a member may own (0: no limit).
+    #[arg(
+        long,
+        env = "QUOTA_MAX_IMAGES",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub quota_max_images: u64,
+
+    /// Most bytes of image files a member may own, in MiB (0: no limit).
+    #[arg(
+        long,
+        env = "QUOTA_MAX_STORED_MB",
+        default_value_t = 5_120,
+        global = true
+    )]
+    pub quota_max_stored_mb: u64,
 }
 
 /// The HPL benchmark.
@@ -476,6 +607,15 @@ impl HttpConfig {
         ensure!(
             self.ws_max_message_bytes >= 1024,
             "WS_MAX_MESSAGE_BYTES must be at least 1024"
+        );
+        ensure!(
+            self.ws_max_sockets_per_user > 0
+                && self.ws_max_sockets_per_address > 0
+                && self.ws_max_subscriptions_per_socket > 0
+                && self.http_header_read_timeout_secs > 0
+                && self.http_max_connections > 0,
+            "WS_MAX_SOCKETS_PER_USER, WS_MAX_SOCKETS_PER_ADDRESS, WS_MAX_SUBSCRIPTIONS_PER_SOCKET, \
+             HTTP_HEADER_READ_TIMEOUT_SECS and HTTP_MAX_CONNECTIONS must be positive"
         );
         for origin in &self.cors_allowed_origins {
             let valid = origin == "*"
@@ -604,25 +744,39 @@ impl GraphqlConfig {
 
 impl RateLimitConfig {
     fn validate(&self) -> anyhow::Result<()> {
-        for (name, rate) in [
+        for (name, rate, burst) in [
             (
-                "RATE_LIMIT_COSTLY_PER_MINUTE",
+                "COSTLY",
                 self.rate_limit_costly_per_minute,
+                self.rate_limit_costly_burst,
             ),
             (
-                "RATE_LIMIT_ANONYMOUS_PER_MINUTE",
+                "ANONYMOUS",
                 self.rate_limit_anonymous_per_minute,
+                self.rate_limit_anonymous_burst,
+            ),
+            (
+                "UPLOADS",
+                self.rate_limit_uploads_per_minute,
+                self.rate_limit_uploads_burst,
+            ),
+            (
+                "EDITS",
+                self.rate_limit_edits_per_minute,
+                self.rate_limit_edits_burst,
+            ),
+            (
+                "COMMENTS",
+                self.rate_limit_comments_per_minute,
+                self.rate_limit_comments_burst,
             ),
         ] {
             ensure!(
                 rate.is_finite() && rate >= 0.0,
-                "{name} must be a number of at least 0"
+                "RATE_LIMIT_{name}_PER_MINUTE must be a number of at least 0"
             );
+            ensure!(burst > 0, "RATE_LIMIT_{name}_BURST must be at least 1");
         }
-        ensure!(
-            self.rate_limit_costly_burst > 0 && self.rate_limit_anonymous_burst > 0,
-            "RATE_LIMIT_COSTLY_BURST and RATE_LIMIT_ANONYMOUS_BURST must be at least 1"
-        );
         Ok(())
     }
 }

@@ -30,8 +30,21 @@ pub enum Error {
     RateLimited {
         retry_after: std::time::Duration,
     },
+    /// The owner has used up a quota: what it holds plus what was asked is more
+    /// than the limit.
+    QuotaExceeded(QuotaExceeded),
     /// Anything the client cannot fix. The message is logged, never sent.
     Internal(Arc<anyhow::Error>),
+}
+
+/// Which quota, and the figures a client needs to explain the refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    /// `images`, `storedBytes` or `activeBenchmarkRuns`.
+    pub quota: &'static str,
+    pub used: u64,
+    pub requested: u64,
+    pub limit: u64,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,6 +58,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     RateLimited,
+    QuotaExceeded,
     PayloadTooLarge,
     UnsupportedMediaType,
     AiProviderError,
@@ -53,12 +67,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::BadUserInput,
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
         Self::RateLimited,
+        Self::QuotaExceeded,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::AiProviderError,
@@ -73,6 +88,7 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::RateLimited => "RATE_LIMITED",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::AiProviderError => "AI_PROVIDER_ERROR",
@@ -113,6 +129,7 @@ impl Error {
             Self::AiProvider(_) => ErrorCode::AiProviderError,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
@@ -134,6 +151,12 @@ impl Error {
             Self::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_owned()
             }
+            Self::QuotaExceeded(q) => format!(
+                "quota exceeded: {} would be {} of at most {}",
+                q.quota,
+                q.used.saturating_add(q.requested),
+                q.limit
+            ),
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
                 "internal server error".to_owned()
@@ -240,7 +263,8 @@ impl From<Error> for JobError {
             | Error::Forbidden(_)
             | Error::PayloadTooLarge(_)
             | Error::UnsupportedMediaType(_)
-            | Error::AiProvider(_) => JobError::Permanent(message),
+            | Error::AiProvider(_)
+            | Error::QuotaExceeded(_) => JobError::Permanent(message),
         }
     }
 }

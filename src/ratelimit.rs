@@ -23,18 +23,37 @@ pub struct RateLimits {
     pub costly: RateLimiter<UserId>,
     /// Per client address, on requests without a valid token.
     pub anonymous: RateLimiter<IpAddr>,
+    /// Per user, on uploads.
+    pub uploads: RateLimiter<UserId>,
+    /// Per user, on edits (saved, replaced or previewed).
+    pub edits: RateLimiter<UserId>,
+    /// Per user, on comments added or changed.
+    pub comments: RateLimiter<UserId>,
 }
 
 impl RateLimits {
     pub fn from_config(config: &Config) -> Self {
+        let limits = &config.rate_limits;
         Self {
             costly: RateLimiter::new(
-                config.rate_limits.rate_limit_costly_burst,
-                config.rate_limits.rate_limit_costly_per_minute,
+                limits.rate_limit_costly_burst,
+                limits.rate_limit_costly_per_minute,
             ),
             anonymous: RateLimiter::new(
-                config.rate_limits.rate_limit_anonymous_burst,
-                config.rate_limits.rate_limit_anonymous_per_minute,
+                limits.rate_limit_anonymous_burst,
+                limits.rate_limit_anonymous_per_minute,
+            ),
+            uploads: RateLimiter::new(
+                limits.rate_limit_uploads_burst,
+                limits.rate_limit_uploads_per_minute,
+            ),
+            edits: RateLimiter::new(
+                limits.rate_limit_edits_burst,
+                limits.rate_limit_edits_per_minute,
+            ),
+            comments: RateLimiter::new(
+                limits.rate_limit_comments_burst,
+                limits.rate_limit_comments_per_minute,
             ),
         }
     }

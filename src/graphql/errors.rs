@@ -14,8 +14,18 @@ impl From<Error> for async_graphql::Error {
 /// The message and code, and `retryable: true` when trying again later may work.
 fn to_graphql(err: &Error) -> async_graphql::Error {
     let (code, retryable, retry_after) = (err.code(), err.is_retryable(), err.retry_after_secs());
+    let quota = match err {
+        Error::QuotaExceeded(quota) => Some(*quota),
+        _ => None,
+    };
     async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
         ext.set("code", code.as_str());
+        if let Some(q) = quota {
+            ext.set("quota", q.quota);
+            ext.set("used", q.used);
+            ext.set("requested", q.requested);
+            ext.set("limit", q.limit);
+        }
         if retryable {
             ext.set("retryable", true);
         }

@@ -20,6 +20,7 @@ impl Mutation {
         input: UploadImageInput,
     ) -> Result<UploadImagePayload> {
         let viewer = ctx.viewer()?;
+        ctx.app().limits.uploads.take(viewer.id)?;
         if input.analyze {
             charge_costly(ctx, viewer)?;
         }
@@ -156,6 +157,7 @@ impl Mutation {
         {
             return Err(Error::bad_input("`grayscale` takes `true`"));
         }
+        ctx.app().limits.edits.take(viewer.id)?;
         let save: edits::SaveMode = input.save.into();
         if input.analyze && save != edits::SaveMode::Preview {
             charge_costly(ctx, viewer)?;
@@ -187,6 +189,7 @@ impl Mutation {
         input: EditImageWithPromptInput,
     ) -> Result<EditImagePayload> {
         let viewer = ctx.viewer()?;
+        ctx.app().limits.edits.take(viewer.id)?;
         charge_costly(ctx, viewer)?;
         let work = edits::edit_with_prompt(
             ctx.app(),
@@ -232,6 +235,7 @@ impl Mutation {
         input: AddCommentInput,
     ) -> Result<AddCommentPayload> {
         let viewer = ctx.viewer()?;
+        ctx.app().limits.comments.take(viewer.id)?;
         let image_id = parse_id(&input.image_id)?;
         let comment = ctx
             .app()
@@ -254,6 +258,7 @@ impl Mutation {
         input: UpdateCommentInput,
     ) -> Result<UpdateCommentPayload> {
         let viewer = ctx.viewer()?;
+        ctx.app().limits.comments.take(viewer.id)?;
         let comment = ctx
             .app()
             .usage

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::storage::StorageKey;
 use crate::use_cases::analysis::AnalyzeImage;
+use crate::use_cases::quota;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::image::{AnalysisStatus, ContentType, ImageSource};
 use imagegraph_db::models::{Image, User};
@@ -135,6 +136,19 @@ pub async fn store(
     new: NewImage,
     after_insert: Option<AfterInsert>,
 ) -> Result<Image> {
+    // Refused before any pixel work or storage when already over.
+    let addition = quota::Addition {
+        images: 1,
+        bytes: bytes.len() as u64,
+    };
+    quota::check(
+        &mut *app.db.conn().await?,
+        &app.config.quotas,
+        owner.id,
+        addition,
+        false,
+    )
+    .await?;
     let limits = app.config.images.upload_limits();
     let input = bytes.clone();
     let prepared =
@@ -192,10 +206,16 @@ pub async fn store_prepared(
     }
 
     let max_attempts = app.config.jobs.job_max_attempts;
+    let quotas = &app.config.quotas;
     let inserted = async {
         let mut conn = app.db.conn().await?;
         let image = conn
-            .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            .transaction::<_, Error, _>(async move |conn| {
+                let addition = quota::Addition {
+                    images: 1,
+                    bytes: image.byte_size as u64,
+                };
+                quota::check(conn, quotas, image.owner_id, addition, true).await?;
                 let image = Image::insert(conn, &image).await?;
                 if new.analyze {
                     imagegraph_jobs::enqueue(

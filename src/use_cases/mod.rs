@@ -9,6 +9,7 @@ pub mod edits;
 pub mod gc;
 pub mod generation;
 pub mod images;
+pub mod quota;
 pub mod users;
 
 /// Declares the job type of a use case module: a payload struct holding one id,

@@ -171,6 +171,9 @@ pub(crate) fn test_config(data_dir: PathBuf) -> Config {
     // Limits get their own tests; elsewhere they would only make tests depend on order.
     config.rate_limits.rate_limit_costly_per_minute = 0.0;
     config.rate_limits.rate_limit_anonymous_per_minute = 0.0;
+    config.rate_limits.rate_limit_uploads_per_minute = 0.0;
+    config.rate_limits.rate_limit_edits_per_minute = 0.0;
+    config.rate_limits.rate_limit_comments_per_minute = 0.0;
     config.http.web_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/web"));
     config.jobs.job_backoff_ms = 20;
     config.jobs.job_lease_ms = 2_000;

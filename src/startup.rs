@@ -88,7 +88,7 @@ impl Background {
         if workers {
             let name = format!("{}:{}", crate::host::hostname(), std::process::id());
             let count = app.config.jobs.workers;
-            handles.extend(crate::jobs::runner(app).spawn(count, &name, &shutdown));
+            handles.extend(crate::jobs::spawn(app, count, &name, &shutdown));
         }
         let flush_stop = CancellationToken::new();
         let interval = std::time::Duration::from_millis(app.config.usage.usage_flush_interval_ms);

@@ -13,7 +13,7 @@ use imagegraph_db::BenchmarkRunId;
 use tokio::sync::watch;
 
 use crate::app::App;
-use crate::error::{Error, Result};
+use crate::error::{Error, QuotaExceeded, Result};
 use crate::events::{self, Event};
 use crate::host::{cores, cpu_model, hostname};
 use imagegraph_db::models::ById as _;
@@ -53,9 +53,12 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
     let block_size = request
         .block_size
         .unwrap_or(hpl::default_block_size(n as usize) as i32);
-    if block_size < 1 || block_size > n.min(1024) {
+    // Tiny blocks turn the factorisation into per-element bookkeeping: a run that
+    // should take seconds would hold the node for an hour.
+    let min_block = n.min(MIN_BLOCK_SIZE);
+    if block_size < min_block || block_size > n.min(1024) {
         return Err(Error::bad_input(format!(
-            "`blockSize` must be between 1 and {}; got {block_size}",
+            "`blockSize` must be between {min_block} and {}; got {block_size}",
             n.min(1024)
         )));
     }
@@ -94,9 +97,25 @@ pub async fn request(app: &App, viewer: &User, request: RunRequest) -> Result<Be
             imagegraph_jobs::enqueue(conn, &RunBenchmark { run_id: run.id }, max_attempts).await?;
             Ok(run)
         })
-        .await?;
+        .await
+        .map_err(|err| match err {
+            // The partial unique index `benchmark_runs_one_active` is the rule.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => Error::QuotaExceeded(QuotaExceeded {
+                quota: "activeBenchmarkRuns",
+                used: 1,
+                requested: 1,
+                limit: 1,
+            }),
+            other => other.into(),
+        })?;
     Ok(run)
 }
+
+/// Smallest block size a run may ask for (or `n`, when smaller).
+pub const MIN_BLOCK_SIZE: i32 = 16;
 
 /// Serialises runs within this process.
 static NODE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

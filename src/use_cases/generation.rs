@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::events::{self, Event};
 use crate::use_cases::images::{self, NewImage};
+use crate::use_cases::quota;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::generation::{GenerationShape, GenerationStatus};
 use imagegraph_db::models::image::ImageSource;
@@ -30,6 +31,21 @@ pub async fn request(
     analyze: bool,
 ) -> Result<Generation> {
     let prompt = crate::text::clean(prompt, "the prompt", MAX_PROMPT_CHARS)?;
+    // Refused before the provider is paid when the image could not be kept anyway.
+    if !viewer.is_admin() {
+        let addition = quota::Addition {
+            images: 1,
+            bytes: 0,
+        };
+        quota::check(
+            &mut *app.db.conn().await?,
+            &app.config.quotas,
+            viewer.id,
+            addition,
+            false,
+        )
+        .await?;
+    }
     app.ai.check_can_generate()?;
     let generation = Generation {
         id: GenerationId::new(),

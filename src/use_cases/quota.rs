@@ -39,13 +39,19 @@ pub async fn check(
     if quotas.quota_max_images == 0 && quotas.quota_max_stored_mb == 0 {
         return Ok(());
     }
-    let sql = format!(
-        "SELECT u.role = 'ADMIN' AS exempt, \
+    if lock {
+        // A statement of its own: under READ COMMITTED the counts below then see what
+        // a transaction that held the lock before us committed. (Counted in the same
+        // statement as the lock, they would come from a snapshot taken before the wait.)
+        diesel::sql_query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind::<SqlUuid, _>(owner.uuid())
+            .execute(conn)
+            .await?;
+    }
+    let sql = "SELECT u.role = 'ADMIN' AS exempt, \
                 (SELECT count(*) FROM images WHERE owner_id = u.id) AS images, \
                 (SELECT coalesce(sum(byte_size), 0)::bigint FROM images WHERE owner_id = u.id) AS bytes \
-         FROM users u WHERE u.id = $1{}",
-        if lock { " FOR UPDATE OF u" } else { "" }
-    );
+         FROM users u WHERE u.id = $1";
     let Some(held) = diesel::sql_query(sql)
         .bind::<SqlUuid, _>(owner.uuid())
         .get_result::<Holdings>(conn)
@@ -62,7 +68,12 @@ pub async fn check(
         return Ok(());
     }
     let limits = [
-        ("images", held.images, addition.images, quotas.quota_max_images),
+        (
+            "images",
+            held.images,
+            addition.images,
+            quotas.quota_max_images,
+        ),
         (
             "storedBytes",
             held.bytes,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{TestApp, error_code};
+use crate::harness::{TestApp, error_code, eventually};
 use crate::subscriptions::Client;
 
 const RUN: &str = "mutation($input: RunBenchmarkInput!) { runBenchmark(input: $input) { run { id status n blockSize threads seed } } }";
@@ -43,8 +43,8 @@ async fn a_run_reports_progress_and_a_passing_residual() {
             json!({ "id": id }),
         )
         .await;
-    let runner = imagegraph::jobs::runner(&t.app);
-    let jobs = tokio::spawn(async move { runner.run_pending().await });
+    let app = t.app.clone();
+    let jobs = tokio::spawn(async move { imagegraph::jobs::run_pending(&app).await });
 
     let mut fractions = Vec::new();
     let last = loop {
@@ -99,6 +99,7 @@ async fn runs_are_bounded_and_private() {
         (&t.admin.token, json!({ "n": 20_001 })),
         (&t.admin.token, json!({ "n": 0 })),
         (&t.admin.token, json!({ "n": 100, "blockSize": 0 })),
+        (&t.admin.token, json!({ "n": 100, "blockSize": 15 })),
         (&t.admin.token, json!({ "n": 100, "blockSize": 101 })),
         (&t.admin.token, json!({ "threads": cores + 1 })),
         (&t.admin.token, json!({ "threads": 0 })),
@@ -200,4 +201,80 @@ fn the_cli_prints_hpls_report_without_a_database() {
             .any(|l| l.contains(" 300 ") && l.contains(" 64 ")),
         "N and NB in the table: {report}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_has_one_run_at_a_time_in_a_lane_of_its_own() {
+    let t = TestApp::start().await;
+    let status = "query($id: ID!) { benchmarkRun(id: $id) { status } }";
+    let body = t
+        .gql(
+            &t.alice.token,
+            RUN,
+            json!({ "input": { "n": 4000, "threads": 1 } }),
+        )
+        .await;
+    let run = body["data"]["runBenchmark"]["run"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+
+    // A second run waits for nobody: it is refused while the first is pending.
+    let body = t
+        .gql(&t.alice.token, RUN, json!({ "input": { "n": 100 } }))
+        .await;
+    assert_eq!(error_code(&body), Some("QUOTA_EXCEEDED"), "{body}");
+    let ext = &body["errors"][0]["extensions"];
+    assert_eq!(
+        (
+            ext["quota"].as_str(),
+            ext["used"].as_u64(),
+            ext["limit"].as_u64()
+        ),
+        (Some("activeBenchmarkRuns"), Some(1), Some(1))
+    );
+    assert_eq!(t.count_rows("benchmark_runs").await, 1);
+
+    // One worker for analyses and generations: the run does not take it.
+    let workers = t.start_workers(1);
+    eventually(
+        &t,
+        &t.alice.token,
+        status,
+        json!({ "id": run }),
+        Duration::from_secs(60),
+        |b| b["data"]["benchmarkRun"]["status"] == "RUNNING",
+    )
+    .await;
+    let image = t.upload_png_analyzed(&t.bob.token, true).await;
+    eventually(
+        &t,
+        &t.bob.token,
+        "query($id: ID!) { image(id: $id) { analysis { status } } }",
+        json!({ "id": image }),
+        Duration::from_secs(30),
+        |b| b["data"]["image"]["analysis"]["status"] == "SUCCEEDED",
+    )
+    .await;
+    let body = t.gql(&t.alice.token, status, json!({ "id": run })).await;
+    assert_eq!(
+        body["data"]["benchmarkRun"]["status"], "RUNNING",
+        "the analysis finished while the run held its own lane"
+    );
+
+    // Once it is over, the next run may be asked for.
+    eventually(
+        &t,
+        &t.alice.token,
+        status,
+        json!({ "id": run }),
+        Duration::from_secs(300),
+        |b| b["data"]["benchmarkRun"]["status"] == "SUCCEEDED",
+    )
+    .await;
+    workers.stop().await;
+    let body = t
+        .gql(&t.alice.token, RUN, json!({ "input": { "n": 100 } }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
 }

@@ -279,13 +279,13 @@ impl TestApp {
     /// Runs every job that is due now, in this task, and returns how many ran: a
     /// test needs no worker and no polling to see its jobs' effects.
     pub(crate) async fn run_jobs(&self) -> usize {
-        imagegraph::jobs::runner(&self.app).run_pending().await
+        imagegraph::jobs::run_pending(&self.app).await
     }
 
     /// Starts `count` job workers on this app, as `serve` does, until `stop`.
     pub(crate) fn start_workers(&self, count: usize) -> Workers {
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let handles = imagegraph::jobs::runner(&self.app).spawn(count, "test", &shutdown);
+        let handles = imagegraph::jobs::spawn(&self.app, count, "test", &shutdown);
         Workers { shutdown, handles }
     }
 

@@ -20,6 +20,7 @@ use crate::storage::StorageKey;
 use crate::usage::{Kind, Use};
 use crate::use_cases::analysis::AnalyzeImage;
 use crate::use_cases::images::{self, NewImage, original_key, thumbnail_key};
+use crate::use_cases::quota;
 use imagegraph_db::models::ById as _;
 use imagegraph_db::models::image::{AnalysisStatus, ImageSource};
 use imagegraph_db::models::{Image, User};
@@ -81,6 +82,26 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         app.config.images.max_image_pixels,
     )
     .map_err(|invalid| Error::bad_input(invalid.to_string()))?;
+    // A saved edit adds one image to the owner's holdings (a replace keeps the old
+    // content as a version); refused before any pixel work when already over.
+    if request.save != SaveMode::Preview && !viewer.is_admin() {
+        let owner = match request.save {
+            SaveMode::Replace => image.owner_id,
+            _ => viewer.id,
+        };
+        let addition = quota::Addition {
+            images: 1,
+            bytes: 0,
+        };
+        quota::check(
+            &mut *app.db.conn().await?,
+            &app.config.quotas,
+            owner,
+            addition,
+            false,
+        )
+        .await?;
+    }
 
     let original = match app.storage.get(&original_key(&image)).await {
         Ok(object) => object.bytes().await?,
@@ -134,7 +155,8 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         }
         Rendered::Stored { bytes, prepared } => match request.save {
             SaveMode::Replace => {
-                replace(app, &image, bytes, prepared, json, request.analyze).await?
+                let exempt = viewer.is_admin();
+                replace(app, &image, bytes, prepared, json, request.analyze, exempt).await?
             }
             _ => {
                 let new = NewImage {
@@ -284,6 +306,7 @@ async fn replace(
     prepared: Prepared,
     edits: serde_json::Value,
     analyze: bool,
+    quota_exempt: bool,
 ) -> Result<Image> {
     let now = Utc::now();
     let mut updated = image.clone();
@@ -343,10 +366,19 @@ async fn replace(
 
     let max_attempts = app.config.jobs.job_max_attempts;
     let previous_content = image.content_id;
+    let quotas = &app.config.quotas;
     let committed = async {
         let mut conn = app.db.conn().await?;
         let (version, updated) = (version, updated);
         conn.transaction::<_, Error, _>(async move |conn| {
+            if !quota_exempt {
+                // The kept version stays; the new content comes on top of it.
+                let addition = quota::Addition {
+                    images: 1,
+                    bytes: updated.byte_size as u64,
+                };
+                quota::check(conn, quotas, updated.owner_id, addition, true).await?;
+            }
             Image::insert(conn, &version).await?;
             let replaced = Image::replace_content(conn, &updated, previous_content).await?.ok_or_else(|| {
                 Error::bad_input("the image was changed by someone else while it was being edited; try again")

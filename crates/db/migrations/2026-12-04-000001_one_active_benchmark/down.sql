@@ -1,0 +1,1 @@
+DROP INDEX benchmark_runs_one_active;

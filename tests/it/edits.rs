@@ -598,3 +598,61 @@ async fn a_kept_version_left_by_a_crash_is_swept_by_gc() {
     assert_eq!(report.deleted, 4, "{report:?}");
     assert!(t.stored_objects().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_migration_finds_versions_kept_before_kept_from_existed() {
+    use diesel_async::{RunQueryDsl as _, SimpleAsyncConnection as _};
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        kept_from: Option<uuid::Uuid>,
+    }
+    const MIGRATION: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/db/migrations/2026-12-04-090000_kept_versions"
+    );
+
+    let t = TestApp::start().await;
+    let id = upload(&t, &png(64, 48)).await;
+    // A new version by bob, which bob then replaces: an EDIT image edited after it
+    // was made, and kept content of source EDIT.
+    let body = t
+        .gql(
+            &t.bob.token,
+            EDIT,
+            json!({ "input": { "imageId": id, "instructions": [{ "brightness": 1.2 }] } }),
+        )
+        .await;
+    let derived = body["data"]["editImage"]["image"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let body = t
+        .gql(
+            &t.bob.token,
+            EDIT,
+            json!({ "input": { "imageId": derived, "instructions": [{ "rotate": 90 }], "save": "REPLACE" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["editImage"]["image"]["id"],
+        derived.as_str(),
+        "{body}"
+    );
+    replace_with(&t, &id, json!([{ "grayscale": true }])).await;
+
+    let mut conn = t.app.db.conn().await.unwrap();
+    let read = "SELECT id, kept_from FROM images ORDER BY id";
+    let before: Vec<Row> = diesel::sql_query(read).load(&mut conn).await.unwrap();
+    assert_eq!(before.len(), 4);
+    assert_eq!(before.iter().filter(|r| r.kept_from.is_some()).count(), 2);
+    for step in ["down", "up"] {
+        let sql = std::fs::read_to_string(format!("{MIGRATION}/{step}.sql")).unwrap();
+        conn.batch_execute(&sql).await.unwrap();
+    }
+    let after: Vec<Row> = diesel::sql_query(read).load(&mut conn).await.unwrap();
+    assert_eq!(after, before, "the rows REPLACE kept, and only those");
+}

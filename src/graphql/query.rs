@@ -62,7 +62,8 @@ impl Query {
         ))
     }
 
-    /// Every image, newest first.
+    /// Every image, newest first; content kept by a REPLACE is not a new image and
+    /// is listed only under its image's `versions`.
     #[graphql(
         complexity = "super::limits::connection_complexity(first, last, &pagination::IMAGES, child_complexity)"
     )]

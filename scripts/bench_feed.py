@@ -270,12 +270,10 @@ def start_imagegraph(procs, work, binary):
 
 
 def cluster_socket_dir(data_dir):
-    """Where the private cluster's unix socket is (socket_dir_for in local_cluster.rs)."""
-    root = data_dir / "postgres"
-    if len(str(root)) <= 90:
-        return root
-    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"imagegraph-pg-{digest}"
+    """Where the running private cluster's unix socket is: the 5th line of its
+    postmaster.pid (`<root>/run`, or a random directory under TMPDIR for a long root)."""
+    pid_file = data_dir / "postgres" / "data" / "postmaster.pid"
+    return Path(pid_file.read_text().splitlines()[4].strip())
 
 
 def seed_database(socket_dir, images):

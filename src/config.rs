@@ -79,24 +79,47 @@ impl Config {
         self.rate_limits.validate()
     }
 
-    /// The configured secret, or the one kept in the data directory (created once).
+    /// The configured secret, or the one kept in the data directory (created once; two
+    /// replicas starting together on one data directory end up with the same one).
     pub fn load_media_secret(&self) -> anyhow::Result<Vec<u8>> {
         if let Some(secret) = &self.storage.media_secret {
             return Ok(secret.as_bytes().to_vec());
         }
         let path = self.data_dir.join("media-secret");
         match std::fs::read_to_string(&path) {
-            Ok(secret) => {
-                return hex::decode(secret.trim()).context("DATA_DIR/media-secret is not hex");
-            }
+            Ok(secret) => return media_secret_from_file(&path, &secret),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
         }
-        let secret: [u8; 32] = rand::random();
+        let secret: [u8; MIN_MEDIA_SECRET_BYTES] = rand::random();
         std::fs::create_dir_all(&self.data_dir)?;
-        crate::fsutil::write_private(&path, hex::encode(secret).as_bytes())?;
-        Ok(secret.to_vec())
+        if crate::fsutil::create_private_if_absent(&path, hex::encode(secret).as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?
+        {
+            return Ok(secret.to_vec());
+        }
+        let theirs = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        media_secret_from_file(&path, &theirs)
     }
+}
+
+/// A signing key shorter than this could be guessed; `MEDIA_SECRET` itself must be at
+/// least this many characters.
+const MIN_MEDIA_SECRET_BYTES: usize = 32;
+
+/// The secret kept in `DATA_DIR/media-secret`: hex, of at least 32 bytes.
+fn media_secret_from_file(path: &std::path::Path, text: &str) -> anyhow::Result<Vec<u8>> {
+    let secret =
+        hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))?;
+    ensure!(
+        secret.len() >= MIN_MEDIA_SECRET_BYTES,
+        "{} holds a media secret of {} bytes; at least {MIN_MEDIA_SECRET_BYTES} are needed. Remove the file to have \
+         a new one generated (media URLs signed with the old one stop working), or set MEDIA_SECRET",
+        path.display(),
+        secret.len()
+    );
+    Ok(secret)
 }
 
 /// HTTP: where the service listens and how it treats requests.
@@ -660,8 +683,8 @@ impl StorageConfig {
         );
         if let Some(secret) = &self.media_secret {
             ensure!(
-                secret.len() >= 32,
-                "MEDIA_SECRET must be at least 32 characters"
+                secret.len() >= MIN_MEDIA_SECRET_BYTES,
+                "MEDIA_SECRET must be at least {MIN_MEDIA_SECRET_BYTES} characters"
             );
         }
         Ok(())

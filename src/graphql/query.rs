@@ -30,7 +30,9 @@ impl Query {
             return Ok(Some(Node::User(user)));
         }
         let generation_id = GenerationId::from_uuid(id);
-        if let Some(generation) = loaders.generations.load_one(generation_id).await? {
+        if let Some(generation) = loaders.generations.load_one(generation_id).await?
+            && viewer.may_manage(generation.owner_id)
+        {
             return Ok(Some(Node::ImageGeneration(generation)));
         }
         let mut conn = ctx.app().db.conn().await?;
@@ -60,7 +62,8 @@ impl Query {
         ))
     }
 
-    /// Every image, newest first.
+    /// Every image, newest first; content kept by a REPLACE is not a new image and
+    /// is listed only under its image's `versions`.
     #[graphql(
         complexity = "super::limits::connection_complexity(first, last, &pagination::IMAGES, child_complexity)"
     )]
@@ -128,17 +131,15 @@ impl Query {
         ))
     }
 
-    /// An image generation, to follow its progress.
+    /// An image generation, to follow its progress (its owner's, or any for an admin:
+    /// its error can quote the provider).
     async fn generation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Generation>> {
-        ctx.viewer()?;
+        let viewer = ctx.viewer()?;
         let id: GenerationId = parse_id(&id)?;
-        Ok(Some(
-            ctx.loaders()
-                .generations
-                .load_one(id)
-                .await?
-                .ok_or(Error::NotFound("generation"))?,
-        ))
+        match ctx.loaders().generations.load_one(id).await? {
+            Some(generation) if viewer.may_manage(generation.owner_id) => Ok(Some(generation)),
+            _ => Err(Error::NotFound("generation")),
+        }
     }
 
     async fn comment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Comment>> {

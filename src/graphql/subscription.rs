@@ -114,15 +114,22 @@ impl Subscription {
         }))
     }
 
-    /// Fires once when the generation succeeds or fails.
+    /// Fires once when the generation succeeds or fails (its owner's, or any for an
+    /// admin).
     async fn generation_completed(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<impl Stream<Item = Generation> + use<>> {
-        ctx.viewer()?;
+        let viewer = ctx.viewer()?;
         let wanted: GenerationId = parse_id(&id)?;
         let app = ctx.app().clone();
+        let mut conn = app.db.conn().await?;
+        match models::Generation::find(&mut conn, wanted).await? {
+            Some(generation) if viewer.may_manage(generation.owner_id) => {}
+            _ => return Err(Error::NotFound("generation")),
+        }
+        drop(conn);
         Ok(events(ctx).filter_map(move |event| {
             let app = app.clone();
             async move {

@@ -193,6 +193,7 @@ pub async fn store_prepared(
         edited_at: now,
         edits: new.edits,
         comment_count: 0,
+        kept_from: None,
     };
     let keys = [original_key(&image), thumbnail_key(&image)];
     let written = futures::future::try_join(
@@ -240,8 +241,9 @@ pub async fn store_prepared(
     inserted
 }
 
-/// Deletes an image (owner or admin): the row first, so it disappears at once, then
-/// its objects; an object left behind by a failure is swept by `imagegraph gc`.
+/// Deletes an image (owner or admin) with the content REPLACE kept from it: the rows
+/// first, so they disappear at once, then their objects; an object left behind by a
+/// failure is swept by `imagegraph gc`.
 pub async fn delete(app: &App, viewer: &User, id: ImageId) -> Result<ImageId> {
     let mut conn = app.db.conn().await?;
     let image = Image::find(&mut conn, id)
@@ -252,11 +254,16 @@ pub async fn delete(app: &App, viewer: &User, id: ImageId) -> Result<ImageId> {
             "only the image's owner or an admin can delete it",
         ));
     }
-    let Some(deleted) = Image::delete(&mut conn, id).await? else {
-        return Err(Error::NotFound("image"));
-    };
+    let deleted = Image::delete(&mut conn, id).await?;
     drop(conn);
-    remove_objects(app, &[original_key(&deleted), thumbnail_key(&deleted)]).await;
+    if deleted.is_empty() {
+        return Err(Error::NotFound("image"));
+    }
+    let keys: Vec<StorageKey> = deleted
+        .iter()
+        .flat_map(|image| [original_key(image), thumbnail_key(image)])
+        .collect();
+    remove_objects(app, &keys).await;
     Ok(id)
 }
 

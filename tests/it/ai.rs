@@ -641,3 +641,145 @@ async fn large_images_are_scaled_down_before_they_are_sent() {
     .unwrap();
     assert_eq!((sent.width(), sent.height()), (2048, 410));
 }
+
+/// What OpenAI answers to a wrong key: its message quotes the key, masked.
+fn wrong_key() -> ResponseTemplate {
+    ResponseTemplate::new(401).set_body_json(openai_error(
+        "Incorrect API key provided: sk-test-****6789. You can find your API key at https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        Some("invalid_api_key"),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_generation_and_the_providers_words_are_seen_by_its_owner_and_admins_only() {
+    use crate::subscriptions::{Client, subscription_error_code};
+
+    let server = MockServer::start().await;
+    Mock::given(path("/images/generations"))
+        .respond_with(wrong_key())
+        .mount(&server)
+        .await;
+    // No workers: the job runs when the test says, after everyone has subscribed.
+    let t = ai_app(&server, |config| config.jobs.workers = 0).await;
+    let body = t
+        .gql(
+            &t.alice.token,
+            "mutation { generateImage(input: { prompt: \"a cat\", analyze: false }) { generation { id } } }",
+            json!({}),
+        )
+        .await;
+    let id = body["data"]["generateImage"]["generation"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+
+    let completed = "subscription($id: ID!) { generationCompleted(id: $id) { id status error } }";
+    let mut subscribers = Vec::new();
+    for token in [&t.alice.token, &t.admin.token] {
+        let mut client = Client::connect(t.addr, Some(token), false).await.unwrap();
+        client.subscribe("g", completed, json!({ "id": id })).await;
+        subscribers.push(client);
+    }
+    let mut bob = Client::connect(t.addr, Some(&t.bob.token), false)
+        .await
+        .unwrap();
+    bob.subscribe("g", completed, json!({ "id": id })).await;
+    let refused = bob.next_message(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        subscription_error_code(&refused),
+        Some("NOT_FOUND"),
+        "as if it did not exist: {refused}"
+    );
+
+    assert_eq!(t.run_jobs().await, 1);
+    for client in &mut subscribers {
+        let event = client.next_event(Duration::from_secs(10)).await.unwrap();
+        let generation = &event["data"]["generationCompleted"];
+        assert_eq!(generation["status"], "FAILED", "{event}");
+        assert!(
+            generation["error"]
+                .as_str()
+                .unwrap()
+                .contains("sk-test-****6789"),
+            "{event}"
+        );
+    }
+
+    for token in [&t.alice.token, &t.admin.token] {
+        let body = t.gql(token, GENERATION, json!({ "id": id })).await;
+        assert!(
+            body["data"]["generation"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("Incorrect API key")),
+            "{body}"
+        );
+    }
+    let node = "query($id: ID!) { node(id: $id) { __typename ... on ImageGeneration { error } } }";
+    let body = t.gql(&t.admin.token, node, json!({ "id": id })).await;
+    assert_eq!(
+        body["data"]["node"]["__typename"], "ImageGeneration",
+        "{body}"
+    );
+
+    for query in [GENERATION, node] {
+        let body = t.gql(&t.bob.token, query, json!({ "id": id })).await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
+        assert!(!body.to_string().contains("API key"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_analysis_shows_the_providers_words_to_the_owner_and_admins_only() {
+    use crate::subscriptions::Client;
+
+    let server = MockServer::start().await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(wrong_key())
+        .mount(&server)
+        .await;
+    let t = ai_app(&server, |config| config.jobs.workers = 0).await;
+    let id = t.upload_png_analyzed(&t.alice.token, true).await;
+    let completed = "subscription { analysisCompleted { id analysis { status error } } }";
+    let mut watchers = Vec::new();
+    for (token, sees) in [
+        (&t.alice.token, true),
+        (&t.admin.token, true),
+        (&t.bob.token, false),
+    ] {
+        let mut client = Client::connect(t.addr, Some(token), false).await.unwrap();
+        client.subscribe("a", completed, json!({})).await;
+        watchers.push((client, sees));
+    }
+    assert_eq!(t.run_jobs().await, 1);
+
+    for (client, sees) in &mut watchers {
+        let event = client.next_event(Duration::from_secs(10)).await.unwrap();
+        let analysis = &event["data"]["analysisCompleted"]["analysis"];
+        assert_eq!(analysis["status"], "FAILED", "{event}");
+        assert_eq!(analysis["error"].is_string(), *sees, "{event}");
+    }
+    for (token, sees) in [
+        (&t.alice.token, true),
+        (&t.admin.token, true),
+        (&t.bob.token, false),
+    ] {
+        let body = t.gql(token, ANALYSIS, json!({ "id": id })).await;
+        let analysis = &body["data"]["image"]["analysis"];
+        assert_eq!(
+            analysis["status"], "FAILED",
+            "everyone sees that it failed: {body}"
+        );
+        if sees {
+            assert!(
+                analysis["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("sk-test-****6789")),
+                "{body}"
+            );
+        } else {
+            assert!(analysis["error"].is_null(), "{body}");
+            assert!(!body.to_string().contains("API key"), "{body}");
+        }
+    }
+}

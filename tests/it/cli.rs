@@ -66,11 +66,22 @@ async fn users_create_prints_a_token_that_works_and_revoke_ends_it() {
     );
 
     assert!(run(&["users", "revoke", "carol"]).status.success());
+    // Another process revoked them: this one hears of it by NOTIFY, a moment later.
+    let revoked = Instant::now();
     for token in [&carol, &second] {
-        let (status, _) = t
-            .gql_response(Some(token), json!({ "query": "{ viewer { name } }" }))
-            .await;
-        assert_eq!(status, 401);
+        loop {
+            let (status, _) = t
+                .gql_response(Some(token), json!({ "query": "{ viewer { name } }" }))
+                .await;
+            if status == 401 {
+                break;
+            }
+            assert!(
+                revoked.elapsed() < Duration::from_secs(1),
+                "still {status} a second after revocation"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
     let listed = String::from_utf8(run(&["users", "list"]).stdout).unwrap();
     assert!(
@@ -219,4 +230,54 @@ async fn zero_setup_serve_runs_its_own_cluster_and_stops_it() {
     };
     assert_eq!(status, 200);
     assert!(!stop(child).contains("igt_"), "no second token");
+}
+
+#[test]
+fn serve_refuses_a_media_secret_file_shorter_than_32_bytes() {
+    let database = TestDatabase::new();
+    let data_dir = tempfile::tempdir().unwrap();
+    let secret_file = data_dir.path().join("media-secret");
+    // 31 bytes, hex-encoded: signatures made with it could be forged.
+    std::fs::write(&secret_file, format!("{}\n", "ab".repeat(31))).unwrap();
+    let port = free_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_imagegraph"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database.url)
+        .env("DATA_DIR", data_dir.path())
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("media-secret holds a media secret of 31 bytes; at least 32 are needed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret_file).unwrap(),
+        format!("{}\n", "ab".repeat(31)),
+        "the file is left for its owner to deal with"
+    );
+
+    // 32 bytes are enough, and a generated secret is that long too.
+    std::fs::write(&secret_file, "cd".repeat(32)).unwrap();
+    let mut server = crate::harness::spawn_imagegraph(
+        "serve",
+        &[
+            ("DATABASE_URL", &database.url),
+            ("DATA_DIR", &data_dir.path()),
+            ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            server.0.try_wait().unwrap().is_none(),
+            "serve accepts a 32-byte secret"
+        );
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

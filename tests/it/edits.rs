@@ -449,3 +449,210 @@ async fn a_plan_with_invalid_instructions_fails_and_stores_nothing() {
             .contains("OPENAI_API_KEY")
     );
 }
+
+const FEED: &str = "{ images(first: 30) { totalCount nodes { id } } }";
+
+fn feed_ids(body: &Value) -> Vec<&str> {
+    body["data"]["images"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|node| node["id"].as_str().unwrap())
+        .collect()
+}
+
+async fn replace_with(t: &TestApp, id: &str, instructions: Value) {
+    let body = t
+        .gql(
+            &t.alice.token,
+            EDIT,
+            json!({ "input": { "imageId": id, "instructions": instructions, "save": "REPLACE" } }),
+        )
+        .await;
+    assert_eq!(body["data"]["editImage"]["image"]["id"], id, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_versions_stay_out_of_the_feed_and_go_with_their_image() {
+    let t = TestApp::start().await;
+    let id = upload(&t, &png(64, 48)).await;
+    let other = upload(&t, &png(20, 10)).await;
+    replace_with(&t, &id, json!([{ "grayscale": true }])).await;
+    replace_with(&t, &id, json!([{ "rotate": 90 }])).await;
+    // A version that is edited on its own (NEW_VERSION) is a new image of its own.
+    let body = t
+        .gql(
+            &t.bob.token,
+            EDIT,
+            json!({ "input": { "imageId": id, "instructions": [{ "brightness": 1.2 }] } }),
+        )
+        .await;
+    let derived = body["data"]["editImage"]["image"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let versions = t
+        .gql(
+            &t.alice.token,
+            "query($id: ID!) { image(id: $id) { versions { totalCount nodes { id } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        versions["data"]["image"]["versions"]["totalCount"], 3,
+        "two kept contents and one new version: {versions}"
+    );
+    // A kept version replaced in its turn keeps a version too: two levels deep.
+    let kept: Vec<String> = versions["data"]["image"]["versions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| node["id"].as_str().unwrap().to_owned())
+        .filter(|version| *version != derived)
+        .collect();
+    replace_with(&t, &kept[0], json!([{ "grayscale": true }])).await;
+    assert_eq!(t.count_rows("images").await, 6);
+    assert_eq!(t.stored_objects().len(), 12);
+
+    let body = t.gql(&t.bob.token, FEED, json!({})).await;
+    let mut ids = feed_ids(&body);
+    ids.sort_unstable();
+    let mut expected = vec![id.as_str(), other.as_str(), derived.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "kept content is not a new image: {body}");
+    assert_eq!(body["data"]["images"]["totalCount"], 3);
+    let last = t
+        .gql(
+            &t.bob.token,
+            "{ images(last: 30) { totalCount nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(feed_ids(&last).len(), 3, "backward pages too: {last}");
+
+    let body = t
+        .gql(
+            &t.alice.token,
+            "mutation($id: ID!) { deleteImage(input: { id: $id }) { deletedImageId } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["deleteImage"]["deletedImageId"],
+        id.as_str(),
+        "{body}"
+    );
+    assert_eq!(
+        t.count_rows("images").await,
+        2,
+        "the image and all content kept from it, at any depth, are gone"
+    );
+    for version in &kept {
+        let body = t
+            .gql(
+                &t.alice.token,
+                "query($id: ID!) { image(id: $id) { id } }",
+                json!({ "id": version }),
+            )
+            .await;
+        assert!(body["data"]["image"].is_null(), "{body}");
+    }
+    assert_eq!(
+        t.stored_objects().len(),
+        4,
+        "the kept contents' objects went too; the other image and the new version stay"
+    );
+    let body = t
+        .gql(
+            &t.bob.token,
+            "query($id: ID!) { image(id: $id) { id parent { id } } }",
+            json!({ "id": derived }),
+        )
+        .await;
+    assert_eq!(body["data"]["image"]["id"], derived.as_str(), "{body}");
+    assert!(body["data"]["image"]["parent"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_version_left_by_a_crash_is_swept_by_gc() {
+    use diesel_async::RunQueryDsl as _;
+
+    let t = TestApp::start().await;
+    let id = upload(&t, &png(64, 48)).await;
+    replace_with(&t, &id, json!([{ "grayscale": true }])).await;
+    assert_eq!(t.stored_objects().len(), 4);
+    // A crash after the rows went but before the objects did; a delete made by hand
+    // (the foreign key's cascade takes the kept row) leaves the same.
+    let mut conn = t.app.db.conn().await.unwrap();
+    diesel::sql_query("DELETE FROM images WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id.parse::<uuid::Uuid>().unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(t.count_rows("images").await, 0, "the kept row cascades");
+    let report =
+        imagegraph::use_cases::gc::sweep(&t.app.db, &t.app.storage, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+    assert_eq!(report.deleted, 4, "{report:?}");
+    assert!(t.stored_objects().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_migration_finds_versions_kept_before_kept_from_existed() {
+    use diesel_async::{RunQueryDsl as _, SimpleAsyncConnection as _};
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+        kept_from: Option<uuid::Uuid>,
+    }
+    const MIGRATION: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/db/migrations/2026-12-04-090000_kept_versions"
+    );
+
+    let t = TestApp::start().await;
+    let id = upload(&t, &png(64, 48)).await;
+    // A new version by bob, which bob then replaces: an EDIT image edited after it
+    // was made, and kept content of source EDIT.
+    let body = t
+        .gql(
+            &t.bob.token,
+            EDIT,
+            json!({ "input": { "imageId": id, "instructions": [{ "brightness": 1.2 }] } }),
+        )
+        .await;
+    let derived = body["data"]["editImage"]["image"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let body = t
+        .gql(
+            &t.bob.token,
+            EDIT,
+            json!({ "input": { "imageId": derived, "instructions": [{ "rotate": 90 }], "save": "REPLACE" } }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["editImage"]["image"]["id"],
+        derived.as_str(),
+        "{body}"
+    );
+    replace_with(&t, &id, json!([{ "grayscale": true }])).await;
+
+    let mut conn = t.app.db.conn().await.unwrap();
+    let read = "SELECT id, kept_from FROM images ORDER BY id";
+    let before: Vec<Row> = diesel::sql_query(read).load(&mut conn).await.unwrap();
+    assert_eq!(before.len(), 4);
+    assert_eq!(before.iter().filter(|r| r.kept_from.is_some()).count(), 2);
+    for step in ["down", "up"] {
+        let sql = std::fs::read_to_string(format!("{MIGRATION}/{step}.sql")).unwrap();
+        conn.batch_execute(&sql).await.unwrap();
+    }
+    let after: Vec<Row> = diesel::sql_query(read).load(&mut conn).await.unwrap();
+    assert_eq!(after, before, "the rows REPLACE kept, and only those");
+}

@@ -16,6 +16,7 @@ mod limits;
 mod media;
 mod metrics;
 mod pagination;
+mod private_cluster;
 mod quotas;
 mod replicas;
 mod s3;

@@ -122,7 +122,7 @@ impl Client {
 }
 
 /// The code of a refused subscription: a protocol `error`, or a result with `errors`.
-fn subscription_error_code(message: &Value) -> Option<&str> {
+pub(crate) fn subscription_error_code(message: &Value) -> Option<&str> {
     match message["type"].as_str()? {
         "error" => message["payload"][0]["extensions"]["code"].as_str(),
         "next" | "data" => {

@@ -44,6 +44,7 @@ diesel::table! {
         edited_at -> Timestamptz,
         edits -> Nullable<Jsonb>,
         comment_count -> Int4,
+        kept_from -> Nullable<Uuid>,
     }
 }
 

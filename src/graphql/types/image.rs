@@ -37,7 +37,8 @@ pub(super) struct Analysis {
     status: AnalysisStatusGql,
     /// The model that wrote (or is writing) the description.
     model: Option<String>,
-    /// Why the analysis failed, in words safe to show a user.
+    /// Why the analysis failed, for the image's owner and admins only (it can quote
+    /// the provider); null for anyone else.
     error: Option<String>,
     requested_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
@@ -88,7 +89,10 @@ impl Image {
         self.description.as_deref()
     }
 
-    async fn analysis(&self) -> Analysis {
+    async fn analysis(&self, ctx: &Context<'_>) -> Analysis {
+        let may_read_error = ctx
+            .viewer()
+            .is_ok_and(|viewer| viewer.may_manage(self.owner_id));
         Analysis {
             status: match self.analysis_status {
                 AnalysisStatus::NotRequested => AnalysisStatusGql::NotRequested,
@@ -98,7 +102,7 @@ impl Image {
                 AnalysisStatus::Failed => AnalysisStatusGql::Failed,
             },
             model: self.analysis_model.clone(),
-            error: self.analysis_error.clone(),
+            error: self.analysis_error.clone().filter(|_| may_read_error),
             requested_at: self.analysis_requested_at,
             completed_at: self.analysis_completed_at,
         }

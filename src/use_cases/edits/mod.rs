@@ -334,6 +334,7 @@ async fn replace(
         id: ImageId::new(),
         content_id: ContentId::new(),
         parent_id: Some(image.id),
+        kept_from: Some(image.id),
         created_at: now,
         ..image.clone()
     };

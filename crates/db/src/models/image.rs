@@ -27,7 +27,7 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = images)]
 pub struct Image {
     pub id: ImageId,
@@ -54,24 +54,28 @@ pub struct Image {
     /// Kept by a trigger on `comments`; never written from here.
     #[diesel(skip_insertion)]
     pub comment_count: i32,
+    /// Set on the previous content that a REPLACE kept: the image it was kept from.
+    /// Such a row is history, never a new image in the feed, and goes with that image.
+    pub kept_from: Option<ImageId>,
 }
 
 /// Which images a list walks over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ImageFilter {
-    /// Only images derived from this one (its versions).
+    /// Only images derived from this one (its versions, kept content included);
+    /// without it, only images that are not kept content (the feed).
     pub parent_id: Option<ImageId>,
 }
 
 impl ImageFilter {
     fn apply<'a>(
         &self,
-        mut query: images::BoxedQuery<'a, diesel::pg::Pg>,
+        query: images::BoxedQuery<'a, diesel::pg::Pg>,
     ) -> images::BoxedQuery<'a, diesel::pg::Pg> {
-        if let Some(parent) = self.parent_id {
-            query = query.filter(images::parent_id.eq(parent));
+        match self.parent_id {
+            Some(parent) => query.filter(images::parent_id.eq(parent)),
+            None => query.filter(images::kept_from.is_null()),
         }
-        query
     }
 }
 
@@ -95,9 +99,10 @@ impl Image {
             .inner_join(users::table)
             .select((Image::as_select(), User::as_select()))
             .into_boxed();
-        if let Some(parent) = filter.parent_id {
-            query = query.filter(images::parent_id.eq(parent));
-        }
+        query = match filter.parent_id {
+            Some(parent) => query.filter(images::parent_id.eq(parent)),
+            None => query.filter(images::kept_from.is_null()),
+        };
         if let Some(keyset) = req.cursor_filter("images") {
             query = query.filter(keyset);
         }
@@ -227,13 +232,21 @@ impl Image {
             .optional()
     }
 
-    /// Deletes the row (comments go with it); returns it so its objects can be removed.
-    pub async fn delete(conn: &mut AsyncPgConnection, id: ImageId) -> QueryResult<Option<Image>> {
-        diesel::delete(images::table.find(id))
-            .returning(Image::as_returning())
-            .get_result(conn)
-            .await
-            .optional()
+    /// Deletes the row and the content kept from it by REPLACE, at any depth, in one
+    /// statement (comments go with them); returns every deleted row so their objects
+    /// can be removed. Empty when the image was not there.
+    pub async fn delete(conn: &mut AsyncPgConnection, id: ImageId) -> QueryResult<Vec<Image>> {
+        // The cascade on `kept_from` would delete the kept rows too, but without
+        // returning them, and their objects would wait for gc.
+        diesel::sql_query(
+            "WITH RECURSIVE doomed(id) AS ( \
+                 SELECT id FROM images WHERE id = $1 \
+                 UNION SELECT i.id FROM images i JOIN doomed d ON i.kept_from = d.id) \
+             DELETE FROM images WHERE id IN (SELECT id FROM doomed) RETURNING *",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .load(conn)
+        .await
     }
 }
 

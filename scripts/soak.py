@@ -30,6 +30,7 @@ import base64
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import struct
@@ -265,7 +266,8 @@ async def ws_session(ctx, role, token, address):
     if reply[0] == "text" and reply[1].get("type") == "connection_ack":
         ctx.stats.ws[(role, "opened")] += 1
         return ws
-    ctx.stats.ws[(role, f"init answered {reply[0]} {reply[1] if reply[0] == 'close' else reply[1].get('type')}")] += 1
+    answer = f"close {reply[1]} {reply[2][:60]!r}" if reply[0] == "close" else reply[1].get("type")
+    ctx.stats.ws[(role, f"connection_init answered {answer}")] += 1
     await ws.close()
     return None
 
@@ -288,15 +290,27 @@ class Stats:
         except ValueError:
             answer = {}
         errors = [e for a in (answer if isinstance(answer, list) else [answer]) if isinstance(a, dict) for e in a.get("errors") or []]
-        codes = [(e.get("extensions") or {}).get("code", "NO_CODE") for e in errors if isinstance(e, dict)]
-        for error, code in zip(errors, codes):
-            self.codes[(role, code)] += 1
-            self.first.setdefault((role, code), (action, str(error.get("message"))[:200]))
+        codes = self.error_codes(role, action, errors)
         if status >= 500:
             (self.unavailable_5xx if "SERVICE_UNAVAILABLE" in codes else self.other_5xx)[role] += 1
         if (status >= 500 and "SERVICE_UNAVAILABLE" not in codes) or "INTERNAL_SERVER_ERROR" in codes:
             self.bad.append((role, action, status, body[:400]))
         return answer
+
+    def error_codes(self, role, action, errors):
+        codes = [(e.get("extensions") or {}).get("code", "NO_CODE") if isinstance(e, dict) else "NO_CODE" for e in errors]
+        for error, code in zip(errors, codes):
+            self.codes[(role, code)] += 1
+            self.first.setdefault((role, code), (action, str(error.get("message") if isinstance(error, dict) else error)[:200]))
+        return codes
+
+    def ws_message(self, role, message):
+        """A graphql-transport-ws message from the server: events and errors counted."""
+        kind, payload = message.get("type"), message.get("payload")
+        errors = payload if kind == "error" else (payload or {}).get("errors") if kind == "next" else None
+        if errors:
+            self.error_codes(role, "subscription", errors if isinstance(errors, list) else [errors])
+        self.ws[(role, "event" if kind == "next" and not errors else f"message {kind}{' with errors' if errors else ''}")] += 1
 
     def failure(self, role, action, err):
         self.transport[(role, f"{action}: {type(err).__name__}")] += 1
@@ -306,11 +320,14 @@ async def gql(ctx, conn, role, action, token, query=None, variables=None, op=Non
     """The parsed answer (dict, or list for a batch), or None when no answer came."""
     body = raw if raw is not None else json.dumps({"query": query, "variables": variables or {}, "operationName": op}).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    ctx.inflight[f"{role} {action}"] += 1
     try:
         status, data = await conn.request("POST", "/graphql", body, headers, timeout)
     except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as err:
         ctx.stats.failure(role, action, err)
         return None
+    finally:
+        ctx.inflight[f"{role} {action}"] -= 1
     return ctx.stats.response(role, action, status, data)
 
 
@@ -368,6 +385,14 @@ def some_image(ctx, user):
     return random.choice(pool) if pool else None
 
 
+async def guarded(ctx, role, action):
+    """Runs one client action; a surprise in the client is counted, not fatal to the run."""
+    try:
+        await action
+    except Exception as err:  # noqa: BLE001 (a soak run must outlast its own clients' bugs)
+        ctx.stats.failure(role, "client action", err)
+
+
 # ---------------------------------------------------------------- members
 
 
@@ -419,34 +444,37 @@ MEMBER_ACTIONS = [
 async def member(ctx, user):
     conn = Http(ctx, user["address"])
     actions, weights = zip(*MEMBER_ACTIONS)
-    while time.monotonic() < ctx.deadline:
-        await random.choices(actions, weights)[0](ctx, conn, user)
+    while ctx.running():
+        await guarded(ctx, "member", random.choices(actions, weights)[0](ctx, conn, user))
         await asyncio.sleep(random.uniform(0.2, 1.0))
     await conn.close()
 
 
 async def member_subscriber(ctx, user):
     """A socket subscribed to commentAdded on a few images, renewed every 20-40 s."""
-    while time.monotonic() < ctx.deadline:
+    while ctx.running():
         ws = await ws_session(ctx, "member", user["token"], user["address"])
         if ws is None:
             await asyncio.sleep(2)
             continue
-        targets = set(random.sample(list(ctx.seen), min(8, len(ctx.seen)))) | set(user["own"][-4:])
-        for n, image_id in enumerate(targets):
-            await ws.send({"id": str(n), "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": image_id}}})
-        until = min(ctx.deadline, time.monotonic() + random.uniform(20, 40))
-        while (left := until - time.monotonic()) > 0:
-            try:
-                message = await asyncio.wait_for(ws.recv(), left)
-            except asyncio.TimeoutError:
-                break
-            if message[0] == "close":
-                ctx.stats.ws[("member", f"closed by server {message[1]}")] += 1
-                break
-            kind = message[1].get("type")
-            ctx.stats.ws[("member", "event" if kind == "next" else f"message {kind}")] += 1
+        await guarded(ctx, "member", listen(ctx, user, ws))
         await ws.close()
+
+
+async def listen(ctx, user, ws):
+    targets = set(random.sample(list(ctx.seen), min(8, len(ctx.seen)))) | set(user["own"][-4:])
+    for n, image_id in enumerate(targets):
+        await ws.send({"id": str(n), "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": image_id}}})
+    until = min(ctx.deadline, time.monotonic() + random.uniform(20, 40))
+    while (left := until - time.monotonic()) > 0:
+        try:
+            message = await asyncio.wait_for(ws.recv(), left)
+        except asyncio.TimeoutError:
+            return
+        if message[0] == "close":
+            ctx.stats.ws[("member", f"closed by server {message[1]}")] += 1
+            return
+        ctx.stats.ws_message("member", message[1])
 
 
 # ---------------------------------------------------------------- hostile clients
@@ -490,13 +518,13 @@ async def hostile_queries(ctx, conn, user):
 async def hostile_sockets(ctx, conn, user):
     opened = await asyncio.gather(*(ws_session(ctx, "hostile", user["token"], user["address"]) for _ in range(70)))
     live = [ws for ws in opened if ws]
-    if live:  # subscriptions beyond the per-socket cap, then a message beyond the size cap
+    if live and (image_id := some_image(ctx, user)):  # beyond the subscriptions cap, then the size cap
         ws = live[0]
         for n in range(40):
-            await ws.send({"id": str(n), "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": some_image(ctx, user) or "x"}}})
+            await ws.send({"id": str(n), "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"id": image_id}}})
         with suppress(asyncio.TimeoutError):
             while (message := await asyncio.wait_for(ws.recv(), 2))[0] == "text":
-                ctx.stats.ws[("hostile", f"message {message[1].get('type')}")] += 1
+                ctx.stats.ws_message("hostile", message[1])
         if len(live) > 1:
             await live[1].send({"type": "ping", "payload": {"junk": "x" * 200_000}})
             ctx.stats.ws[("hostile", f"after oversized message: close {(await asyncio.wait_for(live[1].recv(), 10))[1]}")] += 1
@@ -575,9 +603,9 @@ HOSTILE_ACTIONS = {
 async def hostile(ctx, user):
     conn = Http(ctx, user["address"])
     actions = [HOSTILE_ACTIONS[name] for name in ctx.attacks]
-    while time.monotonic() < ctx.deadline and actions:
+    while ctx.running() and actions:
         fn = random.choices([a for a, _ in actions], [w for _, w in actions])[0]
-        await fn(ctx, conn, user)
+        await guarded(ctx, "hostile", fn(ctx, conn, user))
         ctx.stats.ws[("hostile", f"attack {fn.__name__.removeprefix('hostile_')}")] += 1
         await asyncio.sleep(random.uniform(0.5, 2.0))
     await conn.close()
@@ -592,7 +620,11 @@ class Context:
         self.host, self.port = parsed.hostname, parsed.port
         self.images, self.attacks, self.max_upload = images, attacks, max_upload
         self.stats, self.seen, self.big = Stats(), deque(maxlen=500), deque(maxlen=50)
-        self.deadline = 0.0
+        self.deadline, self.proc, self.inflight = 0.0, None, Counter()
+
+    def running(self):
+        """Until the deadline, or until the service has gone (nothing left to learn)."""
+        return time.monotonic() < self.deadline and self.proc.poll() is None
 
 
 async def soak(ctx, members, hostiles, minutes):
@@ -613,8 +645,10 @@ async def verify(ctx, token):
         query = "{ " + " ".join(f"i{n}: image(id: {json.dumps(i)}) {{ id byteSize url }}" for n, i in enumerate(chunk)) + " }"
         data = dig(await gql(ctx, conn, "check", "check images", token, query), "data") or {}
         for n, image_id in enumerate(chunk):
-            node = data.get(f"i{n}")
-            media.append((image_id, node)) if node else missing.append(f"image {image_id}: not in GraphQL")
+            if node := data.get(f"i{n}"):
+                media.append((image_id, node))
+            else:
+                missing.append(f"image {image_id}: not in GraphQL")
     queue = deque(media)
 
     async def fetch():
@@ -648,11 +682,14 @@ async def verify(ctx, token):
 
 
 class RssSampler(threading.Thread):
-    """Peak VmRSS of one process, read every 0.5 s."""
+    """Peak VmRSS (and VmHWM) of the service, read every 0.5 s; notes what was in
+    flight if it disappears."""
 
-    def __init__(self, pid):
+    def __init__(self, ctx, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak_kb, self.samples, self.halt = pid, 0, 0, threading.Event()
+        self.ctx, self.pid, self.halt = ctx, pid, threading.Event()
+        self.peak_kb = self.hwm_kb = self.samples = 0
+        self.started, self.died_after, self.inflight_at_death = time.monotonic(), None, Counter()
 
     def field(self, name):
         with suppress(OSError):
@@ -664,16 +701,22 @@ class RssSampler(threading.Thread):
     def run(self):
         while not self.halt.wait(0.5):
             if (rss := self.field("VmRSS")) is None:
+                self.died_after = time.monotonic() - self.started
+                for _ in range(10):  # the loop thread may be changing it
+                    with suppress(RuntimeError):
+                        self.inflight_at_death = Counter(self.ctx.inflight)
+                        break
                 return
             self.peak_kb, self.samples = max(self.peak_kb, rss), self.samples + 1
+            self.hwm_kb = self.field("VmHWM") or self.hwm_kb
 
 
-def start_service(procs, binary, work, env):
+def start_service(procs, binary, work, env, log_name="imagegraph.log"):
     """Serves on a fresh port with `env`; returns (process, base URL)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(env, LISTEN_ADDR=f"127.0.0.1:{port}", PUBLIC_URL=url)
-    log_path = work / "imagegraph.log"
+    log_path = work / log_name
     proc = procs.start("imagegraph", [str(binary), "serve"], log_path, env=env, cwd=work)
     wait_until("imagegraph", lambda: http("GET", f"{url}/readyz", timeout=5)[0] == 200, proc, log_path, timeout=300)
     return proc, url
@@ -766,7 +809,7 @@ def api_calls(url, token):
 # ---------------------------------------------------------------- report
 
 
-def report(args, stats, peak_mb, hwm_mb, up, found, missing, usage, log_path):
+def report(args, stats, sampler, up, found, missing, usage, log_path):
     def by_code(role):
         codes = sorted(((c, n) for (r, c), n in stats.codes.items() if r == role), key=lambda x: -x[1])
         return ", ".join(f"{c} {n}" for c, n in codes) or "none"
@@ -774,7 +817,8 @@ def report(args, stats, peak_mb, hwm_mb, up, found, missing, usage, log_path):
     def counter(counts, role):
         return ", ".join(f"{k} {n}" for (r, k), n in sorted(counts.items()) if r == role) or "none"
 
-    unavailable, other = sum(stats.unavailable_5xx.values()), sum(stats.other_5xx.values())
+    unavailable = sum(stats.unavailable_5xx.values())
+    peak_mb, hwm_mb = sampler.peak_kb / 1024, sampler.hwm_kb / 1024
     rows = [
         ("minutes", args.minutes),
         ("clients (members/hostile)", f"{args.clients}/{args.hostile}"),
@@ -790,7 +834,7 @@ def report(args, stats, peak_mb, hwm_mb, up, found, missing, usage, log_path):
         ("WebSocket, connections and attacks, hostile", counter(stats.ws, "hostile")),
         ("peak RSS (0.5 s samples) / VmHWM vs budget",
          f"{peak_mb:.0f} MB / {hwm_mb:.0f} MB vs {args.budget_mb} MB ({'over' if max(peak_mb, hwm_mb) > args.budget_mb else 'within'})"),
-        ("process up", "yes" if up else "**no** (restarted on the same data for the check)"),
+        ("process up", "yes" if up else f"**no**: gone {sampler.died_after or 0:.0f} s into the run (restarted on the same data for the check)"),
         ("acknowledged images (uploads + saved edits), found", f"{len(stats.images)}, {found[0]}"),
         ("acknowledged comments, found", f"{len(stats.comments)}, {found[1]}"),
         ("usage recorded (API calls counted during the run)", usage),
@@ -805,9 +849,14 @@ def report(args, stats, peak_mb, hwm_mb, up, found, missing, usage, log_path):
     for line in missing[:20]:
         print(f"lost: {line}")
     if not up or stats.other_5xx or stats.bad:
-        lines = [line for line in log_path.read_text(errors="replace").splitlines()
-                 if any(w in line for w in ("panic", "ERROR", "memory allocation", "abort", "signal"))]
-        print("\nservice log lines of note:\n" + "\n".join(lines[-20:]))
+        notes = Counter()
+        for line in log_path.read_text(errors="replace").splitlines():
+            line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+            if re.search(r"panicked at|memory allocation of|fatal runtime error|Segmentation| ERROR ", line) and not line[:1].isspace():
+                notes[re.sub(r"^\S+Z\s+|latency=\d+ ms", "", line)[:300]] += 1
+        print("\nservice log lines of note (count x line):\n" + "\n".join(f"{n} x {line}" for line, n in notes.most_common(15)))
+    if not up:
+        print("requests in flight when it went: " + ", ".join(f"{k} {n}" for k, n in sampler.inflight_at_death.items() if n))
 
 
 def main():
@@ -853,17 +902,17 @@ def main():
         max_upload = int(env.get("MAX_UPLOAD_BYTES", 25 * 1024 * 1024))
         ctx = Context(url, build_images(url, admin), attacks, max_upload)
         calls_before = api_calls(url, admin)
-        sampler = RssSampler(proc.pid)
+        ctx.proc, sampler = proc, RssSampler(ctx, proc.pid)
         sampler.start()
         log(f"soaking for {args.minutes} min: {args.clients} members, {args.hostile} hostile ({','.join(attacks)})")
         asyncio.run(soak(ctx, users[: args.clients], users[args.clients :], args.minutes))
-        hwm_kb = sampler.field("VmHWM") or 0
         sampler.halt.set()
+        sampler.join()
         up = proc.poll() is None
         if not up:
             log(f"the service exited ({proc.returncode}); restarting it on the same data for the check")
             stop_cluster(data_dir)
-            proc, url = start_service(procs, binary, work, env)
+            proc, url = start_service(procs, binary, work, env, "imagegraph-restarted.log")
             ctx.host, ctx.port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
         log(f"checking {len(ctx.stats.images)} images and {len(ctx.stats.comments)} comments")
         images_found, comments_found, missing = asyncio.run(verify(ctx, admin))
@@ -880,7 +929,7 @@ def main():
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report(args, ctx.stats, sampler.peak_kb / 1024, hwm_kb / 1024, up, (images_found, comments_found), missing, usage, log_copy)
+    report(args, ctx.stats, sampler, up, (images_found, comments_found), missing, usage, log_copy)
     log(f"service log: {log_copy}")
     lost = len(ctx.stats.images) - images_found + len(ctx.stats.comments) - comments_found
     return 1 if not up or ctx.stats.bad or lost else 0

@@ -9,7 +9,8 @@ with `imagegraph users create`, then for --minutes runs, in one asyncio loop:
            hold a graphql-transport-ws socket subscribed to commentAdded;
   hostile  clients send odd operation names, thin 1x40,000,000 PNGs resized to 1000x1000
            FILL, deep/complex/batched queries, many sockets, slow-loris connections,
-           oversized bodies and messages, bursts beyond the rate limits.
+           oversized bodies and messages, bursts beyond the rate limits (16 x 50 MP
+           uploads among them), and hold sockets of users whose tokens get revoked.
 Every client has its own X-Forwarded-For address (TRUST_FORWARDED_FOR=true), so limits
 per address apply per client. The service's RSS is sampled every 0.5 s. At the end every
 acknowledged image (upload or saved edit) is read back through GraphQL and its `url`
@@ -17,7 +18,8 @@ bytes fetched, and every acknowledged comment is read back by id; if the process
 is restarted on the same data for that check.
 
 Exits non-zero when the process died, on any HTTP 5xx other than SERVICE_UNAVAILABLE (or
-an INTERNAL_SERVER_ERROR), or when anything acknowledged was lost.
+an INTERNAL_SERVER_ERROR), when a revoked user's socket still ran a query, or when
+anything acknowledged was lost.
 Pillow is used for JPEGs when importable; otherwise the service converts PNGs to JPEG.
 
 Run:  python3 scripts/soak.py --binary target/release/imagegraph [--minutes 10]
@@ -31,6 +33,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import struct
@@ -593,10 +596,53 @@ async def hostile_burst(ctx, conn, user):
             await gql(ctx, conn, "hostile", "bad token", "not-a-token", "{ __typename }")
 
 
+async def hostile_revoke(ctx, conn, user):
+    """A socket outliving its rights: a throwaway user's tokens are revoked while its
+    socket is open; it must be closed (4403) and run nothing more."""
+    name = f"revoked{random.randrange(10**9)}"
+    token = await cli(ctx, "users", "create", name)
+    ws = token and await ws_session(ctx, "hostile", token, user["address"])
+    if not ws:
+        return
+    await cli(ctx, "users", "revoke", name)
+    revoked, outcome = time.monotonic(), "still open 5 s after revocation"
+    with suppress(asyncio.TimeoutError):
+        message = await asyncio.wait_for(ws.recv(), 1.5)  # the issue's "within a second", with slack
+        if message[0] == "close":
+            outcome = f"closed {message[1]} within 1.5 s"
+    if outcome.startswith("still"):
+        with suppress(ConnectionError):
+            await ws.send({"id": "q", "type": "subscribe", "payload": {"query": "{ viewer { name } }"}})
+        while (left := revoked + 5 - time.monotonic()) > 0 and outcome.startswith("still"):
+            try:
+                message = await asyncio.wait_for(ws.recv(), left)
+            except asyncio.TimeoutError:
+                break
+            if message[0] == "close":
+                outcome = f"closed {message[1]} after 1.5 s"
+            elif dig(message[1], "payload", "data", "viewer"):
+                outcome = "ran a query 1.5 s after revocation"
+                ctx.stats.bad.append(("hostile", "revoked socket", 101, f"a query ran as {name} after its tokens were revoked"))
+            elif message[1].get("type") in ("next", "error"):
+                outcome = "refused a query 1.5 s after revocation, but stayed open"
+    ctx.stats.ws[("hostile", f"revoked user's socket {outcome}")] += 1
+    await ws.close()
+
+
+async def cli(ctx, *args):
+    """`imagegraph ARGS` on the service's data; its last line of output, or None."""
+    proc = await asyncio.create_subprocess_exec(str(ctx.binary), *args, env=ctx.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        ctx.stats.failure("hostile", f"imagegraph {args[0]} {args[1]}", RuntimeError(err.decode()[-200:]))
+        return None
+    return (out.decode().strip().splitlines() or [""])[-1]
+
+
 HOSTILE_ACTIONS = {
     "names": (hostile_names, 15), "thin": (hostile_thin, 15), "queries": (hostile_queries, 15),
     "sockets": (hostile_sockets, 10), "slowloris": (hostile_slow_loris, 10),
-    "oversized": (hostile_oversized, 10), "burst": (hostile_burst, 15),
+    "oversized": (hostile_oversized, 10), "burst": (hostile_burst, 15), "revoke": (hostile_revoke, 5),
 }
 
 
@@ -615,12 +661,13 @@ async def hostile(ctx, user):
 
 
 class Context:
-    def __init__(self, url, images, attacks, max_upload):
+    def __init__(self, url, images, attacks, max_upload, binary, env):
         parsed = urllib.parse.urlsplit(url)
         self.host, self.port = parsed.hostname, parsed.port
         self.images, self.attacks, self.max_upload = images, attacks, max_upload
         self.stats, self.seen, self.big = Stats(), deque(maxlen=500), deque(maxlen=50)
         self.deadline, self.proc, self.inflight = 0.0, None, Counter()
+        self.binary, self.env = binary, env
 
     def running(self):
         """Until the deadline, or until the service has gone (nothing left to learn)."""
@@ -685,11 +732,11 @@ class RssSampler(threading.Thread):
     """Peak VmRSS (and VmHWM) of the service, read every 0.5 s; notes what was in
     flight if it disappears."""
 
-    def __init__(self, ctx, pid):
+    def __init__(self, pid):
         super().__init__(daemon=True)
-        self.ctx, self.pid, self.halt = ctx, pid, threading.Event()
+        self.ctx, self.pid, self.halt = None, pid, threading.Event()
         self.peak_kb = self.hwm_kb = self.samples = 0
-        self.started, self.died_after, self.inflight_at_death = time.monotonic(), None, Counter()
+        self.died_at, self.inflight_at_death = None, Counter()
 
     def field(self, name):
         with suppress(OSError):
@@ -701,10 +748,10 @@ class RssSampler(threading.Thread):
     def run(self):
         while not self.halt.wait(0.5):
             if (rss := self.field("VmRSS")) is None:
-                self.died_after = time.monotonic() - self.started
+                self.died_at = time.monotonic()
                 for _ in range(10):  # the loop thread may be changing it
                     with suppress(RuntimeError):
-                        self.inflight_at_death = Counter(self.ctx.inflight)
+                        self.inflight_at_death = Counter(self.ctx.inflight if self.ctx else {})
                         break
                 return
             self.peak_kb, self.samples = max(self.peak_kb, rss), self.samples + 1
@@ -809,7 +856,7 @@ def api_calls(url, token):
 # ---------------------------------------------------------------- report
 
 
-def report(args, stats, sampler, up, found, missing, usage, log_path):
+def report(args, stats, sampler, soak_started, up, found, missing, usage, log_path):
     def by_code(role):
         codes = sorted(((c, n) for (r, c), n in stats.codes.items() if r == role), key=lambda x: -x[1])
         return ", ".join(f"{c} {n}" for c, n in codes) or "none"
@@ -825,7 +872,7 @@ def report(args, stats, sampler, up, found, missing, usage, log_path):
         ("requests served (members/hostile/check)",
          f"{sum(stats.requests.values())} ({stats.requests['member']}/{stats.requests['hostile']}/{stats.requests['check']})"),
         ("HTTP 5xx SERVICE_UNAVAILABLE (members/hostile)", f"{unavailable} ({stats.unavailable_5xx['member']}/{stats.unavailable_5xx['hostile']})"),
-        ("HTTP 5xx other, or INTERNAL_SERVER_ERROR", f"**{len(stats.bad)}**" if stats.bad else "0"),
+        ("HTTP 5xx other, INTERNAL_SERVER_ERROR, or a revoked socket still served", f"**{len(stats.bad)}**" if stats.bad else "0"),
         ("GraphQL errors by code, members", by_code("member")),
         ("GraphQL errors by code, hostile", by_code("hostile")),
         ("no answer (members)", counter(stats.transport, "member")),
@@ -834,10 +881,11 @@ def report(args, stats, sampler, up, found, missing, usage, log_path):
         ("WebSocket, connections and attacks, hostile", counter(stats.ws, "hostile")),
         ("peak RSS (0.5 s samples) / VmHWM vs budget",
          f"{peak_mb:.0f} MB / {hwm_mb:.0f} MB vs {args.budget_mb} MB ({'over' if max(peak_mb, hwm_mb) > args.budget_mb else 'within'})"),
-        ("process up", "yes" if up else f"**no**: gone {sampler.died_after or 0:.0f} s into the run (restarted on the same data for the check)"),
+        ("process up", "yes" if up else f"**no**: gone {(sampler.died_at or 0) - soak_started:.0f} s into the run (restarted on the same data for the check)"),
         ("acknowledged images (uploads + saved edits), found", f"{len(stats.images)}, {found[0]}"),
         ("acknowledged comments, found", f"{len(stats.comments)}, {found[1]}"),
         ("usage recorded (API calls counted during the run)", usage),
+        ("this script's CPU (user + system)", f"{sum(resource.getrusage(resource.RUSAGE_SELF)[:2]):.0f} s"),
     ]
     print("\n| figure | value |\n|---|---|")
     for name, value in rows:
@@ -893,6 +941,8 @@ def main():
         proc, url = start_service(procs, binary, work, env)
         admin = (data_dir / "admin-token").read_text().strip()
         log(f"imagegraph at {url} (pid {proc.pid}), data in {work}")
+        sampler = RssSampler(proc.pid)  # from the start: VmHWM covers the setup's work too
+        sampler.start()
         started = time.monotonic()
         names = [f"member{n}" for n in range(args.clients)] + [f"hostile{n}" for n in range(args.hostile)]
         tokens = create_users(binary, env, names)
@@ -900,10 +950,9 @@ def main():
                  for i, (n, t) in enumerate(zip(names, tokens))]
         log(f"created {len(users)} users in {time.monotonic() - started:.1f} s")
         max_upload = int(env.get("MAX_UPLOAD_BYTES", 25 * 1024 * 1024))
-        ctx = Context(url, build_images(url, admin), attacks, max_upload)
+        ctx = Context(url, build_images(url, admin), attacks, max_upload, binary, env)
         calls_before = api_calls(url, admin)
-        ctx.proc, sampler = proc, RssSampler(ctx, proc.pid)
-        sampler.start()
+        ctx.proc, sampler.ctx = proc, ctx
         log(f"soaking for {args.minutes} min: {args.clients} members, {args.hostile} hostile ({','.join(attacks)})")
         asyncio.run(soak(ctx, users[: args.clients], users[args.clients :], args.minutes))
         sampler.halt.set()
@@ -929,7 +978,7 @@ def main():
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report(args, ctx.stats, sampler, up, (images_found, comments_found), missing, usage, log_copy)
+    report(args, ctx.stats, sampler, ctx.deadline - args.minutes * 60, up, (images_found, comments_found), missing, usage, log_copy)
     log(f"service log: {log_copy}")
     lost = len(ctx.stats.images) - images_found + len(ctx.stats.comments) - comments_found
     return 1 if not up or ctx.stats.bad or lost else 0

@@ -280,7 +280,7 @@ async def ws_session(ctx, role, token, address):
 
 class Stats:
     def __init__(self):
-        self.requests, self.codes, self.transport, self.ws = Counter(), Counter(), Counter(), Counter()
+        self.requests, self.codes, self.transport, self.ws, self.attacks = Counter(), Counter(), Counter(), Counter(), Counter()
         self.unavailable_5xx, self.other_5xx = Counter(), Counter()
         self.bad = []  # (role, action, status, body) of unexpected 5xx / INTERNAL_SERVER_ERROR
         self.first = {}  # (role, code) -> (action, message) of its first occurrence
@@ -652,7 +652,7 @@ async def hostile(ctx, user):
     while ctx.running() and actions:
         fn = random.choices([a for a, _ in actions], [w for _, w in actions])[0]
         await guarded(ctx, "hostile", fn(ctx, conn, user))
-        ctx.stats.ws[("hostile", f"attack {fn.__name__.removeprefix('hostile_')}")] += 1
+        ctx.stats.attacks[fn.__name__.removeprefix("hostile_")] += 1
         await asyncio.sleep(random.uniform(0.5, 2.0))
     await conn.close()
 
@@ -878,7 +878,8 @@ def report(args, stats, sampler, soak_started, up, found, missing, usage, log_pa
         ("no answer (members)", counter(stats.transport, "member")),
         ("no answer (hostile)", counter(stats.transport, "hostile")),
         ("WebSocket and connections, members", counter(stats.ws, "member")),
-        ("WebSocket, connections and attacks, hostile", counter(stats.ws, "hostile")),
+        ("hostile attacks run", ", ".join(f"{k} {n}" for k, n in sorted(stats.attacks.items())) or "none"),
+        ("WebSocket and connections, hostile", counter(stats.ws, "hostile")),
         ("peak RSS (0.5 s samples) / VmHWM vs budget",
          f"{peak_mb:.0f} MB / {hwm_mb:.0f} MB vs {args.budget_mb} MB ({'over' if max(peak_mb, hwm_mb) > args.budget_mb else 'within'})"),
         ("process up", "yes" if up else f"**no**: gone {(sampler.died_at or 0) - soak_started:.0f} s into the run (restarted on the same data for the check)"),

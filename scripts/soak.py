@@ -146,20 +146,15 @@ class Http:
         head = f"{method} {target} HTTP/1.1\r\nHost: {self.ctx.host}:{self.ctx.port}\r\n"
         head += f"X-Forwarded-For: {self.address}\r\nContent-Length: {len(body)}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()) + "\r\n"
-        for attempt in range(2):
-            fresh = self.writer is None or time.monotonic() - self.used > self.IDLE
-            if fresh:
-                await self.close()
-                self.reader, self.writer = await asyncio.open_connection(self.ctx.host, self.ctx.port, limit=1 << 20)
-            try:
-                return await asyncio.wait_for(self._exchange(head.encode(), body), timeout)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                await self.close()
-                if fresh or attempt:
-                    raise
-            except BaseException:
-                await self.close()
-                raise
+        # No retries: a dropped connection is what a client of a dying service sees.
+        if self.writer is None or time.monotonic() - self.used > self.IDLE:
+            await self.close()
+            self.reader, self.writer = await asyncio.open_connection(self.ctx.host, self.ctx.port, limit=1 << 20)
+        try:
+            return await asyncio.wait_for(self._exchange(head.encode(), body), timeout)
+        except BaseException:
+            await self.close()
+            raise
 
     async def _exchange(self, head, body):
         self.writer.write(head)
@@ -284,6 +279,7 @@ class Stats:
         self.unavailable_5xx, self.other_5xx = Counter(), Counter()
         self.bad = []  # (role, action, status, body) of unexpected 5xx / INTERNAL_SERVER_ERROR
         self.first = {}  # (role, code) -> (action, message) of its first occurrence
+        self.cut = deque(maxlen=5000)  # (when, what) of requests whose connection was dropped
         self.images, self.comments = {}, {}  # acknowledged: id -> byteSize / text
 
     def response(self, role, action, status, body):
@@ -317,20 +313,19 @@ class Stats:
 
     def failure(self, role, action, err):
         self.transport[(role, f"{action}: {type(err).__name__}")] += 1
+        if isinstance(err, (ConnectionResetError, asyncio.IncompleteReadError)):
+            self.cut.append((time.monotonic(), f"{role} {action}"))
 
 
 async def gql(ctx, conn, role, action, token, query=None, variables=None, op=None, raw=None, timeout=180.0):
     """The parsed answer (dict, or list for a batch), or None when no answer came."""
     body = raw if raw is not None else json.dumps({"query": query, "variables": variables or {}, "operationName": op}).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    ctx.inflight[f"{role} {action}"] += 1
     try:
         status, data = await conn.request("POST", "/graphql", body, headers, timeout)
     except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as err:
         ctx.stats.failure(role, action, err)
         return None
-    finally:
-        ctx.inflight[f"{role} {action}"] -= 1
     return ctx.stats.response(role, action, status, data)
 
 
@@ -666,7 +661,7 @@ class Context:
         self.host, self.port = parsed.hostname, parsed.port
         self.images, self.attacks, self.max_upload = images, attacks, max_upload
         self.stats, self.seen, self.big = Stats(), deque(maxlen=500), deque(maxlen=50)
-        self.deadline, self.proc, self.inflight = 0.0, None, Counter()
+        self.deadline, self.proc = 0.0, None
         self.binary, self.env = binary, env
 
     def running(self):
@@ -729,14 +724,13 @@ async def verify(ctx, token):
 
 
 class RssSampler(threading.Thread):
-    """Peak VmRSS (and VmHWM) of the service, read every 0.5 s; notes what was in
-    flight if it disappears."""
+    """Peak VmRSS (and VmHWM) of the service, read every 0.5 s, and when it disappeared."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.ctx, self.pid, self.halt = None, pid, threading.Event()
+        self.pid, self.halt = pid, threading.Event()
         self.peak_kb = self.hwm_kb = self.samples = 0
-        self.died_at, self.inflight_at_death = None, Counter()
+        self.died_at = None
 
     def field(self, name):
         with suppress(OSError):
@@ -749,10 +743,6 @@ class RssSampler(threading.Thread):
         while not self.halt.wait(0.5):
             if (rss := self.field("VmRSS")) is None:
                 self.died_at = time.monotonic()
-                for _ in range(10):  # the loop thread may be changing it
-                    with suppress(RuntimeError):
-                        self.inflight_at_death = Counter(self.ctx.inflight if self.ctx else {})
-                        break
                 return
             self.peak_kb, self.samples = max(self.peak_kb, rss), self.samples + 1
             self.hwm_kb = self.field("VmHWM") or self.hwm_kb
@@ -904,8 +894,9 @@ def report(args, stats, sampler, soak_started, up, found, missing, usage, log_pa
             if re.search(r"panicked at|memory allocation of|fatal runtime error|Segmentation| ERROR ", line) and not line[:1].isspace():
                 notes[re.sub(r"^\S+Z\s+|latency=\d+ ms", "", line)[:300]] += 1
         print("\nservice log lines of note (count x line):\n" + "\n".join(f"{n} x {line}" for line, n in notes.most_common(15)))
-    if not up:
-        print("requests in flight when it went: " + ", ".join(f"{k} {n}" for k, n in sampler.inflight_at_death.items() if n))
+    if not up and sampler.died_at:
+        cut = Counter(what for when, what in stats.cut if sampler.died_at - 2 <= when <= sampler.died_at + 0.5)
+        print("requests cut off when it went: " + ", ".join(f"{k} {n}" for k, n in cut.most_common()))
 
 
 def main():
@@ -953,7 +944,7 @@ def main():
         max_upload = int(env.get("MAX_UPLOAD_BYTES", 25 * 1024 * 1024))
         ctx = Context(url, build_images(url, admin), attacks, max_upload, binary, env)
         calls_before = api_calls(url, admin)
-        ctx.proc, sampler.ctx = proc, ctx
+        ctx.proc = proc
         log(f"soaking for {args.minutes} min: {args.clients} members, {args.hostile} hostile ({','.join(attacks)})")
         asyncio.run(soak(ctx, users[: args.clients], users[args.clients :], args.minutes))
         sampler.halt.set()

@@ -499,16 +499,22 @@ async def hostile_thin(ctx, conn, user):
 
 
 async def hostile_queries(ctx, conn, user):
-    deep = "id"
-    for _ in range(10):
-        deep = f"comments(first: 1) {{ edges {{ node {{ image {{ {deep} }} }} }} }}"
+    def deep(levels):  # 3: past MAX_QUERY_DEPTH; 10: past the parser's own recursion limit
+        return "id" if not levels else f"comments(first: 1) {{ edges {{ node {{ image {{ {deep(levels - 1)} }} }} }} }}"
+
     complex_ = "{ images(first: 30) { edges { node { comments(first: 80) { edges { node { author { name } "
     complex_ += "image { comments(first: 80) { edges { node { id text } } } } } } } } } } }"
     aliases = "{ " + " ".join(f"a{n}: images(first: 30) {{ totalCount }}" for n in range(40)) + " }"
     cycle = "{ images { edges { node { ...A } } } } fragment A on Image { parent { ...B } } fragment B on Image { ...A }"
-    for query in [f"{{ images(first: 1) {{ edges {{ node {{ {deep} }} }} }} }}", complex_, aliases, cycle,
-                  "{ images(first: 100000) { totalCount } }", "{ __typename " + " " * 40_000 + "}", "{ images(first: 1"]:
-        await gql(ctx, conn, "hostile", "shape", user["token"], query)
+    shapes = {
+        "depth": f"{{ images(first: 1) {{ edges {{ node {{ {deep(3)} }} }} }} }}",
+        "parser depth": f"{{ image(id: \"x\") {{ {deep(10)} }} }}",
+        "complexity": complex_, "aliases": aliases, "fragment cycle": cycle,
+        "page size": "{ images(first: 100000) { totalCount } }",
+        "document size": "{ __typename " + " " * 40_000 + "}", "syntax": "{ images(first: 1",
+    }
+    for shape, query in shapes.items():
+        await gql(ctx, conn, "hostile", f"shape: {shape}", user["token"], query)
     batch = json.dumps([{"query": complex_}] * 50).encode()
     await gql(ctx, conn, "hostile", "batch", user["token"], raw=batch)
 

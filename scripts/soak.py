@@ -276,7 +276,7 @@ async def ws_session(ctx, role, token, address):
 class Stats:
     def __init__(self):
         self.requests, self.codes, self.transport, self.ws, self.attacks = Counter(), Counter(), Counter(), Counter(), Counter()
-        self.unavailable_5xx, self.other_5xx = Counter(), Counter()
+        self.unavailable_5xx, self.other_5xx, self.unavailable_why = Counter(), Counter(), Counter()
         self.bad = []  # (role, action, status, body) of unexpected 5xx / INTERNAL_SERVER_ERROR
         self.first = {}  # (role, code) -> (action, message) of its first occurrence
         self.cut = deque(maxlen=5000)  # (when, what) of requests whose connection was dropped
@@ -299,8 +299,11 @@ class Stats:
     def error_codes(self, role, action, errors):
         codes = [(e.get("extensions") or {}).get("code", "NO_CODE") if isinstance(e, dict) else "NO_CODE" for e in errors]
         for error, code in zip(errors, codes):
+            message = str(error.get("message") if isinstance(error, dict) else error)[:200]
             self.codes[(role, code)] += 1
-            self.first.setdefault((role, code), (action, str(error.get("message") if isinstance(error, dict) else error)[:200]))
+            self.first.setdefault((role, code), (action, message))
+            if code == "SERVICE_UNAVAILABLE":  # the memory budget's, or a timeout, or the database's?
+                self.unavailable_why[message[:100]] += 1
         return codes
 
     def ws_message(self, role, message):
@@ -869,6 +872,7 @@ def report(args, stats, sampler, soak_started, up, found, missing, usage, log_pa
          f"{sum(stats.requests.values())} ({stats.requests['member']}/{stats.requests['hostile']}/{stats.requests['check']})"),
         ("HTTP 5xx SERVICE_UNAVAILABLE (members/hostile)", f"{unavailable} ({stats.unavailable_5xx['member']}/{stats.unavailable_5xx['hostile']})"),
         ("HTTP 5xx other, INTERNAL_SERVER_ERROR, or a revoked socket still served", f"**{len(stats.bad)}**" if stats.bad else "0"),
+        ("SERVICE_UNAVAILABLE by message", "; ".join(f"{n} x {m}" for m, n in stats.unavailable_why.most_common(5)) or "none"),
         ("GraphQL errors by code, members", by_code("member")),
         ("GraphQL errors by code, hostile", by_code("hostile")),
         ("no answer (members)", counter(stats.transport, "member")),

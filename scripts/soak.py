@@ -49,6 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ from importing bench_feed
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_feed import Processes, free_port, http, log, wait_until  # noqa: E402
 

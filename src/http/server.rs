@@ -71,7 +71,9 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: CancellationT
         // What `into_make_service_with_connect_info` does: handlers read the peer
         // address (per-address limits) from this extension.
         let service = service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            request
+                .extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(peer));
             service.call(request)
         });
         let connection = builder.serve_connection(io, service).with_upgrades();

@@ -74,7 +74,10 @@ mod tests {
         let first = counts.take(1, 2).unwrap();
         let _second = counts.take(1, 2).unwrap();
         assert!(counts.take(1, 2).is_none());
-        assert!(counts.take(2, 2).is_some(), "other keys have their own count");
+        assert!(
+            counts.take(2, 2).is_some(),
+            "other keys have their own count"
+        );
         drop(first);
         assert_eq!(counts.held(1), 1);
         assert!(counts.take(1, 2).is_some());

@@ -243,7 +243,10 @@ async fn a_socket_runs_at_most_the_configured_subscriptions() {
     assert_eq!(extensions["quota"], "subscriptionsPerSocket", "{refused}");
     assert_eq!(extensions["limit"], 2, "{refused}");
     let done = client.next_message(Duration::from_secs(5)).await.unwrap();
-    assert_eq!((done["type"].as_str(), done["id"].as_str()), (Some("complete"), Some("c")));
+    assert_eq!(
+        (done["type"].as_str(), done["id"].as_str()),
+        (Some("complete"), Some("c"))
+    );
 
     // The socket is still open and the first two still deliver.
     announce_analysis(&t, &image).await;
@@ -251,7 +254,10 @@ async fn a_socket_runs_at_most_the_configured_subscriptions() {
     for _ in 0..2 {
         let message = client.next_message(Duration::from_secs(5)).await.unwrap();
         assert_eq!(message["type"], "next", "{message}");
-        assert_eq!(message["payload"]["data"]["analysisCompleted"]["id"], image.as_str());
+        assert_eq!(
+            message["payload"]["data"]["analysisCompleted"]["id"],
+            image.as_str()
+        );
         seen.push(message["id"].as_str().unwrap().to_owned());
     }
     seen.sort();
@@ -260,7 +266,10 @@ async fn a_socket_runs_at_most_the_configured_subscriptions() {
     // A stopped subscription gives its place back.
     client.send(json!({ "id": "a", "type": "complete" })).await;
     let stopped = client.next_message(Duration::from_secs(5)).await.unwrap();
-    assert_eq!((stopped["type"].as_str(), stopped["id"].as_str()), (Some("complete"), Some("a")));
+    assert_eq!(
+        (stopped["type"].as_str(), stopped["id"].as_str()),
+        (Some("complete"), Some("a"))
+    );
     client.subscribe("d", ANY_ANALYSIS, json!({})).await;
     announce_analysis(&t, &image).await;
     let mut seen = Vec::new();
@@ -281,7 +290,11 @@ async fn subscribers_of_one_event_share_one_load() {
     let query = "subscription($id: ID) { analysisCompleted(imageId: $id) { id } }";
     let mut clients = Vec::new();
     for n in 0..10 {
-        let token = if n % 2 == 0 { &t.alice.token } else { &t.bob.token };
+        let token = if n % 2 == 0 {
+            &t.alice.token
+        } else {
+            &t.bob.token
+        };
         let mut client = Client::connect(t.addr, Some(token), false).await.unwrap();
         client.subscribe("s", query, json!({ "id": image })).await;
         clients.push(client);
@@ -290,7 +303,11 @@ async fn subscribers_of_one_event_share_one_load() {
     announce_analysis(&t, &image).await;
     for client in &mut clients {
         let payload = next_for(client, "s").await;
-        assert_eq!(payload["data"]["analysisCompleted"]["id"], image.as_str(), "{payload}");
+        assert_eq!(
+            payload["data"]["analysisCompleted"]["id"],
+            image.as_str(),
+            "{payload}"
+        );
     }
     assert_eq!(t.app.events.shared_loads() - before, 1);
 }

@@ -311,3 +311,51 @@ async fn subscribers_of_one_event_share_one_load() {
     }
     assert_eq!(t.app.events.shared_loads() - before, 1);
 }
+
+/// Opens a socket as a trusted proxy would for `client`, sends `connection_init`, and
+/// returns the first answer (`connection_ack`, or the close code) with the socket.
+async fn open_forwarded_for(t: &TestApp, client: &str) -> (String, impl Sized + use<>) {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let mut request = format!("ws://{}/graphql/ws", t.addr)
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    headers.insert("x-forwarded-for", client.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", t.alice.token) } });
+    let _ = socket.send(Message::text(init.to_string())).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("an answer in time");
+    let answer = match answer {
+        Some(Ok(Message::Text(text))) => {
+            serde_json::from_str::<Value>(&text).unwrap()["type"].to_string()
+        }
+        Some(Ok(Message::Close(frame))) => frame.map_or(0, |f| u16::from(f.code)).to_string(),
+        other => format!("{other:?}"),
+    };
+    (answer, socket)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_trusted_proxy_sockets_are_counted_per_forwarded_address() {
+    let t = TestApp::start_with(|c| {
+        c.http.trust_forwarded_for = true;
+        c.http.ws_max_sockets_per_address = 1;
+    })
+    .await;
+    let (first, _held) = open_forwarded_for(&t, "203.0.113.1").await;
+    assert_eq!(first, "\"connection_ack\"");
+    // The same client again is over its cap; another behind the same proxy is not.
+    let (again, _) = open_forwarded_for(&t, "203.0.113.1").await;
+    assert_eq!(again, "1008");
+    let (other, _held_too) = open_forwarded_for(&t, "203.0.113.2").await;
+    assert_eq!(other, "\"connection_ack\"");
+}

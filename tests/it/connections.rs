@@ -70,6 +70,7 @@ async fn a_slow_loris_client_is_dropped_after_the_header_timeout() {
         .await
         .expect("the server closes the connection");
     let waited = started.elapsed();
+    eprintln!("a partial request head was dropped after {waited:?}");
     assert!(
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
         "closed after {waited:?}"
@@ -110,6 +111,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
         .expect("the idle connection is closed");
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     let idle = idle_since.elapsed();
+    eprintln!("an idle keep-alive connection was dropped after {idle:?}");
     assert!(
         idle >= Duration::from_millis(900) && idle < Duration::from_secs(3),
         "closed after {idle:?} idle"

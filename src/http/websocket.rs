@@ -166,71 +166,71 @@ pub(super) async fn websocket(
             // A close the protocol layer sends on its own (a refused `connection_init`
             // is 1002 there) says our reason instead when the server ended the socket.
             let rewrite = closer.clone();
-            let graphql_sink = (&mut sink).with(move |message: Message| {
+            let replies = (&mut sink).with(move |message: Message| {
                 std::future::ready(Ok::<_, axum::Error>(match (message, rewrite.reason()) {
                     (Message::Close(_), Some(ending)) => Message::Close(Some(ending.frame())),
                     (message, _) => message,
                 }))
             });
-            let serving = GraphQLWebSocket::new_with_pair(
-                graphql_sink,
-                stream,
-                state.schema.clone(),
-                protocol,
-            )
-            .on_connection_init(move |payload| async move {
-                initialised.cancel();
-                // Subscribed before the token is checked, so no change between the
-                // check and the watch goes unseen.
-                let changes = app.events.subscribe();
-                let value = ["Authorization", "authorization"]
-                    .iter()
-                    .find_map(|key| payload.get(key).and_then(|v| v.as_str()).map(str::to_owned));
-                let viewer = match value.as_deref() {
-                    None => None,
-                    // The cache may not have heard of a change announced just
-                    // before `changes` was subscribed: the database decides.
-                    Some(value) => match authenticate_value(&app, value).await {
-                        Ok(Some(_)) => {
-                            crate::use_cases::users::find_token_user(&app.db, bearer_token(value))
+            let serving =
+                GraphQLWebSocket::new_with_pair(replies, stream, state.schema.clone(), protocol)
+                    .on_connection_init(move |payload| async move {
+                        initialised.cancel();
+                        // Subscribed before the token is checked, so no change between the
+                        // check and the watch goes unseen.
+                        let changes = app.events.subscribe();
+                        let value = ["Authorization", "authorization"].iter().find_map(|key| {
+                            payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+                        });
+                        let viewer = match value.as_deref() {
+                            None => None,
+                            // The cache may not have heard of a change announced just
+                            // before `changes` was subscribed: the database decides.
+                            Some(value) => match authenticate_value(&app, value).await {
+                                Ok(Some(_)) => crate::use_cases::users::find_token_user(
+                                    &app.db,
+                                    bearer_token(value),
+                                )
                                 .await
                                 .ok()
-                                .flatten()
-                        }
-                        _ => None,
-                    },
-                };
-                if viewer.is_none() {
-                    charge_anonymous(&app, &client).map_err(|_| {
-                        async_graphql::Error::new("too many requests without a valid token")
-                    })?;
-                }
-                match (value, viewer) {
-                    (Some(_), None) => Err(async_graphql::Error::new("the token is not valid")),
-                    (Some(value), Some(user)) => {
-                        let Some(slot) = sockets.by_user.take(user.id, max_per_user) else {
-                            watcher_closer.close(Ending::UserSockets);
-                            return Err(async_graphql::Error::new(
-                                "too many sockets for this user",
-                            ));
+                                .flatten(),
+                                _ => None,
+                            },
                         };
-                        *init_slot
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(slot);
-                        tokio::spawn(watch_rights(
-                            app.clone(),
-                            user.clone(),
-                            bearer_token(&value).to_owned(),
-                            changes,
-                            suspended.clone(),
-                            watcher_closer,
-                        ));
-                        Ok(connection_data(&app, Some(user), suspended))
-                    }
-                    (None, _) => Ok(connection_data(&app, None, suspended)),
-                }
-            })
-            .serve();
+                        if viewer.is_none() {
+                            charge_anonymous(&app, &client).map_err(|_| {
+                                async_graphql::Error::new("too many requests without a valid token")
+                            })?;
+                        }
+                        match (value, viewer) {
+                            (Some(_), None) => {
+                                Err(async_graphql::Error::new("the token is not valid"))
+                            }
+                            (Some(value), Some(user)) => {
+                                let Some(slot) = sockets.by_user.take(user.id, max_per_user) else {
+                                    watcher_closer.close(Ending::UserSockets);
+                                    return Err(async_graphql::Error::new(
+                                        "too many sockets for this user",
+                                    ));
+                                };
+                                *init_slot
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                                    Some(slot);
+                                tokio::spawn(watch_rights(
+                                    app.clone(),
+                                    user.clone(),
+                                    bearer_token(&value).to_owned(),
+                                    changes,
+                                    suspended.clone(),
+                                    watcher_closer,
+                                ));
+                                Ok(connection_data(&app, Some(user), suspended))
+                            }
+                            (None, _) => Ok(connection_data(&app, None, suspended)),
+                        }
+                    })
+                    .serve();
             // `serve` stops reading once the socket is to end, but a client that does
             // not read can hold it in a send: past a short grace it is dropped.
             tokio::select! {

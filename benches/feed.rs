@@ -83,10 +83,11 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
     let _background = imagegraph::startup::Background::start(&app, false);
-    tokio::spawn(async move {
-        let router = imagegraph::http::router(app, Default::default());
-        axum::serve(listener, imagegraph::http::service(router)).await
-    });
+    tokio::spawn(imagegraph::http::serve(
+        listener,
+        app,
+        tokio_util::sync::CancellationToken::new(),
+    ));
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)

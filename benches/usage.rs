@@ -57,9 +57,10 @@ async fn serve(db_url: &str, usage: bool) -> anyhow::Result<(String, imagegraph_
     std::mem::forget(background); // runs until the process exits
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
-    tokio::spawn(async move {
-        let router = imagegraph::http::router(app, Default::default());
-        axum::serve(listener, imagegraph::http::service(router)).await
-    });
+    tokio::spawn(imagegraph::http::serve(
+        listener,
+        app,
+        tokio_util::sync::CancellationToken::new(),
+    ));
     Ok((endpoint, db))
 }

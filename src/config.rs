@@ -213,8 +213,8 @@ pub struct HttpConfig {
     )]
     pub ws_max_sockets_per_address: usize,
 
-    /// Most subscriptions running at once on one WebSocket; another gets an `error`
-    /// message for its id (the socket stays open).
+    /// Most subscriptions running at once on one WebSocket; another is answered for
+    /// its id with a `QUOTA_EXCEEDED` error, then completed (the socket stays open).
     #[arg(
         long,
         env = "WS_MAX_SUBSCRIPTIONS_PER_SOCKET",

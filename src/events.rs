@@ -2,6 +2,7 @@
 //! causes them (delivered only if it commits), received by one dedicated LISTEN
 //! connection per process and fanned out in memory to subscriptions and workers.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use futures::StreamExt as _;
 use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, OnceCell, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 const EVENTS_CHANNEL: &str = "imagegraph_events";
@@ -60,8 +61,49 @@ pub async fn publish(conn: &mut AsyncPgConnection, event: &Event) -> diesel::Que
     Ok(())
 }
 
+/// An event as subscriptions receive it: with room for the one load of the row it is
+/// about, which every subscriber of the event shares.
+pub struct Delivery {
+    pub event: Event,
+    row: OnceCell<Option<Arc<dyn Any + Send + Sync>>>,
+    loads: Arc<AtomicU64>,
+}
+
+impl Delivery {
+    fn new(event: Event, loads: Arc<AtomicU64>) -> Self {
+        Self {
+            event,
+            row: OnceCell::new(),
+            loads,
+        }
+    }
+
+    /// What `load` gives, run by the first subscriber to ask; the others wait for it
+    /// and get the same. A failed load is not kept: the next subscriber tries again.
+    pub async fn shared<T, E, F>(&self, load: impl FnOnce() -> F) -> Result<Option<Arc<T>>, E>
+    where
+        T: Any + Send + Sync,
+        F: Future<Output = Result<Option<T>, E>>,
+    {
+        let row = self
+            .row
+            .get_or_try_init(|| async {
+                self.loads.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("imagegraph_subscription_loads_total").increment(1);
+                let row = load().await?;
+                Ok(row.map(|row| Arc::new(row) as Arc<dyn Any + Send + Sync>))
+            })
+            .await?;
+        Ok(row.clone().and_then(|row| row.downcast::<T>().ok()))
+    }
+}
+
 pub struct EventBus {
     events: broadcast::Sender<Event>,
+    /// The same events for subscriptions, each with its shared load.
+    deliveries: broadcast::Sender<Arc<Delivery>>,
+    /// Rows loaded for deliveries, in all.
+    loads: Arc<AtomicU64>,
     jobs: Arc<Notify>,
     connected: watch::Sender<bool>,
     /// Counts connections of the listener: what is cached on the strength of
@@ -73,6 +115,8 @@ impl Default for EventBus {
     fn default() -> Self {
         Self {
             events: broadcast::channel(1024).0,
+            deliveries: broadcast::channel(1024).0,
+            loads: Arc::default(),
             jobs: Arc::new(Notify::new()),
             connected: watch::channel(false).0,
             epoch: AtomicU64::new(0),
@@ -83,6 +127,17 @@ impl Default for EventBus {
 impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// The events for subscriptions to GraphQL clients.
+    pub fn deliveries(&self) -> broadcast::Receiver<Arc<Delivery>> {
+        self.deliveries.subscribe()
+    }
+
+    /// How many rows deliveries have loaded since the process started: one per event
+    /// that any subscriber wanted, however many wanted it.
+    pub fn shared_loads(&self) -> u64 {
+        AtomicU64::load(&self.loads, Ordering::Relaxed)
     }
 
     /// Workers wait on this for new jobs.
@@ -176,7 +231,13 @@ impl EventBus {
             JOBS_CHANNEL => self.jobs.notify_waiters(),
             EVENTS_CHANNEL => match serde_json::from_str::<Event>(payload) {
                 // No receivers is fine: nobody is subscribed.
-                Ok(event) => drop(self.events.send(event)),
+                Ok(event) => {
+                    if self.deliveries.receiver_count() > 0 {
+                        let delivery = Delivery::new(event.clone(), self.loads.clone());
+                        drop(self.deliveries.send(Arc::new(delivery)));
+                    }
+                    drop(self.events.send(event));
+                }
                 Err(err) => tracing::warn!(error = %err, payload, "unreadable event"),
             },
             _ => {}

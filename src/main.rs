@@ -152,9 +152,7 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
     }
     let background = Background::start(&app, app.config.jobs.workers > 0);
     let shutdown = CancellationToken::new();
-    let server = axum::serve(listener, http::service(http::router(app, shutdown.clone())))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
+    let server = http::serve(listener, app, shutdown.clone());
     tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -164,7 +162,7 @@ async fn serve(config: Config, database_url: &str) -> anyhow::Result<()> {
     });
     // In-flight requests get a bounded time to finish; then the process moves on.
     let drained = tokio::select! {
-        result = server => result.map(|()| true)?,
+        () = server => true,
         () = async { shutdown.cancelled().await; tokio::time::sleep(HTTP_DRAIN).await } => false,
     };
     if !drained {

@@ -94,6 +94,9 @@ pub fn connection_data(
     data.insert(Viewer(viewer));
     data.insert(suspended);
     data.insert(Loaders::uncached(&app.db));
+    data.insert(subscription::SocketSubscriptions::new(
+        app.config.http.ws_max_subscriptions_per_socket,
+    ));
     data
 }
 

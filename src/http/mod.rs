@@ -6,14 +6,14 @@ mod graphql;
 mod guards;
 mod health;
 mod media;
+mod server;
+mod socket_limits;
 mod web;
 mod websocket;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,7 @@ use crate::app::App;
 use crate::error::Error;
 use crate::graphql::{AppSchema, build_schema};
 
+pub use server::serve;
 pub use web::is_built as web_assets_built;
 
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub struct HttpState {
     /// `/readyz` and `/metrics` answers, reused for a second: probes and scrapers,
     /// however many, cost the database at most one query a second.
     pub health: Arc<health::Checks>,
+    /// Open WebSockets per client address and per user, for their caps.
+    sockets: Arc<socket_limits::SocketCounts>,
 }
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
@@ -75,13 +78,8 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
             schema,
             shutdown,
             health: Arc::default(),
+            sockets: Arc::default(),
         })
-}
-
-/// The router as a service that knows each connection's peer address (for the
-/// per-address rate limit). Every server of the router is made with this.
-pub fn service(router: Router) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
-    router.into_make_service_with_connect_info::<SocketAddr>()
 }
 
 /// A domain error refusing a whole request, in the GraphQL response shape, with a

@@ -10,7 +10,9 @@
 //! check that cannot reach the database is retried, then fails closed. A socket
 //! also ends when `connection_init` does not come in time (4408), when a message is
 //! too large (1009), after its maximum lifetime and at shutdown (1001, going away, so
-//! clients reconnect).
+//! clients reconnect). A client address holds at most `WS_MAX_SOCKETS_PER_ADDRESS`
+//! sockets and a user `WS_MAX_SOCKETS_PER_USER` (counted once `connection_init` names
+//! it): one more is closed with 1008 (policy violation) and a reason.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +41,8 @@ enum Ending {
     InitTimeout,
     Lifetime,
     TooLarge,
+    AddressSockets,
+    UserSockets,
 }
 
 impl Ending {
@@ -49,6 +53,8 @@ impl Ending {
             Self::InitTimeout => (4408, "Connection initialisation timeout"),
             Self::Lifetime => (close_code::AWAY, "maximum connection lifetime reached"),
             Self::TooLarge => (close_code::SIZE, "message too large"),
+            Self::AddressSockets => (close_code::POLICY, "too many sockets from this address"),
+            Self::UserSockets => (close_code::POLICY, "too many sockets for this user"),
         };
         CloseFrame {
             code,
@@ -92,12 +98,26 @@ pub(super) async fn websocket(
     let max_message = limits.ws_max_message_bytes;
     let init_timeout = Duration::from_secs(limits.ws_connection_init_timeout_secs);
     let lifetime = Duration::from_secs(limits.ws_max_lifetime_secs);
+    let max_per_user = limits.ws_max_sockets_per_user;
+    // Taken before the upgrade, so sockets opened at once cannot all pass the check.
+    let address_slot = state
+        .sockets
+        .by_address
+        .take(client.0, limits.ws_max_sockets_per_address);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| async move {
+        .on_upgrade(move |mut socket| async move {
+            let Some(_address_slot) = address_slot else {
+                let refusal = socket.send(Message::Close(Some(Ending::AddressSockets.frame())));
+                let _ = tokio::time::timeout(CLOSE_GRACE, refusal).await;
+                return;
+            };
             let closer = Closer::default();
+            // The user's slot, once `connection_init` names the user: held as long as
+            // this future, that is as long as the socket.
+            let user_slot = Arc::new(Mutex::new(None));
             // However this future ends (even dropped or panicking), the timers and the
             // rights watcher end with it.
             let _ends_tasks = closer.token.clone().drop_guard();
@@ -142,8 +162,18 @@ pub(super) async fn websocket(
                 .take_until(closer.token.clone().cancelled_owned());
             let app = state.app.clone();
             let watcher_closer = closer.clone();
+            let (sockets, init_slot) = (state.sockets.clone(), user_slot.clone());
+            // A close the protocol layer sends on its own (a refused `connection_init`
+            // is 1002 there) says our reason instead when the server ended the socket.
+            let rewrite = closer.clone();
+            let replies = (&mut sink).with(move |message: Message| {
+                std::future::ready(Ok::<_, axum::Error>(match (message, rewrite.reason()) {
+                    (Message::Close(_), Some(ending)) => Message::Close(Some(ending.frame())),
+                    (message, _) => message,
+                }))
+            });
             let serving =
-                GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema.clone(), protocol)
+                GraphQLWebSocket::new_with_pair(replies, stream, state.schema.clone(), protocol)
                     .on_connection_init(move |payload| async move {
                         initialised.cancel();
                         // Subscribed before the token is checked, so no change between the
@@ -177,6 +207,16 @@ pub(super) async fn websocket(
                                 Err(async_graphql::Error::new("the token is not valid"))
                             }
                             (Some(value), Some(user)) => {
+                                let Some(slot) = sockets.by_user.take(user.id, max_per_user) else {
+                                    watcher_closer.close(Ending::UserSockets);
+                                    return Err(async_graphql::Error::new(
+                                        "too many sockets for this user",
+                                    ));
+                                };
+                                *init_slot
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                                    Some(slot);
                                 tokio::spawn(watch_rights(
                                     app.clone(),
                                     user.clone(),

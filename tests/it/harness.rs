@@ -256,12 +256,11 @@ impl TestApp {
                 .unwrap();
             users.push(TestUser { token });
         }
-        let router = imagegraph::http::router(app.clone(), Default::default());
-        tokio::spawn(async move {
-            axum::serve(listener, imagegraph::http::service(router))
-                .await
-                .unwrap();
-        });
+        tokio::spawn(imagegraph::http::serve(
+            listener,
+            app.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        ));
         let [admin, alice, bob] = <[TestUser; 3]>::try_from(users).ok().unwrap();
         Self {
             app,

@@ -7,6 +7,7 @@ mod bad_input;
 mod benchmark;
 mod cli;
 mod comments;
+mod connections;
 mod edits;
 mod faults;
 mod gc;

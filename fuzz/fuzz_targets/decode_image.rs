@@ -8,6 +8,8 @@ use libfuzzer_sys::fuzz_target;
 const LIMITS: UploadLimits = UploadLimits {
     max_bytes: 1 << 20,
     max_pixels: 1 << 20,
+    max_side: 65_535,
+    max_aspect_ratio: 1000,
 };
 
 fuzz_target!(|bytes: &[u8]| {

@@ -62,7 +62,12 @@ pub async fn check(
         return Ok(());
     }
     let limits = [
-        ("images", held.images, addition.images, quotas.quota_max_images),
+        (
+            "images",
+            held.images,
+            addition.images,
+            quotas.quota_max_images,
+        ),
         (
             "storedBytes",
             held.bytes,

@@ -16,6 +16,7 @@ mod limits;
 mod media;
 mod metrics;
 mod pagination;
+mod pixel_budget;
 mod replicas;
 mod s3;
 mod schema;

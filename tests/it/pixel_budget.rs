@@ -71,10 +71,20 @@ async fn a_thin_strip_resized_for_a_preview_does_not_take_the_process_down() {
         config.pixels.max_aspect_ratio = 0;
     })
     .await;
-    let strip = encoded(
-        &DynamicImage::ImageRgb8(RgbImage::new(1, 40_000_000)),
-        ImageFormat::Png,
-    );
+    let strip = {
+        use image::ImageEncoder as _;
+        use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+        let mut out = Vec::new();
+        PngEncoder::new_with_quality(&mut out, CompressionType::Best, FilterType::NoFilter)
+            .write_image(
+                &vec![0; 120_000_000],
+                1,
+                40_000_000,
+                image::ExtendedColorType::Rgb8,
+            )
+            .unwrap();
+        out
+    };
     assert!(strip.len() < 1 << 20, "{} bytes", strip.len());
     let id = uploaded_id(&upload(&t, &strip).await);
     let started = Instant::now();

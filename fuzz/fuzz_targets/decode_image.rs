@@ -15,7 +15,11 @@ const LIMITS: UploadLimits = UploadLimits {
 fuzz_target!(|bytes: &[u8]| {
     let sniffed = MediaFormat::sniff(bytes);
     if let Ok((format, image)) = decode(bytes, LIMITS) {
-        assert_eq!(Some(format), sniffed, "decoded as a format the sniffer did not see");
+        assert_eq!(
+            Some(format),
+            sniffed,
+            "decoded as a format the sniffer did not see"
+        );
         assert!(u64::from(image.width()) * u64::from(image.height()) <= LIMITS.max_pixels);
     }
 });

@@ -19,8 +19,9 @@ pub struct App {
     pub ai: Provider,
     pub events: EventBus,
     pub usage: Arc<UsageRecorder>,
-    /// Edits running at once; more wait, so they never take every blocking thread.
-    pub edit_slots: tokio::sync::Semaphore,
+    /// Memory for pixel work: every decode, thumbnail, edit and preview holds its
+    /// declared peak bytes of it while it runs.
+    pub pixels: Arc<crate::pixel_budget::PixelBudget>,
     pub limits: crate::ratelimit::RateLimits,
     pub tokens: Arc<crate::token_cache::TokenCache>,
 }
@@ -48,6 +49,10 @@ impl App {
             .with_max_labels(config.usage.usage_max_labels),
         );
         let limits = crate::ratelimit::RateLimits::from_config(&config);
+        let pixels = crate::pixel_budget::PixelBudget::new(
+            config.pixels.memory_budget_mb,
+            config.pixels.wait(),
+        );
         Ok(Arc::new(Self {
             config,
             db,
@@ -56,7 +61,7 @@ impl App {
             ai,
             events: EventBus::default(),
             usage,
-            edit_slots: tokio::sync::Semaphore::new(crate::host::cores().max(1) as usize),
+            pixels,
             limits,
             tokens: Default::default(),
         }))

@@ -48,6 +48,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub hpl: HplConfig,
+
+    #[command(flatten)]
+    pub pixels: PixelConfig,
 }
 
 #[derive(clap::Parser)]
@@ -76,6 +79,7 @@ impl Config {
         self.jobs.validate()?;
         self.usage.validate()?;
         self.graphql.validate()?;
+        self.pixels.validate()?;
         self.rate_limits.validate()
     }
 
@@ -704,6 +708,9 @@ impl ImageConfig {
         UploadLimits {
             max_bytes: self.max_upload_bytes,
             max_pixels: self.max_image_pixels,
+            // Shapes are checked on upload only (`PixelConfig::upload_limits`).
+            max_side: 0,
+            max_aspect_ratio: 0,
         }
     }
 }
@@ -878,5 +885,56 @@ mod tests {
         let mut config = Config::defaults();
         config.http.cors_allowed_origins = vec!["not a url".into()];
         assert!(config.validate().is_err());
+    }
+}
+
+/// Memory for pixel work, and the shapes an upload may have.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Pixel work")]
+pub struct PixelConfig {
+    /// Memory all decodes, thumbnails, edits and previews may hold at once, in MiB.
+    /// Work that needs more is refused; work that must wait for room waits.
+    #[arg(long, env = "MEMORY_BUDGET_MB", default_value_t = 1024, global = true)]
+    pub memory_budget_mb: u64,
+
+    /// Longest pixel work waits for room in the memory budget before it is refused
+    /// as retryable, in milliseconds.
+    #[arg(
+        long,
+        env = "MEMORY_BUDGET_WAIT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub memory_budget_wait_ms: u64,
+
+    /// Longest side of an uploaded image, in pixels (0: no limit).
+    #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = 65_535, global = true)]
+    pub max_image_side: u32,
+
+    /// Most times an upload's long side may be its short side (0: no limit).
+    #[arg(long, env = "MAX_ASPECT_RATIO", default_value_t = 1000, global = true)]
+    pub max_aspect_ratio: u32,
+}
+
+impl PixelConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            (1..=4 * 1024 * 1024).contains(&self.memory_budget_mb),
+            "MEMORY_BUDGET_MB must be between 1 and 4194304"
+        );
+        Ok(())
+    }
+
+    pub fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.memory_budget_wait_ms)
+    }
+
+    /// What an upload may be: the image limits and the shape limits.
+    pub fn upload_limits(&self, images: &ImageConfig) -> UploadLimits {
+        UploadLimits {
+            max_side: self.max_image_side,
+            max_aspect_ratio: self.max_aspect_ratio,
+            ..images.upload_limits()
+        }
     }
 }

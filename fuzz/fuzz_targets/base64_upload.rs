@@ -9,6 +9,10 @@ const MAX_BYTES: usize = 4096;
 
 fuzz_target!(|input: &str| {
     if let Ok(bytes) = decode_base64(input, MAX_BYTES) {
-        assert!(bytes.len() <= MAX_BYTES, "{} bytes past the limit", bytes.len());
+        assert!(
+            bytes.len() <= MAX_BYTES,
+            "{} bytes past the limit",
+            bytes.len()
+        );
     }
 });

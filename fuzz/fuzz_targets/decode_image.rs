@@ -8,12 +8,18 @@ use libfuzzer_sys::fuzz_target;
 const LIMITS: UploadLimits = UploadLimits {
     max_bytes: 1 << 20,
     max_pixels: 1 << 20,
+    max_side: 65_535,
+    max_aspect_ratio: 1000,
 };
 
 fuzz_target!(|bytes: &[u8]| {
     let sniffed = MediaFormat::sniff(bytes);
     if let Ok((format, image)) = decode(bytes, LIMITS) {
-        assert_eq!(Some(format), sniffed, "decoded as a format the sniffer did not see");
+        assert_eq!(
+            Some(format),
+            sniffed,
+            "decoded as a format the sniffer did not see"
+        );
         assert!(u64::from(image.width()) * u64::from(image.height()) <= LIMITS.max_pixels);
     }
 });

@@ -8,7 +8,7 @@ mod openai;
 use std::time::Duration;
 
 pub use offline::Offline;
-pub use openai::{OpenAi, OpenAiSettings};
+pub use openai::{MAX_VISION_SIDE, OpenAi, OpenAiSettings};
 
 use imagegraph_imaging::MediaFormat;
 use imagegraph_jobs::JobError;

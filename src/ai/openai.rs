@@ -20,7 +20,8 @@ use super::{AiError, Description, Generated, Plan, Shape, ToolSpec, Usage};
 use imagegraph_imaging::MediaFormat;
 
 /// Images larger than this on their long side are scaled down before sending.
-const MAX_VISION_SIDE: u32 = 2048;
+/// Longest side of an image sent to the vision model.
+pub const MAX_VISION_SIDE: u32 = 2048;
 /// Provider error bodies are quoted to users only up to this length.
 const MAX_ERROR_CHARS: usize = 500;
 

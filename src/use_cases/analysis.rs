@@ -73,6 +73,7 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
         Err(err) => return Err(Error::from(err).into()),
     };
     let format = crate::use_cases::images::media_format(image.content_type);
+    let (bytes, format) = fit_for_vision(app, bytes, format).await?;
 
     let started = Instant::now();
     let described = app.ai.describe(&bytes, format).await;
@@ -109,6 +110,25 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
     })
     .await?;
     Ok(())
+}
+
+/// Scales the image down for the vision model under the memory budget, so the
+/// provider only ever decodes a small image.
+async fn fit_for_vision(
+    app: &App,
+    bytes: bytes::Bytes,
+    format: imagegraph_imaging::MediaFormat,
+) -> Result<(Vec<u8>, imagegraph_imaging::MediaFormat)> {
+    use imagegraph_imaging as imaging;
+    let probe = imaging::probe(&bytes, app.config.images.upload_limits())?;
+    let needed = imaging::cost::fit_within(&probe, crate::ai::MAX_VISION_SIDE);
+    let fitted = app
+        .pixels
+        .run(needed, move || {
+            imaging::fit_within(&bytes, format, crate::ai::MAX_VISION_SIDE)
+        })
+        .await??;
+    Ok(fitted)
 }
 
 /// Between attempts the analysis shows as pending again.

@@ -149,10 +149,20 @@ pub async fn store(
         false,
     )
     .await?;
-    let limits = app.config.images.upload_limits();
+    let limits = app.config.pixels.upload_limits(&app.config.images);
+    // The header alone says what decoding will hold; absurd shapes are refused
+    // before any of the memory budget is asked for.
+    let probe = imaging::probe(&bytes, limits)?;
+    imaging::check_shape(probe.width, probe.height, limits)?;
     let input = bytes.clone();
-    let prepared =
-        tokio::task::spawn_blocking(move || imaging::prepare_upload(&input, limits)).await??;
+    let mut prepared = app
+        .pixels
+        .run(imaging::cost::upload(&probe), move || {
+            imaging::prepare_upload(&input, limits)
+        })
+        .await??;
+    // A 16-bit image is kept as the 8-bit one every later decode would make.
+    let bytes = prepared.reencoded.take().map_or(bytes, Bytes::from);
     store_prepared(app, owner, bytes, prepared, new, after_insert).await
 }
 

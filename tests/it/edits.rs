@@ -68,7 +68,8 @@ async fn a_new_version_is_stored_and_the_original_left_alone() {
                 height: 50,
             },
         ],
-    );
+    )
+    .unwrap();
     let stored =
         image::load_from_memory(&fetch(&t, edited["url"].as_str().unwrap()).await).unwrap();
     assert_eq!(stored.to_rgb8(), expected.to_rgb8());

@@ -17,6 +17,7 @@ mod limits;
 mod media;
 mod metrics;
 mod pagination;
+mod pixel_budget;
 mod private_cluster;
 mod quotas;
 mod replicas;

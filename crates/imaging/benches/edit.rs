@@ -41,7 +41,11 @@ fn bench(c: &mut Criterion) {
     ];
     for (name, op) in ops {
         group.bench_function(name, |b| {
-            b.iter_batched(|| img.clone(), |i| apply(i, &[op]), BatchSize::LargeInput);
+            b.iter_batched(
+                || img.clone(),
+                |i| apply(i, &[op]).expect("fits"),
+                BatchSize::LargeInput,
+            );
         });
     }
     let rgb = img.to_rgb8();

@@ -35,7 +35,7 @@ fn best_ms(reps: usize, mut run: impl FnMut() -> f64) -> f64 {
 
 fn end_to_end(bytes: &[u8], op: E) -> Vec<u8> {
     let img = decode(bytes).expect("decodable JPEG");
-    let out = apply(img, &[op]).into_rgb8();
+    let out = apply(img, &[op]).expect("fits").into_rgb8();
     encode_jpeg(&out, 90).expect("encodable")
 }
 
@@ -93,7 +93,7 @@ fn main() {
                 let ms = best_ms(reps, || {
                     let input = img.clone();
                     let t = Instant::now();
-                    std::hint::black_box(apply(input, &[op]));
+                    std::hint::black_box(apply(input, &[op]).expect("fits"));
                     t.elapsed().as_secs_f64() * 1e3
                 });
                 results.push((name.to_string(), ms));

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cost;
 pub mod edit;
 mod error;
 mod format;
@@ -12,5 +13,6 @@ mod upload;
 pub use error::{ImageError, Result};
 pub use format::MediaFormat;
 pub use upload::{
-    Prepared, UploadLimits, decode, encode, fit_within, prepare_upload, render_thumbnail,
+    Prepared, Probe, UploadLimits, check_shape, decode, encode, fit_within, prepare_upload, probe,
+    render_thumbnail,
 };

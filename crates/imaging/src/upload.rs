@@ -1,6 +1,7 @@
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder as _, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{ColorType, DynamicImage, ImageDecoder as _, ImageReader, Limits};
 
 use super::MediaFormat;
 use crate::error::{ImageError, Result};
@@ -16,6 +17,26 @@ pub struct UploadLimits {
     pub max_bytes: usize,
     /// Most pixels (width x height).
     pub max_pixels: u64,
+    /// Longest side of an upload, in pixels (0: no limit).
+    pub max_side: u32,
+    /// Most times the long side of an upload may be its short side (0: no limit).
+    pub max_aspect_ratio: u32,
+}
+
+/// What an image's header declares, read without decoding a pixel: enough to
+/// know what decoding it will cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The format the bytes are in.
+    pub format: MediaFormat,
+    /// Displayed width, after EXIF orientation.
+    pub width: u32,
+    /// Displayed height, after EXIF orientation.
+    pub height: u32,
+    /// Bytes per pixel the decoder produces, before the reduction to 8 bits.
+    pub bytes_per_pixel: u8,
+    /// Whether the image has an alpha channel.
+    pub has_alpha: bool,
 }
 
 /// What an accepted upload becomes: its facts and its thumbnail.
@@ -31,25 +52,85 @@ pub struct Prepared {
     pub thumbnail: Vec<u8>,
     /// The thumbnail's format.
     pub thumbnail_format: MediaFormat,
+    /// What to store instead of the bytes given, when the image was reduced to 8
+    /// bits per sample on decode (a 16-bit PNG becomes an 8-bit one).
+    pub reencoded: Option<Vec<u8>>,
 }
 
-/// Checks an upload from its header (format, size, pixel count) before any pixel is
-/// decoded, then decodes it and renders the thumbnail.
+/// Checks an upload from its header (format, size, pixel count, shape) before any
+/// pixel is decoded, then decodes it and renders the thumbnail.
 pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
-    let (format, image) = decode(bytes, limits)?;
+    let probed = probe(bytes, limits)?;
+    check_shape(probed.width, probed.height, limits)?;
+    let (format, image, reduced) = decode_8bit(bytes, limits)?;
     let (thumbnail, thumbnail_format) = render_thumbnail(&image)?;
+    let reencoded = if reduced {
+        Some(encode(&image, format, 90)?)
+    } else {
+        None
+    };
     Ok(Prepared {
         format,
         width: image.width(),
         height: image.height(),
         thumbnail,
         thumbnail_format,
+        reencoded,
     })
 }
 
-/// Decodes an image under the limits, with its EXIF orientation applied; sizes are
-/// checked from the header before any pixel is decoded. GIFs give their first frame.
-pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
+/// Reads what an image declares (format, size, samples) from its header, checking
+/// the byte and pixel limits; no pixel is decoded.
+pub fn probe(bytes: &[u8], limits: UploadLimits) -> Result<Probe> {
+    let (format, reader) = reader(bytes, limits)?;
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (raw_width, raw_height) = decoder.dimensions();
+    check_pixels(raw_width, raw_height, limits)?;
+    let color = decoder.color_type();
+    let turned = matches!(
+        decoder.orientation().map_err(decode_error)?,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    );
+    let (width, height) = if turned {
+        (raw_height, raw_width)
+    } else {
+        (raw_width, raw_height)
+    };
+    Ok(Probe {
+        format,
+        width,
+        height,
+        bytes_per_pixel: color.bytes_per_pixel(),
+        has_alpha: color.has_alpha(),
+    })
+}
+
+/// Refuses absurd shapes: a side over `max_side`, or a long side more than
+/// `max_aspect_ratio` times the short one. Only uploads are checked, so images
+/// stored under looser limits stay usable.
+pub fn check_shape(width: u32, height: u32, limits: UploadLimits) -> Result<()> {
+    let (long, short) = (width.max(height), width.min(height).max(1));
+    if limits.max_side > 0 && long > limits.max_side {
+        return Err(ImageError::TooLarge(format!(
+            "the image is {width}x{height}; no side may be longer than {} pixels",
+            limits.max_side
+        )));
+    }
+    if limits.max_aspect_ratio > 0
+        && u64::from(long) > u64::from(short) * u64::from(limits.max_aspect_ratio)
+    {
+        return Err(ImageError::Invalid(format!(
+            "the image is {width}x{height}; its long side may be at most {} times its short side",
+            limits.max_aspect_ratio
+        )));
+    }
+    Ok(())
+}
+
+fn reader(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, ImageReader<Cursor<&[u8]>>)> {
     if bytes.len() > limits.max_bytes {
         return Err(ImageError::TooLarge(format!(
             "the image is {} bytes; the limit is {} bytes",
@@ -62,13 +143,43 @@ pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, Dynami
     })?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image_format());
     reader.limits(decode_limits(limits));
+    Ok((format, reader))
+}
+
+/// Decodes an image under the limits, with its EXIF orientation applied and
+/// samples reduced to 8 bits; sizes are checked from the header before any pixel
+/// is decoded. GIFs give their first frame.
+pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
+    let (format, image, _) = decode_8bit(bytes, limits)?;
+    Ok((format, image))
+}
+
+/// `decode`, and whether samples were reduced to 8 bits.
+fn decode_8bit(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage, bool)> {
+    let (format, reader) = reader(bytes, limits)?;
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (raw_width, raw_height) = decoder.dimensions();
     check_pixels(raw_width, raw_height, limits)?;
     let orientation = decoder.orientation().map_err(decode_error)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    // Reduced before turning, so the turn moves half the bytes; everything after
+    // decoding (edits, encoders, the cost model) works in 8 bits.
+    let (mut image, reduced) = to_8bit(image);
     image.apply_orientation(orientation);
-    Ok((format, image))
+    Ok((format, image, reduced))
+}
+
+fn to_8bit(image: DynamicImage) -> (DynamicImage, bool) {
+    let reduced = match image.color() {
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
+            return (image, false);
+        }
+        ColorType::L16 => DynamicImage::ImageLuma8(image.to_luma8()),
+        ColorType::La16 => DynamicImage::ImageLumaA8(image.to_luma_alpha8()),
+        color if color.has_alpha() => DynamicImage::ImageRgba8(image.to_rgba8()),
+        _ => DynamicImage::ImageRgb8(image.to_rgb8()),
+    };
+    (reduced, true)
 }
 
 /// Encodes in `format`; JPEG through a fast SIMD encoder, dropping any alpha onto
@@ -174,6 +285,8 @@ mod tests {
     const LIMITS: UploadLimits = UploadLimits {
         max_bytes: 1 << 20,
         max_pixels: 1_000_000,
+        max_side: 65_535,
+        max_aspect_ratio: 1000,
     };
 
     fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
@@ -224,5 +337,49 @@ mod tests {
             prepare_upload(&png[..40], LIMITS),
             Err(ImageError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn refuses_absurd_shapes_but_only_on_upload() {
+        let long = encode(&DynamicImage::new_luma8(70_000, 1), image::ImageFormat::Png);
+        assert!(matches!(
+            prepare_upload(&long, LIMITS),
+            Err(ImageError::TooLarge(msg)) if msg.contains("65535")
+        ));
+        let thin = encode(&DynamicImage::new_luma8(1, 2000), image::ImageFormat::Png);
+        assert!(matches!(
+            prepare_upload(&thin, LIMITS),
+            Err(ImageError::Invalid(msg)) if msg.contains("1000 times")
+        ));
+        // Stored images are still decoded under looser rules.
+        assert_eq!(decode(&thin, LIMITS).unwrap().1.height(), 2000);
+    }
+
+    #[test]
+    fn sixteen_bit_images_are_reduced_to_eight() {
+        let deep = encode(
+            &DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(
+                30,
+                20,
+                image::Rgb([65535, 32768, 0]),
+            )),
+            image::ImageFormat::Png,
+        );
+        let probed = probe(&deep, LIMITS).unwrap();
+        assert_eq!(
+            (probed.width, probed.height, probed.bytes_per_pixel),
+            (30, 20, 6)
+        );
+        let prepared = prepare_upload(&deep, LIMITS).unwrap();
+        let stored = image::load_from_memory(&prepared.reencoded.unwrap()).unwrap();
+        assert_eq!(stored.color(), image::ColorType::Rgb8);
+        assert_eq!(stored.to_rgb8().get_pixel(0, 0).0, [255, 128, 0]);
+        assert_eq!(
+            decode(&deep, LIMITS).unwrap().1.color(),
+            image::ColorType::Rgb8
+        );
+        // 8-bit uploads are stored as sent.
+        let png = encode(&DynamicImage::new_rgb8(10, 10), image::ImageFormat::Png);
+        assert!(prepare_upload(&png, LIMITS).unwrap().reencoded.is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! Editing images with instructions. One engine for every path: decode once (EXIF
-//! orientation applied), run the instructions on a blocking thread (bounded by a
-//! semaphore so edits never starve the async runtime), encode once. The save mode
+//! orientation applied), run the instructions on a blocking thread (admitted by the
+//! memory budget for the peak bytes the whole job declares), encode once. The save mode
 //! diverts the result: a new version, the image replaced in place (its previous
 //! content kept as a version), or a preview that stores nothing.
 
@@ -25,7 +25,7 @@ use imagegraph_db::models::ById as _;
 use imagegraph_db::models::image::{AnalysisStatus, ImageSource};
 use imagegraph_db::models::{Image, User};
 use imagegraph_imaging::edit::{self, EditInstruction, Fit, wire};
-use imagegraph_imaging::{self as imaging, MediaFormat, Prepared};
+use imagegraph_imaging::{self as imaging, MediaFormat, Prepared, cost};
 
 /// Previews are at most this many pixels on their long side.
 const PREVIEW_SIDE: u32 = 1024;
@@ -111,29 +111,42 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
     let source_format = images::media_format(image.content_type);
     let format = request.format.unwrap_or(source_format);
     let limits = app.config.images.upload_limits();
+    let max_bytes = limits.max_bytes;
     let instructions = request.instructions.clone();
     let save = request.save;
+    let output = if save == SaveMode::Preview {
+        cost::Output::Preview {
+            max_side: PREVIEW_SIDE,
+        }
+    } else {
+        cost::Output::Stored
+    };
+    let probe = imaging::probe(&original, limits)?;
+    let needed =
+        cost::edit_job(&probe, &instructions, output).saturating_add(original.len() as u64);
 
-    let _slot = app.edit_slots.acquire().await.map_err(Error::internal)?;
-    let (rendered, timings) = tokio::task::spawn_blocking(
-        move || -> Result<(Rendered, Vec<(&'static str, Duration)>)> {
-            let (_, mut pixels) = imaging::decode(&original, limits)?;
-            let mut timings = Vec::with_capacity(instructions.len());
-            for instruction in &instructions {
-                let started = Instant::now();
-                pixels = edit::apply(pixels, std::slice::from_ref(instruction));
-                timings.push((wire::operation_name(instruction), started.elapsed()));
-            }
-            let rendered = if save == SaveMode::Preview {
-                Rendered::Preview(preview(pixels)?)
-            } else {
-                stored(&pixels, format)?
-            };
-            Ok((rendered, timings))
-        },
-    )
-    .await??;
-    drop(_slot);
+    let (rendered, timings) = app
+        .pixels
+        .run(
+            needed,
+            move || -> Result<(Rendered, Vec<(&'static str, Duration)>)> {
+                let (_, mut pixels) = imaging::decode(&original, limits)?;
+                drop(original);
+                let mut timings = Vec::with_capacity(instructions.len());
+                for instruction in &instructions {
+                    let started = Instant::now();
+                    pixels = edit::apply(pixels, std::slice::from_ref(instruction))?;
+                    timings.push((wire::operation_name(instruction), started.elapsed()));
+                }
+                let rendered = if save == SaveMode::Preview {
+                    Rendered::Preview(preview(pixels)?)
+                } else {
+                    stored(&pixels, format, max_bytes)?
+                };
+                Ok((rendered, timings))
+            },
+        )
+        .await??;
     for (operation, duration) in timings {
         app.usage.record(Use::new(
             Kind::Function,
@@ -255,8 +268,16 @@ pub async fn edit_with_prompt(
     .await
 }
 
-fn stored(pixels: &DynamicImage, format: MediaFormat) -> Result<Rendered> {
+/// The result encoded and thumbnailed; refused when larger than an upload may be,
+/// as it would be stored like one.
+fn stored(pixels: &DynamicImage, format: MediaFormat, max_bytes: usize) -> Result<Rendered> {
     let bytes = imaging::encode(pixels, format, JPEG_QUALITY)?;
+    if bytes.len() > max_bytes {
+        return Err(Error::PayloadTooLarge(format!(
+            "the edited image would be {} bytes; the limit is {max_bytes} bytes",
+            bytes.len()
+        )));
+    }
     let (thumbnail, thumbnail_format) = imaging::render_thumbnail(pixels)?;
     let prepared = Prepared {
         format,
@@ -264,6 +285,7 @@ fn stored(pixels: &DynamicImage, format: MediaFormat) -> Result<Rendered> {
         height: pixels.height(),
         thumbnail,
         thumbnail_format,
+        reencoded: None,
     };
     Ok(Rendered::Stored {
         bytes: Bytes::from(bytes),
@@ -278,7 +300,7 @@ fn preview(pixels: DynamicImage) -> Result<String> {
             height: Some(PREVIEW_SIDE),
             fit: Fit::Contain,
         };
-        edit::apply(pixels, &[fit])
+        edit::apply(pixels, &[fit])?
     } else {
         pixels
     };

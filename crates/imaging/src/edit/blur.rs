@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use super::{Pixels, ROWS_PER_TASK};
+use crate::error::Result;
 
 const PASSES: i32 = 3;
 
@@ -56,21 +57,21 @@ impl BoxWeights {
     }
 }
 
-pub(crate) fn gaussian_blur(px: &mut Pixels, sigma: f32) {
+pub(crate) fn gaussian_blur(px: &mut Pixels, sigma: f32) -> Result<()> {
     if px.width == 0 || px.height == 0 {
-        return;
+        return Ok(());
     }
     let float_radius = box_radius(sigma);
     // Pillow skips a zero radius; NaN (unvalidated input) is skipped too.
     if float_radius.is_nan() || float_radius <= 0.0 {
-        return;
+        return Ok(());
     }
     let weights = BoxWeights::new(float_radius);
     match px.channels {
         3 => horizontal::<3>(px, weights),
         _ => horizontal::<4>(px, weights),
     }
-    vertical(px, weights);
+    vertical(px, weights)
 }
 
 fn horizontal<const C: usize>(px: &mut Pixels, weights: BoxWeights) {
@@ -111,7 +112,7 @@ fn blur_line<const C: usize>(input: &[u8], out: &mut [u8], weights: BoxWeights) 
     }
 }
 
-fn vertical(px: &mut Pixels, weights: BoxWeights) {
+fn vertical(px: &mut Pixels, weights: BoxWeights) -> Result<()> {
     let row_len = px.row_len();
     let h = px.height as usize;
     // Each band re-primes its running sums over ~2r rows, so bands are kept
@@ -119,8 +120,8 @@ fn vertical(px: &mut Pixels, weights: BoxWeights) {
     let band_rows = (h.div_ceil(rayon::current_num_threads() * 4))
         .max(4 * weights.radius + ROWS_PER_TASK)
         .min(h);
+    let mut b = super::zeroed(px.data.len())?;
     let mut a = std::mem::take(&mut px.data);
-    let mut b = vec![0u8; a.len()];
     for _ in 0..PASSES {
         let src = &a;
         b.par_chunks_mut(row_len * band_rows)
@@ -129,6 +130,7 @@ fn vertical(px: &mut Pixels, weights: BoxWeights) {
         std::mem::swap(&mut a, &mut b);
     }
     px.data = a;
+    Ok(())
 }
 
 fn vertical_band(

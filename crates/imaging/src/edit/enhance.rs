@@ -10,6 +10,7 @@
 use rayon::prelude::*;
 
 use super::{Pixels, ROWS_PER_TASK};
+use crate::error::Result;
 
 #[inline(always)]
 fn blend(degenerate: u8, original: u8, factor: f32) -> u8 {
@@ -131,18 +132,18 @@ pub(crate) fn saturation(px: &mut Pixels, factor: f32) {
 /// never closer than `0.5/13` to an integer, far more than the float error
 /// (< 1e-3 for sums up to 13 * 255), so the integer form `(2S + 13) / 26`
 /// gives the same byte — checked against the Pillow fixtures.
-pub(crate) fn sharpness(px: Pixels, factor: f32) -> Pixels {
+pub(crate) fn sharpness(px: Pixels, factor: f32) -> Result<Pixels> {
     let (w, h, ch) = (px.width as usize, px.height as usize, px.channels);
     // Pillow's ImagingFilter copies images smaller than the kernel unchanged,
     // and the copied border blends with itself, so both cases are identity.
     if factor == 1.0 || w < 3 || h < 3 {
-        return px;
+        return Ok(px);
     }
     let row_len = w * ch;
     let table = pair_table(factor);
     let table = &*table;
     let src = &px.data;
-    let mut out = vec![0u8; src.len()];
+    let mut out = super::zeroed(src.len())?;
     out[..row_len].copy_from_slice(&src[..row_len]);
     out[(h - 1) * row_len..].copy_from_slice(&src[(h - 1) * row_len..]);
     let inner = &mut out[row_len..(h - 1) * row_len];
@@ -169,7 +170,7 @@ pub(crate) fn sharpness(px: Pixels, factor: f32) -> Pixels {
                 }
             }
         });
-    Pixels { data: out, ..px }
+    Ok(Pixels { data: out, ..px })
 }
 
 /// Interior bytes of one SMOOTH-filtered row, channel-interleaved; the first

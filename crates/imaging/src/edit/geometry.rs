@@ -3,7 +3,8 @@
 use rayon::prelude::*;
 
 use super::enhance::luma;
-use super::{FlipAxis, Pixels, ROWS_PER_TASK};
+use super::{FlipAxis, Pixels, ROWS_PER_TASK, with_capacity, zeroed};
+use crate::error::Result;
 
 /// Pillow `convert("L")` luma copied into R, G and B; alpha untouched.
 pub(crate) fn grayscale(px: &mut Pixels) {
@@ -21,22 +22,22 @@ pub(crate) fn grayscale(px: &mut Pixels) {
 
 /// Clockwise rotation by 90, 180 or 270 degrees (anything else is rejected by
 /// validation and left unchanged here).
-pub(crate) fn rotate(px: Pixels, degrees: u16) -> Pixels {
+pub(crate) fn rotate(px: Pixels, degrees: u16) -> Result<Pixels> {
     let (w, h, ch) = (px.width as usize, px.height as usize, px.channels);
     match degrees {
         180 => {
             let mut px = px;
             // Reversing pixel order is a 180-degree turn.
-            let mut data = Vec::with_capacity(px.data.len());
+            let mut data = with_capacity(px.data.len())?;
             for p in px.data.chunks_exact(ch).rev() {
                 data.extend_from_slice(p);
             }
             px.data = data;
-            px
+            Ok(px)
         }
         90 | 270 => {
             let src = &px.data;
-            let mut data = vec![0u8; src.len()];
+            let mut data = zeroed(src.len())?;
             // Output is h wide and w tall.
             let out_row_len = h * ch;
             data.par_chunks_mut(out_row_len * ROWS_PER_TASK)
@@ -55,14 +56,14 @@ pub(crate) fn rotate(px: Pixels, degrees: u16) -> Pixels {
                         }
                     }
                 });
-            Pixels {
+            Ok(Pixels {
                 width: px.height,
                 height: px.width,
                 channels: ch,
                 data,
-            }
+            })
         }
-        _ => px,
+        _ => Ok(px),
     }
 }
 
@@ -87,7 +88,7 @@ pub(crate) fn flip(px: &mut Pixels, axis: FlipAxis) {
 }
 
 /// Panics if the rectangle is not inside the image (validation prevents it).
-pub(crate) fn crop(px: &Pixels, x: u32, y: u32, width: u32, height: u32) -> Pixels {
+pub(crate) fn crop(px: &Pixels, x: u32, y: u32, width: u32, height: u32) -> Result<Pixels> {
     assert!(
         x as u64 + width as u64 <= px.width as u64 && y as u64 + height as u64 <= px.height as u64,
         "crop outside the image; validate() first"
@@ -95,14 +96,14 @@ pub(crate) fn crop(px: &Pixels, x: u32, y: u32, width: u32, height: u32) -> Pixe
     let ch = px.channels;
     let row_len = px.row_len();
     let (x, y, w, h) = (x as usize, y as usize, width as usize, height as usize);
-    let mut data = Vec::with_capacity(w * h * ch);
+    let mut data = with_capacity(w * h * ch)?;
     for row in px.data.chunks_exact(row_len).skip(y).take(h) {
         data.extend_from_slice(&row[x * ch..(x + w) * ch]);
     }
-    Pixels {
+    Ok(Pixels {
         width,
         height,
         channels: ch,
         data,
-    }
+    })
 }

@@ -15,7 +15,10 @@
 //! * `rotate` is clockwise; `flip` horizontal mirrors left-right.
 //!
 //! [`validate`] must be called first: [`apply`] assumes a valid list and
-//! panics (on out-of-range crops) rather than re-checking.
+//! panics (on out-of-range crops) rather than re-checking. Every buffer the engine
+//! allocates itself is reserved fallibly, so a size the allocator cannot give is an
+//! [`ImageError::TooLarge`], never an abort; [`crate::cost`] tells beforehand how
+//! many bytes a list will hold at its peak.
 //!
 //! The outside (JSON and GraphQL) form of instructions lives in [`wire`].
 
@@ -29,7 +32,10 @@ pub mod wire;
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 
+use crate::error::{ImageError, Result};
+
 pub use codec::{EncodeError, decode, encode_jpeg};
+pub(crate) use resize::{PassOrder, ResizePlan, pass_order, plan as resize_plan};
 pub use validate::{InvalidInstruction, MAX_INSTRUCTIONS, validate};
 
 /// One editing step. See the module docs for the JSON form.
@@ -156,22 +162,22 @@ impl Pixels {
 /// alpha channel, RGB8 otherwise.
 ///
 /// Assumes [`validate`] accepted `instructions` for this image's size; an
-/// out-of-bounds crop panics.
-pub fn apply(image: DynamicImage, instructions: &[EditInstruction]) -> DynamicImage {
+/// out-of-bounds crop panics. A buffer that cannot be allocated is an error.
+pub fn apply(image: DynamicImage, instructions: &[EditInstruction]) -> Result<DynamicImage> {
     let mut px = Pixels::from_dynamic(image);
     for instruction in instructions {
-        px = apply_one(px, instruction);
+        px = apply_one(px, instruction)?;
     }
-    px.into_dynamic()
+    Ok(px.into_dynamic())
 }
 
-fn apply_one(mut px: Pixels, instruction: &EditInstruction) -> Pixels {
+fn apply_one(mut px: Pixels, instruction: &EditInstruction) -> Result<Pixels> {
     match *instruction {
         EditInstruction::Brightness(f) => enhance::brightness(&mut px, f),
         EditInstruction::Contrast(f) => enhance::contrast(&mut px, f),
         EditInstruction::Saturation(f) => enhance::saturation(&mut px, f),
         EditInstruction::Sharpness(f) => return enhance::sharpness(px, f),
-        EditInstruction::Blur { sigma } => blur::gaussian_blur(&mut px, sigma),
+        EditInstruction::Blur { sigma } => blur::gaussian_blur(&mut px, sigma)?,
         EditInstruction::Grayscale => geometry::grayscale(&mut px),
         EditInstruction::Rotate(degrees) => return geometry::rotate(px, degrees),
         EditInstruction::Flip(axis) => geometry::flip(&mut px, axis),
@@ -186,9 +192,46 @@ fn apply_one(mut px: Pixels, instruction: &EditInstruction) -> Pixels {
             return resize::resize(px, plan);
         }
     }
-    px
+    Ok(px)
+}
+
+/// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.
+pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>> {
+    let mut buffer = with_capacity(len)?;
+    buffer.resize(len, 0);
+    Ok(buffer)
+}
+
+/// An empty buffer with room for `len` bytes, or an error when the allocator
+/// cannot give it.
+pub(crate) fn with_capacity(len: usize) -> Result<Vec<u8>> {
+    let mut buffer = Vec::new();
+    buffer.try_reserve_exact(len).map_err(|_| {
+        ImageError::TooLarge(format!(
+            "the edit needs a buffer of {len} bytes, more than can be allocated"
+        ))
+    })?;
+    Ok(buffer)
 }
 
 /// Rows per rayon task: large enough that scheduling cost is noise, small
 /// enough that two cores share the work evenly.
 pub(crate) const ROWS_PER_TASK: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impossible_buffers_are_errors_not_aborts() {
+        assert!(matches!(
+            zeroed(usize::MAX / 2),
+            Err(ImageError::TooLarge(_))
+        ));
+        assert!(matches!(
+            with_capacity(usize::MAX / 2),
+            Err(ImageError::TooLarge(_))
+        ));
+        assert_eq!(zeroed(16).unwrap(), vec![0; 16]);
+    }
+}

@@ -136,6 +136,13 @@ fn step(
             }
             let plan = resize::plan(w, h, width, height, fit);
             check_pixels(plan.width, plan.height, max_pixels)?;
+            // The image between the two passes is bounded too, not only the result.
+            if let resize::PassOrder::HorizontalFirst { width, height }
+            | resize::PassOrder::VerticalFirst { width, height } = resize::pass_order(w, h, plan)
+            {
+                check_pixels(width, height, max_pixels)
+                    .map_err(|e| format!("the resize's intermediate image: {e}"))?;
+            }
             return Ok((plan.width, plan.height));
         }
     }

@@ -21,7 +21,9 @@ pub struct App {
     pub usage: Arc<UsageRecorder>,
     /// Memory for pixel work: every decode, thumbnail, edit and preview holds its
     /// declared peak bytes of it while it runs.
-    pub pixels: Arc<crate::pixel_budget::PixelBudget>,
+    pub pixels: Arc<crate::memory_budget::MemoryBudget>,
+    /// Admits large request bodies by what reading and decoding them holds.
+    pub bodies: Arc<crate::memory_budget::MemoryBudget>,
     pub limits: crate::ratelimit::RateLimits,
     pub tokens: Arc<crate::token_cache::TokenCache>,
 }
@@ -49,7 +51,11 @@ impl App {
             .with_max_labels(config.usage.usage_max_labels),
         );
         let limits = crate::ratelimit::RateLimits::from_config(&config);
-        let pixels = crate::pixel_budget::PixelBudget::new(
+        let pixels = crate::memory_budget::MemoryBudget::pixels(
+            config.pixels.memory_budget_mb,
+            config.pixels.wait(),
+        );
+        let bodies = crate::memory_budget::MemoryBudget::bodies(
             config.pixels.memory_budget_mb,
             config.pixels.wait(),
         );
@@ -62,6 +68,7 @@ impl App {
             events: EventBus::default(),
             usage,
             pixels,
+            bodies,
             limits,
             tokens: Default::default(),
         }))

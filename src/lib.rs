@@ -16,7 +16,7 @@ pub mod host;
 pub mod http;
 pub mod jobs;
 pub mod media;
-pub mod pixel_budget;
+pub mod memory_budget;
 pub mod ratelimit;
 pub mod startup;
 pub mod storage;

@@ -11,9 +11,12 @@ use futures::TryStreamExt as _;
 use http_body_util::LengthLimitError;
 
 use super::auth::{ClientAddr, authenticate};
-use super::{HttpState, graphql_error_response};
+use super::{HttpState, error_response, graphql_error_response};
 use crate::graphql::errors::ensure_codes;
 use crate::graphql::prepare_request;
+
+/// Bodies up to this size are read without asking the body budget: it is for uploads.
+const SMALL_BODY_BYTES: usize = 256 * 1024;
 
 /// Files one multipart request may carry.
 const MAX_FILES_PER_REQUEST: usize = 4;
@@ -55,6 +58,23 @@ pub(super) async fn post(
     if declared.is_some_and(|len| len > body_limit) {
         return too_large(body_limit);
     }
+    // A large body is held three times over before any pixel work is admitted (as
+    // read, as the parsed base64 string, decoded): its room is taken before reading.
+    let expected = declared.unwrap_or(body_limit);
+    let _room = if expected > SMALL_BODY_BYTES {
+        // Capped at the whole pool: any body within the size limit is served, alone
+        // if need be.
+        let room = (expected as u64 * 3).min(state.app.bodies.capacity());
+        match state.app.bodies.acquire(room).await {
+            Ok(room) => Some(room),
+            Err(err @ crate::error::Error::PayloadTooLarge(_)) => {
+                return error_response(StatusCode::PAYLOAD_TOO_LARGE, &err);
+            }
+            Err(err) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &err),
+        }
+    } else {
+        None
+    };
     let limited = Body::new(http_body_util::Limited::new(body, body_limit));
     let reader = limited
         .into_data_stream()

@@ -1,4 +1,4 @@
-//! Pixel work within the memory budget: work that can never fit is refused at once,
+//! Pixel work and large request bodies within the memory budget: work that can never fit is refused at once,
 //! work that must wait is refused as retryable after a bounded wait, shapes that
 //! make resizing explode are refused on upload or priced before they run, and no
 //! request can make the process abort (the server runs in this test process, so a
@@ -197,7 +197,8 @@ async fn work_that_must_wait_is_refused_as_retryable_after_the_wait() {
     assert_eq!(body["errors"][0]["extensions"]["retryable"], true, "{body}");
     let rendered = imagegraph::telemetry::handle().render();
     assert!(
-        rendered.contains(r#"imagegraph_pixel_budget_refusals_total{reason="timeout"}"#),
+        rendered
+            .contains(r#"imagegraph_memory_budget_refusals_total{pool="pixels",reason="timeout"}"#),
         "{rendered}"
     );
     // Once the memory is given back, the same requests go through.
@@ -206,6 +207,47 @@ async fn work_that_must_wait_is_refused_as_retryable_after_the_wait() {
     let body = edit(&t, &id, "PREVIEW", json!([{ "grayscale": true }])).await;
     assert!(body["data"]["editImage"]["preview"].is_string(), "{body}");
     assert_eq!(t.app.pixels.in_use(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_bodies_wait_for_room_before_they_are_read() {
+    let t = TestApp::start_with(|config| {
+        config.pixels.memory_budget_mb = 64;
+        config.pixels.memory_budget_wait_ms = 300;
+    })
+    .await;
+    assert_eq!(t.app.bodies.capacity(), 16 * MB, "a quarter of the budget");
+    let big = noise(400, 400);
+    assert!(big.len() > 256 * 1024);
+    let held = t.app.bodies.acquire(16 * MB).await.unwrap();
+    let started = Instant::now();
+    let (status, body) = t
+        .gql_response(
+            Some(&t.alice.token),
+            json!({ "query": UPLOAD, "variables": { "b": base64_of(&big) } }),
+        )
+        .await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (503, Some("SERVICE_UNAVAILABLE")),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["retryable"], true, "{body}");
+    // Small requests do not ask the body budget.
+    uploaded_id(&upload(&t, &png(8, 8)).await);
+    assert_eq!(
+        t.count_rows("images").await,
+        1,
+        "the refused upload stored nothing"
+    );
+    drop(held);
+    uploaded_id(&upload(&t, &big).await);
+    assert_eq!(
+        t.app.bodies.in_use(),
+        0,
+        "the room is given back after the response"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

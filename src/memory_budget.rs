@@ -1,8 +1,13 @@
-//! One memory-weighted limiter for all pixel work (decodes, thumbnails, edits,
-//! previews): each piece of work declares its peak bytes (`imaging::cost`) and
-//! holds that many of the budget while it runs. The permit moves into the blocking
-//! task, so a request that times out or disconnects does not give back memory its
-//! work still holds.
+//! Memory-weighted limiters: work declares its peak bytes and holds that many of a
+//! budget while it runs. Two pools, so that neither can wait on the other:
+//! - `App::pixels` (`MEMORY_BUDGET_MB`) admits every decode, thumbnail, edit, preview
+//!   and analysis resize at its `imaging::cost`;
+//! - `App::bodies` (a quarter of that again) admits large request bodies, which are read,
+//!   parsed and base64-decoded before any pixel work is asked for, so that many uploads
+//!   in flight at once cannot grow memory without bound while they wait.
+//!
+//! A permit moves into the blocking task, so a request that times out or disconnects
+//! does not give back memory its work still holds.
 //!
 //! Work that can never fit is refused at once (`PAYLOAD_TOO_LARGE`); work that
 //! could fit later waits its turn (first come, first served, so small work cannot
@@ -21,7 +26,11 @@ const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
 
 #[derive(Debug)]
-pub struct PixelBudget {
+pub struct MemoryBudget {
+    /// The pool's name in metrics (`pixels`, `bodies`).
+    pool: &'static str,
+    /// What the pool admits, for refusals ("image work", "request body").
+    what: &'static str,
     /// Counted in KiB: permits are u32, and a budget in bytes would overflow them.
     kib: Arc<Semaphore>,
     capacity_kib: u32,
@@ -32,7 +41,7 @@ pub struct PixelBudget {
 #[derive(Debug)]
 pub struct Permit {
     kib: Option<OwnedSemaphorePermit>,
-    budget: Arc<PixelBudget>,
+    budget: Arc<MemoryBudget>,
 }
 
 impl Drop for Permit {
@@ -42,10 +51,27 @@ impl Drop for Permit {
     }
 }
 
-impl PixelBudget {
-    pub fn new(budget_mb: u64, wait: Duration) -> Arc<Self> {
-        let capacity_kib = u32::try_from(budget_mb.saturating_mul(MIB / KIB)).unwrap_or(u32::MAX);
+impl MemoryBudget {
+    /// The pool for pixel work.
+    pub fn pixels(budget_mb: u64, wait: Duration) -> Arc<Self> {
+        Self::new("pixels", "image work", budget_mb.saturating_mul(MIB), wait)
+    }
+
+    /// The pool for large request bodies: a quarter of the pixel budget.
+    pub fn bodies(budget_mb: u64, wait: Duration) -> Arc<Self> {
+        Self::new(
+            "bodies",
+            "request body",
+            budget_mb.saturating_mul(MIB) / 4,
+            wait,
+        )
+    }
+
+    fn new(pool: &'static str, what: &'static str, bytes: u64, wait: Duration) -> Arc<Self> {
+        let capacity_kib = u32::try_from(bytes / KIB).unwrap_or(u32::MAX);
         let budget = Self {
+            pool,
+            what,
             kib: Arc::new(Semaphore::new(capacity_kib as usize)),
             capacity_kib,
             wait,
@@ -66,18 +92,21 @@ impl PixelBudget {
     }
 
     fn publish(&self) {
-        gauge!("imagegraph_pixel_budget_bytes", "state" => "capacity").set(self.capacity() as f64);
-        gauge!("imagegraph_pixel_budget_bytes", "state" => "in_use").set(self.in_use() as f64);
+        gauge!("imagegraph_memory_budget_bytes", "pool" => self.pool, "state" => "capacity")
+            .set(self.capacity() as f64);
+        gauge!("imagegraph_memory_budget_bytes", "pool" => self.pool, "state" => "in_use")
+            .set(self.in_use() as f64);
     }
 
     /// A share of `bytes`, waiting at most the configured time for it.
     pub async fn acquire(self: &Arc<Self>, bytes: u64) -> Result<Permit> {
         let kib = bytes.div_ceil(KIB).max(1);
         if kib > u64::from(self.capacity_kib) {
-            counter!("imagegraph_pixel_budget_refusals_total", "reason" => "too_large")
+            counter!("imagegraph_memory_budget_refusals_total", "pool" => self.pool, "reason" => "too_large")
                 .increment(1);
             return Err(Error::PayloadTooLarge(format!(
-                "this image work needs about {} MB of memory; the budget is {} MB",
+                "this {} needs about {} MB of memory; the budget is {} MB",
+                self.what,
                 bytes.div_ceil(MIB),
                 self.capacity() / MIB
             )));
@@ -93,9 +122,12 @@ impl PixelBudget {
             }
             Ok(Err(closed)) => Err(Error::internal(closed)),
             Err(_) => {
-                counter!("imagegraph_pixel_budget_refusals_total", "reason" => "timeout")
+                counter!("imagegraph_memory_budget_refusals_total", "pool" => self.pool, "reason" => "timeout")
                     .increment(1);
-                Err(Error::Unavailable("memory for image work"))
+                Err(Error::Unavailable(match self.pool {
+                    "bodies" => "memory for request bodies",
+                    _ => "memory for image work",
+                }))
             }
         }
     }
@@ -125,7 +157,7 @@ mod tests {
 
     #[tokio::test]
     async fn work_larger_than_the_budget_is_refused_at_once() {
-        let budget = PixelBudget::new(10, Duration::from_secs(60));
+        let budget = MemoryBudget::pixels(10, Duration::from_secs(60));
         let started = std::time::Instant::now();
         let err = budget.acquire(3782 * MB).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(1));
@@ -140,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn work_that_could_fit_waits_then_is_retryable() {
-        let budget = PixelBudget::new(10, Duration::from_millis(200));
+        let budget = MemoryBudget::pixels(10, Duration::from_millis(200));
         let held = budget.acquire(8 * MB).await.unwrap();
         assert_eq!(budget.in_use(), 8 * MB);
         let err = budget.acquire(4 * MB).await.unwrap_err();
@@ -156,7 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_request_keeps_the_memory_until_its_work_ends() {
-        let budget = PixelBudget::new(10, Duration::from_secs(5));
+        let budget = MemoryBudget::pixels(10, Duration::from_secs(5));
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (finish_tx, finish_rx) = std::sync::mpsc::channel::<()>();
         let request = {

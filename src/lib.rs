@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod host;
 pub mod http;
 pub mod jobs;
+pub mod malloc;
 pub mod media;
 pub mod memory_budget;
 pub mod ratelimit;

@@ -83,6 +83,7 @@ enum UsersCommand {
 }
 
 fn main() -> anyhow::Result<()> {
+    imagegraph::malloc::cap_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

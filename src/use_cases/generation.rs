@@ -33,18 +33,7 @@ pub async fn request(
     let prompt = crate::text::clean(prompt, "the prompt", MAX_PROMPT_CHARS)?;
     // Refused before the provider is paid when the image could not be kept anyway.
     if !viewer.is_admin() {
-        let addition = quota::Addition {
-            images: 1,
-            bytes: 0,
-        };
-        quota::check(
-            &mut *app.db.conn().await?,
-            &app.config.quotas,
-            viewer.id,
-            addition,
-            false,
-        )
-        .await?;
+        quota::check_early(app, viewer.id, quota::Addition::IMAGE).await?;
     }
     app.ai.check_can_generate()?;
     let generation = Generation {

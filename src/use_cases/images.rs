@@ -141,14 +141,7 @@ pub async fn store(
         images: 1,
         bytes: bytes.len() as u64,
     };
-    quota::check(
-        &mut *app.db.conn().await?,
-        &app.config.quotas,
-        owner.id,
-        addition,
-        false,
-    )
-    .await?;
+    quota::check_early(app, owner.id, addition).await?;
     let limits = app.config.pixels.upload_limits(&app.config.images);
     // The header alone says what decoding will hold; absurd shapes are refused
     // before any of the memory budget is asked for.

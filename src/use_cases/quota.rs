@@ -7,6 +7,7 @@ use diesel::sql_types::{Bool, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
 use imagegraph_db::UserId;
 
+use crate::app::App;
 use crate::config::QuotaConfig;
 use crate::error::{Error, QuotaExceeded, Result};
 
@@ -15,6 +16,27 @@ use crate::error::{Error, QuotaExceeded, Result};
 pub struct Addition {
     pub images: u64,
     pub bytes: u64,
+}
+
+impl Addition {
+    /// One image whose size is not known yet.
+    pub const IMAGE: Self = Self {
+        images: 1,
+        bytes: 0,
+    };
+}
+
+/// The cheap unlocked check before any work, so that what is already over is refused
+/// before pixels are decoded or a provider is paid.
+pub async fn check_early(app: &App, owner: UserId, addition: Addition) -> Result<()> {
+    check(
+        &mut *app.db.conn().await?,
+        &app.config.quotas,
+        owner,
+        addition,
+        false,
+    )
+    .await
 }
 
 #[derive(diesel::QueryableByName)]

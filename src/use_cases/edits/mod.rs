@@ -89,18 +89,7 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
             SaveMode::Replace => image.owner_id,
             _ => viewer.id,
         };
-        let addition = quota::Addition {
-            images: 1,
-            bytes: 0,
-        };
-        quota::check(
-            &mut *app.db.conn().await?,
-            &app.config.quotas,
-            owner,
-            addition,
-            false,
-        )
-        .await?;
+        quota::check_early(app, owner, quota::Addition::IMAGE).await?;
     }
 
     let original = match app.storage.get(&original_key(&image)).await {

@@ -172,43 +172,18 @@ pub(crate) fn resize(px: Pixels, plan: ResizePlan) -> Result<Pixels> {
             plan.height,
             lanczos.crop(left, top, crop_w, crop_h),
         )?,
-        PassOrder::HorizontalFirst { width, height } => {
-            let mid = pass(
-                &px.data,
-                px.width,
-                px.height,
-                width,
-                height,
-                lanczos.crop(left, 0.0, crop_w, px.height as f64),
-            )?;
+        PassOrder::HorizontalFirst { width, height }
+        | PassOrder::VerticalFirst { width, height } => {
+            let horizontal = |rows: f64| lanczos.crop(left, 0.0, crop_w, rows);
+            let vertical = |columns: f64| lanczos.crop(0.0, top, columns, crop_h);
+            let (first, second) = if matches!(order, PassOrder::HorizontalFirst { .. }) {
+                (horizontal(px.height as f64), vertical(plan.width as f64))
+            } else {
+                (vertical(px.width as f64), horizontal(plan.height as f64))
+            };
+            let mid = pass(&px.data, px.width, px.height, width, height, first)?;
             px.data = Vec::new();
-            pass(
-                &mid,
-                width,
-                height,
-                plan.width,
-                plan.height,
-                lanczos.crop(0.0, top, plan.width as f64, crop_h),
-            )?
-        }
-        PassOrder::VerticalFirst { width, height } => {
-            let mid = pass(
-                &px.data,
-                px.width,
-                px.height,
-                width,
-                height,
-                lanczos.crop(0.0, top, px.width as f64, crop_h),
-            )?;
-            px.data = Vec::new();
-            pass(
-                &mid,
-                width,
-                height,
-                plan.width,
-                plan.height,
-                lanczos.crop(left, 0.0, crop_w, plan.height as f64),
-            )?
+            pass(&mid, width, height, plan.width, plan.height, second)?
         }
     };
     if channels == 4 {

@@ -68,7 +68,7 @@ cmd_base() {
     die "debootstrap failed (log above)"
   fi
   $SUDO rm -rf "$dir/rootfs/var/cache/apt/archives/"*.deb "$dir/rootfs/var/lib/apt/lists/"*
-  $SUDO tar -C "$dir/rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  $SUDO tar -C "$dir/rootfs" -c . | podman import -q --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
   $SUDO rm -rf "$dir"
   say "imported $BASE_IMAGE"
 }

@@ -3,9 +3,10 @@
 Against two `serve` replicas (A and B, HTTP only) and one `worker` sharing a database
 and an object store, it checks:
 
-1. an upload on A is analysed (by the worker: the replicas run no job workers) and
-   announced on B's `analysisCompleted` subscription (graphql-transport-ws), and the
-   media URL A signed is served by B (shared object store, shared MEDIA_SECRET);
+1. an upload on A waits while no worker runs (the replicas run no job workers), is
+   analysed once the worker starts and announced on B's `analysisCompleted`
+   subscription (graphql-transport-ws), and the media URL A signed is served by B
+   (shared object store, shared MEDIA_SECRET);
 2. A stopped with SIGTERM while a large upload to it is still being sent: A stops
    accepting connections, closes its WebSockets as going away (1001), and still answers
    the upload in flight without an error; the image is then visible on B.
@@ -125,11 +126,12 @@ async def socket_on(base, token):
 
 
 async def next_event(ws, wanted_id, seconds):
+    """The `analysisCompleted` event for `wanted_id`; asyncio.TimeoutError after `seconds`."""
     deadline = time.monotonic() + seconds
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            fail(f"no analysisCompleted for {wanted_id} within {seconds} s")
+            raise asyncio.TimeoutError
         message = json.loads(await asyncio.wait_for(ws.recv(), left))
         if message.get("type") == "ping":
             await ws.send(json.dumps({"type": "pong"}))
@@ -143,16 +145,30 @@ async def next_event(ws, wanted_id, seconds):
             return image
 
 
-async def upload_on_a_announced_on_b(a, b, token):
+async def upload_on_a_announced_on_b(a, b, token, start_worker):
     ws = await socket_on(b, token)
     subscription = "subscription { analysisCompleted { id description analysis { status model } } }"
     await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": subscription}}))
     # graphql-transport-ws does not acknowledge a subscribe; give B a moment to start it.
     await asyncio.sleep(1.0)
     file_bytes = png(320, 200, noise=False)
-    started = time.monotonic()
     image = await asyncio.to_thread(upload, a, token, file_bytes)
-    event = await next_event(ws, image["id"], 60)
+
+    # The replicas run no job workers: nothing may analyse the upload until the worker
+    # is there.
+    try:
+        early = await next_event(ws, image["id"], 4)
+        fail(f"the upload was analysed with no worker running (by a replica?): {early}")
+    except asyncio.TimeoutError:
+        pass
+    print("ok   with no worker running, the upload on A stays unanalysed for 4 s")
+
+    subprocess.run(start_worker, shell=True, check=True, stdout=subprocess.DEVNULL)
+    started = time.monotonic()
+    try:
+        event = await next_event(ws, image["id"], 60)
+    except asyncio.TimeoutError:
+        fail(f"no analysisCompleted for {image['id']} on B within 60 s of starting the worker")
     seconds = time.monotonic() - started
     await ws.close()
     analysis = event["analysis"]
@@ -162,7 +178,7 @@ async def upload_on_a_announced_on_b(a, b, token):
         fail(f"the analysis has no description: {event}")
     print(
         f"ok   upload on A ({image['id']}) analysed by the worker ({analysis['model']}) and "
-        f"announced on B's subscription in {seconds:.1f} s"
+        f"announced on B's subscription {seconds:.2f} s after the worker was started"
     )
 
     # A signed the URL with its PUBLIC_URL; B must serve the same path and signature.
@@ -245,9 +261,10 @@ async def main():
     parser.add_argument("--a", required=True, help="replica A's base URL")
     parser.add_argument("--b", required=True, help="replica B's base URL")
     parser.add_argument("--token", required=True)
+    parser.add_argument("--start-worker", required=True, help="command that starts the worker")
     parser.add_argument("--stop-a", required=True, help="command that sends A SIGTERM")
     args = parser.parse_args()
-    await upload_on_a_announced_on_b(args.a, args.b, args.token)
+    await upload_on_a_announced_on_b(args.a, args.b, args.token, args.start_worker)
     await sigterm_mid_upload(args.a, args.b, args.token, args.stop_a)
 
 

@@ -163,7 +163,7 @@ async def upload_on_a_announced_on_b(a, b, token, start_worker):
         pass
     print("ok   with no worker running, the upload on A stays unanalysed for 4 s")
 
-    subprocess.run(start_worker, shell=True, check=True, stdout=subprocess.DEVNULL)
+    run(start_worker)
     started = time.monotonic()
     try:
         event = await next_event(ws, image["id"], 60)
@@ -191,6 +191,14 @@ async def upload_on_a_announced_on_b(a, b, token, start_worker):
     print("ok   the media URL signed by A is served by B (shared object store and MEDIA_SECRET)")
 
 
+def run(command):
+    """Runs a podman command; its stderr is shown only when it fails (podman without
+    systemd logs harmless errors about healthcheck timers on every run)."""
+    done = subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        fail(f"`{command}` exited with {done.returncode}: {done.stderr}")
+
+
 def refused(base):
     host, port = urllib.parse.urlsplit(base).netloc.rsplit(":", 1)
     try:
@@ -214,7 +222,7 @@ async def sigterm_mid_upload(a, b, token, stop_a):
     first = 256 * 1024
     conn.send(body[:first])
 
-    subprocess.run(stop_a, shell=True, check=True, stdout=subprocess.DEVNULL)
+    run(stop_a)
     # A has the signal; the upload is a tenth sent. A must stop accepting at once.
     deadline = time.monotonic() + 10
     while not refused(a):

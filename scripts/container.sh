@@ -99,10 +99,11 @@ cmd_build() {
   mkdir -p "$context/web"
   cp -a web/dist "$context/web/dist"
   say "podman build -> $IMAGE (binary $bin)"
-  podman build --format docker --network host --build-arg "BASE=$BASE_IMAGE" \
+  podman build --format docker --layers=false --network host --build-arg "BASE=$BASE_IMAGE" \
     -f Containerfile -t "$IMAGE" "$context" >&2
   rm -rf "$context"
-  podman image prune -f >/dev/null
+  # The build stage and the image the tag moved away from; nobody else's images.
+  podman image prune -f --filter label=io.imagegraph.build=1 >/dev/null
   say "built $IMAGE: $(podman image inspect "$IMAGE" --format '{{.Size}}' |
     awk '{ printf "%.1f MB", $1 / 1e6 }')"
 }

@@ -216,9 +216,10 @@ EOF
       die "the HEALTHCHECK of replica $name reports unhealthy: $out"
   done
   echo "ok   HEALTHCHECK (/readyz through busybox wget) healthy on both replicas"
-  [ "$(podman inspect "$tag-a" --format '{{.Config.User}}')" = "10001:10001" ] ||
-    die "the container does not run as the unprivileged user"
-  echo "ok   containers run as 10001:10001"
+  out=$(podman exec "$tag-a" /usr/local/bin/busybox id 2>/dev/null)
+  [ "$out" = "uid=10001(imagegraph) gid=10001(imagegraph)" ] ||
+    die "replica a does not run as the unprivileged user: $out"
+  echo "ok   the service runs as $out"
 
   .venv/bin/python scripts/topology_check.py \
     --a "http://127.0.0.1:$port_a" --b "http://127.0.0.1:$port_b" --token "$token" \
@@ -247,11 +248,15 @@ cleanup_test() { # work tag pg_bin
   local work=$1 tag=$2 pg_bin=$3
   if [ $rc -ne 0 ]; then
     for name in a b worker; do
+      podman container exists "$tag-$name" || continue
       echo "---- podman logs $tag-$name (last 40 lines)" >&2
-      podman logs --tail 40 "$tag-$name" >&2 2>/dev/null || true
+      podman logs --tail 40 "$tag-$name" >&2 || true
     done
   fi
-  podman rm -f -v "$tag-a" "$tag-b" "$tag-worker" >/dev/null 2>&1 || true
+  # One at a time: a name that was never started must not keep the others running.
+  for name in a b worker; do
+    podman rm -f -v --ignore "$tag-$name" >/dev/null 2>&1 || true
+  done
   [ -f "$work/moto.pid" ] && kill "$(cat "$work/moto.pid")" 2>/dev/null
   if [ -d "$work/pg" ]; then
     if [ "$(id -u)" -eq 0 ]; then

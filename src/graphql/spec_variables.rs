@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
 };
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
@@ -28,29 +28,52 @@ pub(super) struct SpecVariables;
 
 impl ExtensionFactory for SpecVariables {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SpecVariables)
+        Arc::new(PerRequest::default())
     }
 }
 
+/// One request's: the operation it names, seen at `prepare_request`, for the walk at
+/// `parse_query`, which runs after the other extensions' limits (size before parsing,
+/// depth and aliases after).
+#[derive(Default)]
+struct PerRequest {
+    operation_name: std::sync::Mutex<Option<String>>,
+}
+
 #[async_graphql::async_trait::async_trait]
-impl Extension for SpecVariables {
+impl Extension for PerRequest {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        mut request: Request,
+        request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        // A document that does not parse is left to async-graphql, which reports it.
-        if let Ok(mut document) = async_graphql::parser::parse_query(&request.query) {
-            apply(
-                &ctx.schema_env.registry,
-                &mut document,
-                request.operation_name.as_deref(),
-                &request.variables,
-            )?;
-            request.set_parsed_query(document);
+        if let Ok(mut name) = self.operation_name.lock() {
+            name.clone_from(&request.operation_name);
         }
         next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let mut document = next.run(ctx, query, variables).await?;
+        let name = self
+            .operation_name
+            .lock()
+            .map(|name| name.clone())
+            .unwrap_or_default();
+        apply(
+            &ctx.schema_env.registry,
+            &mut document,
+            name.as_deref(),
+            variables,
+        )?;
+        Ok(document)
     }
 }
 

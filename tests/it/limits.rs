@@ -428,3 +428,30 @@ async fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
     assert_eq!(status(&t, "10.0.0.1").await, 200);
     assert_eq!(status(&t, "10.0.0.2").await, 429);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_values_are_refused_and_the_server_lives_on() {
+    let t = TestApp::start().await;
+    let depth = 16_000;
+    let lists = format!(
+        "query($id: ID) {{ nodes(ids: {}$id{}) {{ id }} }}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let objects = format!(
+        "mutation {{ editImage(input: {}) {{ preview }} }}",
+        "{a:".repeat(6_000) + &"}".repeat(6_000)
+    );
+    for query in [lists, objects] {
+        assert!(query.len() <= 32_768, "{}", query.len());
+        let body = t.gql(&t.alice.token, &query, json!({})).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+    let alive = t
+        .gql(&t.alice.token, "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(alive["data"]["viewer"]["name"], "alice");
+}

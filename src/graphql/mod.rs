@@ -2,6 +2,7 @@
 //! and fresh loaders to each request with `prepare_request`.
 
 pub mod errors;
+mod hooks;
 mod limits;
 mod loaders;
 mod metrics;
@@ -40,10 +41,7 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
     let builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_complexity(limits.max_complexity)
-        .extension(spec_variables::SpecVariables)
-        .extension(outcome::MarkExecuted)
-        .extension(limits)
-        .extension(usage::UsageExtension);
+        .extension(hooks::RequestHooks { limits });
     let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {

@@ -6,80 +6,23 @@
 //! async-graphql resolves a variable that was not provided to its definition's
 //! default, else `null` when the variable's type is nullable (`ContextBase::var_value`),
 //! so `input: {save: $save}` with `$save` absent reaches `save: SaveMode! =
-//! NEW_VERSION` as an explicit `null`. Before validation this extension gives such a
+//! NEW_VERSION` as an explicit `null`. Right after parsing, `apply` gives such a
 //! variable the default of the positions it is used in, when they agree: absent then
 //! means the default, and an explicit `null` still means `null` (an error for a
 //! non-null field), as the specification says.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::registry::{MetaInputValue, MetaType, MetaTypeName, Registry};
-use async_graphql::{Name, Positioned, Request, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::Value;
-
-pub(super) struct SpecVariables;
-
-impl ExtensionFactory for SpecVariables {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequest::default())
-    }
-}
-
-/// One request's: the operation it names, seen at `prepare_request`, for the walk at
-/// `parse_query`, which runs after the other extensions' limits (size before parsing,
-/// depth and aliases after).
-#[derive(Default)]
-struct PerRequest {
-    operation_name: std::sync::Mutex<Option<String>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for PerRequest {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Ok(mut name) = self.operation_name.lock() {
-            name.clone_from(&request.operation_name);
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let mut document = next.run(ctx, query, variables).await?;
-        let name = self
-            .operation_name
-            .lock()
-            .map(|name| name.clone())
-            .unwrap_or_default();
-        apply(
-            &ctx.schema_env.registry,
-            &mut document,
-            name.as_deref(),
-            variables,
-        )?;
-        Ok(document)
-    }
-}
 
 /// Gives absent variables the defaults of where they are used, and refuses absent
 /// required ones, in the operation that will run.
-fn apply(
+pub(super) fn apply(
     registry: &Registry,
     document: &mut ExecutableDocument,
     operation_name: Option<&str>,

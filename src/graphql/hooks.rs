@@ -12,7 +12,7 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextRequest, NextValidation,
 };
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::limits::QueryLimits;
@@ -63,6 +63,16 @@ impl Extension for PerRequest {
         if let Ok(mut name) = self.operation_name.lock() {
             name.clone_from(&request.operation_name);
         }
+        // Parsed here so the limits run before async-graphql's own walks of the
+        // document (see `QueryLimits::check_document`); a document that does not
+        // parse is left to async-graphql, which reports it.
+        self.limits.check_length(&request.query)?;
+        self.limits.check_nesting(&request.query)?;
+        let mut request = request;
+        if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
+            self.limits.check_document(&document)?;
+            request.set_parsed_query(document);
+        }
         next.run(ctx, request).await
     }
 
@@ -73,15 +83,24 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        self.limits.check_length(query)?;
         let mut document = next.run(ctx, query, variables).await?;
-        self.limits.check_document(&document)?;
         self.usage.parsed(&document);
         let name = self
             .operation_name
             .lock()
             .map(|name| name.clone())
             .unwrap_or_default();
+        // Only requests over HTTP carry the marker: there a subscription is a request
+        // the transport cannot serve, refused before it runs.
+        if ctx.data_opt::<Executed>().is_some()
+            && spec_variables::selected(&document, name.as_deref())
+                .is_some_and(|op| op.node.ty == OperationType::Subscription)
+        {
+            return Err(ServerError::new(
+                "subscriptions are served over WebSocket, at /graphql/ws",
+                None,
+            ));
+        }
         spec_variables::apply(
             &ctx.schema_env.registry,
             &mut document,

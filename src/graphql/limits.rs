@@ -49,8 +49,30 @@ impl QueryLimits {
         Ok(())
     }
 
-    /// After parsing, before validation.
+    /// Before parsing: brackets nested deeper than `MAX_NESTING` (the parser and
+    /// every later walk of values recurse once per level).
+    pub(super) fn check_nesting(&self, query: &str) -> ServerResult<()> {
+        let nesting = nesting(query);
+        if nesting > MAX_NESTING {
+            return Err(refusal(
+                format!("the query nests brackets {nesting} deep; the limit is {MAX_NESTING}"),
+                "nesting",
+                MAX_NESTING,
+            ));
+        }
+        Ok(())
+    }
+
+    /// After parsing, before async-graphql's own walks of the document.
     pub(super) fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        // async-graphql's recursion check and complexity walk expand every fragment
+        // spread afresh: 30 fragments each spreading the next twice cost 2^30 steps.
+        // Counted here with memo; each field counts at least 1 toward complexity, so
+        // this refuses nothing the complexity limit would let through.
+        let expanded = Expansion::new(document).of_document();
+        if expanded > self.max_complexity {
+            return Err(self.complexity_refusal());
+        }
         let aliases = count_aliases(document);
         if aliases > self.max_aliases {
             return Err(refusal(
@@ -81,18 +103,22 @@ impl QueryLimits {
         errors
             .into_iter()
             .map(|error| match error.message.as_str() {
-                "Query is too complex." => refusal(
-                    format!(
-                        "the query's complexity is over {} (each field counts 1, and a \
-                         connection multiplies its fields by the page size asked for)",
-                        self.max_complexity
-                    ),
-                    "complexity",
-                    self.max_complexity,
-                ),
+                "Query is too complex." => self.complexity_refusal(),
                 _ => error,
             })
             .collect()
+    }
+
+    fn complexity_refusal(&self) -> ServerError {
+        refusal(
+            format!(
+                "the query's complexity is over {} (each field counts 1, and a \
+                 connection multiplies its fields by the page size asked for)",
+                self.max_complexity
+            ),
+            "complexity",
+            self.max_complexity,
+        )
     }
 }
 
@@ -136,6 +162,110 @@ fn count_in(set: &SelectionSet) -> usize {
 /// The deepest field nesting, fragments inlined. Each fragment's depth is computed once
 /// (a document of fragments spreading each other twice over must not cost 2^n), and a
 /// fragment cycle counts as nothing here: validation refuses it after parsing.
+/// Brackets (`{`, `[`, `(`) nested in one document, beyond which it is refused
+/// unparsed. The parser caps selection sets at 64 levels, but not values.
+const MAX_NESTING: usize = 128;
+
+/// The deepest bracket nesting outside strings and comments.
+fn nesting(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// Fields once every fragment spread is replaced by its fragment (saturating), each
+/// fragment counted once and remembered.
+struct Expansion<'a> {
+    document: &'a ExecutableDocument,
+    fragments: HashMap<&'a Name, usize>,
+    visiting: Vec<&'a Name>,
+}
+
+impl<'a> Expansion<'a> {
+    fn new(document: &'a ExecutableDocument) -> Self {
+        Self {
+            document,
+            fragments: HashMap::new(),
+            visiting: Vec::new(),
+        }
+    }
+
+    fn of_document(&mut self) -> usize {
+        let document = self.document;
+        document.operations.iter().fold(0, |sum, (_, op)| {
+            sum.saturating_add(self.of_set(&op.node.selection_set.node))
+        })
+    }
+
+    fn of_set(&mut self, set: &'a SelectionSet) -> usize {
+        set.items.iter().fold(0usize, |sum, item| {
+            let count = match &item.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(self.of_set(&field.node.selection_set.node))
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.of_set(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.of_fragment(&spread.node.fragment_name.node)
+                }
+            };
+            sum.saturating_add(count)
+        })
+    }
+
+    fn of_fragment(&mut self, name: &'a Name) -> usize {
+        if let Some(count) = self.fragments.get(name) {
+            return *count;
+        }
+        // A cycle counts nothing here; validation refuses it.
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        if self.visiting.contains(&name) {
+            return 0;
+        }
+        self.visiting.push(name);
+        let count = self.of_set(&fragment.node.selection_set.node);
+        self.visiting.pop();
+        self.fragments.insert(name, count);
+        count
+    }
+}
+
 struct Depth<'a> {
     document: &'a ExecutableDocument,
     fragments: HashMap<&'a Name, usize>,

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Put in a request's data; set once execution starts.
+/// Put in the data of each request over HTTP; set once execution starts.
 #[derive(Clone, Default)]
 pub struct Executed(Arc<AtomicBool>);
 

@@ -32,8 +32,28 @@ impl Query {
                 node::MAX_NODES
             )));
         }
-        // Loaders batch the lookups of one type into one statement.
-        futures::future::try_join_all(ids.iter().map(|id| node::load(ctx, viewer, id))).await
+        // Loaders batch the lookups of one type into one statement (repeats once).
+        // An id that cannot be read is an error at its own place, not the whole list's.
+        let loaded =
+            futures::future::join_all(ids.iter().map(|id| node::load(ctx, viewer, id))).await;
+        Ok(loaded
+            .into_iter()
+            .enumerate()
+            .map(|(index, node)| {
+                node.unwrap_or_else(|err| {
+                    let err = async_graphql::Error::from(err)
+                        .into_server_error(ctx.item.pos)
+                        .with_path(vec![
+                            async_graphql::PathSegment::Field(
+                                ctx.item.node.response_key().node.to_string(),
+                            ),
+                            async_graphql::PathSegment::Index(index),
+                        ]);
+                    ctx.add_error(err);
+                    None
+                })
+            })
+            .collect())
     }
 
     /// The user the request's token belongs to.

@@ -101,7 +101,7 @@ pub(super) fn apply(
     Ok(())
 }
 
-fn selected<'d>(
+pub(super) fn selected<'d>(
     document: &'d ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'d Positioned<OperationDefinition>> {

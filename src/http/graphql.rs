@@ -127,7 +127,7 @@ pub(super) async fn post(
         BatchRequest::Batch(requests) => {
             let requests = requests
                 .into_iter()
-                .map(|r| prepare_request(r, &state.app, viewer.clone()))
+                .map(|r| prepare_request(r, &state.app, viewer.clone()).data(Executed::default()))
                 .collect();
             // Each answer in a batch carries its own errors; the batch itself ran.
             let response = state

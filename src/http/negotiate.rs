@@ -14,34 +14,63 @@ pub(super) enum ResponseType {
 }
 
 impl ResponseType {
-    /// `None` when the client accepts neither (406).
+    /// `None` when the client accepts neither (406). Each type takes the quality of
+    /// the most specific range that matches it (RFC 9110, 12.5.1); the higher quality
+    /// wins; at equal quality one named outright beats one a wildcard covers, and
+    /// between two named, the first listed.
     pub(super) fn negotiate(headers: &HeaderMap) -> Option<Self> {
         let mut accepts = headers.get_all(header::ACCEPT).iter().peekable();
         if accepts.peek().is_none() {
             return Some(Self::Json);
         }
-        let mut best: Option<(Self, f32)> = None;
-        for range in accepts
+        // Per type: (specificity, quality, position in the header).
+        let mut json: Option<(u8, f32, usize)> = None;
+        let mut graphql: Option<(u8, f32, usize)> = None;
+        let ranges = accepts
             .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-        {
+            .flat_map(|value| value.split(','));
+        for (position, range) in ranges.enumerate() {
             let mut parts = range.split(';');
             let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let kind = match essence.as_str() {
-                "application/graphql-response+json" => Self::GraphqlResponse,
-                "application/json" | "application/*" | "*/*" => Self::Json,
-                _ => continue,
-            };
             let quality = parts
-                .filter_map(|param| param.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
+                .filter_map(|param| {
+                    let (name, value) = param.split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("q")
+                        .then(|| value.trim().parse::<f32>().ok())?
+                })
+                .next()
                 .unwrap_or(1.0);
-            // The first of equal preference wins, as the client listed them.
-            if quality > 0.0 && best.is_none_or(|(_, q)| quality > q) {
-                best = Some((kind, quality));
+            let (for_json, for_graphql) = match essence.as_str() {
+                "application/json" => (Some(3), None),
+                "application/graphql-response+json" => (None, Some(3)),
+                "application/*" => (Some(2), Some(2)),
+                "*/*" => (Some(1), Some(1)),
+                _ => (None, None),
+            };
+            for (slot, specificity) in [(&mut json, for_json), (&mut graphql, for_graphql)] {
+                if let Some(specificity) = specificity
+                    && slot.is_none_or(|(s, _, _)| specificity > s)
+                {
+                    *slot = Some((specificity, quality, position));
+                }
             }
         }
-        best.map(|(kind, _)| kind)
+        let rank = |(specificity, quality, position): (u8, f32, usize)| {
+            (quality > 0.0).then_some((quality, specificity == 3, usize::MAX - position))
+        };
+        match (json.and_then(rank), graphql.and_then(rank)) {
+            (None, None) => None,
+            (Some(_), None) => Some(Self::Json),
+            (None, Some(_)) => Some(Self::GraphqlResponse),
+            // Covered by the same wildcard alone: the form every client reads.
+            (Some(j), Some(g)) if j == g => Some(Self::Json),
+            (Some(j), Some(g)) => Some(if g > j {
+                Self::GraphqlResponse
+            } else {
+                Self::Json
+            }),
+        }
     }
 
     pub(super) fn content_type(self) -> &'static str {
@@ -96,5 +125,17 @@ mod tests {
         );
         assert_eq!(negotiate(&["text/html"]), None);
         assert_eq!(negotiate(&["application/json;q=0"]), None);
+        assert_eq!(negotiate(&["application/json;Q=0"]), None);
+        // The specific range decides for its type, whatever a wildcard says.
+        assert_eq!(
+            negotiate(&["application/json;q=0, */*"]),
+            Some(GraphqlResponse)
+        );
+        assert_eq!(negotiate(&["application/*"]), Some(Json));
+        assert_eq!(
+            negotiate(&["*/*;q=0.5, application/graphql-response+json"]),
+            Some(GraphqlResponse)
+        );
+        assert_eq!(negotiate(&["application/json, */*;q=0.1"]), Some(Json));
     }
 }

@@ -176,3 +176,52 @@ async fn get_negotiates_too_and_refuses_mutations() {
     let answer = get(&t, GRJ, "mutation { __typename }").await;
     assert_eq!(answer.status, 405);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_over_http_are_refused_requests() {
+    let t = TestApp::start().await;
+    let body = json!({ "query": "subscription { analysisCompleted { id } }" }).to_string();
+    let strict = post(&t, Some(GRJ), &body).await;
+    assert_eq!(strict.status, 400, "{}", strict.body);
+    assert!(strict.body.get("data").is_none());
+    assert!(
+        strict.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/graphql/ws")
+    );
+    let legacy = post(&t, None, &body).await;
+    assert_eq!(legacy.status, 200);
+    assert!(legacy.body.get("data").is_none(), "{}", legacy.body);
+}
+
+/// Fragments that each spread the next twice: 2^30 fields once expanded, in 1 KB.
+/// Refused before anything walks them, promptly.
+#[tokio::test(flavor = "multi_thread")]
+async fn doubling_fragments_are_refused_at_once() {
+    let t = TestApp::start().await;
+    let mut query = String::from("{ ...F1 }");
+    for i in 1..30 {
+        query.push_str(&format!(
+            " fragment F{i} on Query {{ ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
+    }
+    query.push_str(" fragment F30 on Query { __typename }");
+    let body = json!({ "query": query }).to_string();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        post(&t, Some(GRJ), &body),
+    )
+    .await
+    .expect("answered within 10 s");
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["limit"],
+        "complexity"
+    );
+    // The server is still free for others.
+    let alive = post(&t, Some(GRJ), r#"{"query":"{ __typename }"}"#).await;
+    assert_eq!(alive.status, 200);
+}

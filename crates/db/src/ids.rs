@@ -166,8 +166,9 @@ pub fn decode_global_id(id: &str) -> Option<(String, Uuid)> {
         && type_name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    // Only the hyphenated form: one spelling per id, so ids compare as strings.
-    if !valid_name || uuid.len() != 36 {
+    // Only the lower-case hyphenated form: one spelling per id, so ids compare as
+    // strings (client caches key on them).
+    if !valid_name || uuid.len() != 36 || uuid.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
     Some((type_name.to_owned(), Uuid::try_parse(uuid).ok()?))
@@ -242,6 +243,16 @@ mod tests {
                 .encode(format!("Image:{}", id.uuid().simple()))
         };
         assert_eq!(decode_global_id(&simple), None);
+        let upper = encode_global_id("Image", id.uuid()).to_ascii_uppercase();
+        assert_eq!(decode_global_id(&upper), None);
+        let upper_uuid = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+                "Image:{}",
+                id.uuid().hyphenated().to_string().to_uppercase()
+            ))
+        };
+        assert_eq!(decode_global_id(&upper_uuid), None);
         assert_eq!(
             decode_global_id(&encode_global_id("No pe", id.uuid())),
             None

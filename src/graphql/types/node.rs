@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, Interface};
 use super::{BenchmarkRun, Comment, Generation, Image, User};
 use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
-use imagegraph_db::models::{self, ById as _};
+use imagegraph_db::models;
 use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, GlobalId, ImageId, UserId};
 
 /// Ids one `nodes` call may ask for.
@@ -58,13 +58,12 @@ pub(crate) async fn load(
             .await?
             .filter(|generation| viewer.may_manage(generation.owner_id))
             .map(Node::ImageGeneration),
-        BenchmarkRunId::TYPE_NAME => {
-            let mut conn = ctx.app().db.conn().await?;
-            models::BenchmarkRun::find(&mut conn, BenchmarkRunId::from_uuid(uuid))
-                .await?
-                .filter(|run| viewer.may_manage(run.owner_id))
-                .map(|run| Node::BenchmarkRun(run.into()))
-        }
+        BenchmarkRunId::TYPE_NAME => loaders
+            .benchmark_runs
+            .load_one(BenchmarkRunId::from_uuid(uuid))
+            .await?
+            .filter(|run| viewer.may_manage(run.owner_id))
+            .map(Node::BenchmarkRun),
         _ => None,
     })
 }

@@ -82,14 +82,25 @@ describe('@apollo/client', { timeout: 120_000 }, () => {
     const feed = feedClient.watchQuery({ query: gql(FEED), variables: { first: PAGE } });
     const subscription = feed.subscribe(() => {});
     try {
-      let { data } = await firstValueFrom(feed.pipe(filter((r) => r.dataState === 'complete')));
+      const complete = (result) => result.dataState === 'complete';
+      await firstValueFrom(feed.pipe(filter(complete)));
+      // What the cache holds for the query: the pages merged by relayStylePagination.
+      const merged = () => feedClient.readQuery({ query: gql(FEED), variables: { first: PAGE } });
+      let data = merged();
       let pages = 1;
       while (data.images.pageInfo.hasNextPage) {
         assert.ok(pages < 100, 'the walk ends');
         await feed.fetchMore({ variables: { after: data.images.pageInfo.endCursor } });
-        data = feed.getCurrentResult().data;
+        const before = data.images.edges.length;
+        data = merged();
+        assert.ok(data.images.edges.length > before, `page ${pages + 1} was merged`);
         pages++;
       }
+      // The watching query (what a list component renders) ends up with the whole feed.
+      const watched = await firstValueFrom(
+        feed.pipe(filter((r) => complete(r) && !r.data.images.pageInfo.hasNextPage)),
+      );
+      assert.deepEqual(watched.data, data);
 
       const { edges, totalCount, pageInfo } = data.images;
       const ids = edges.map((e) => e.node.id);

@@ -134,6 +134,7 @@ suite() {
 run_all() {
   install
   mkdir -p "$RESULTS"
+  (cd clients && npm run --silent format:check)
   local schema_status=0 audit_status=0 suite_status=0
   schema_check | tee "$RESULTS/schema-check.txt" || schema_status=$?
   binary

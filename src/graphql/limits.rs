@@ -7,13 +7,9 @@
 //! query nests 13 levels, and it is bounded by the schema, not by the client.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Name, ServerError, ServerResult};
 
 use super::pagination;
 
@@ -36,22 +32,9 @@ impl QueryLimits {
     }
 }
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        // Before parsing: a huge document should cost us nothing.
+impl QueryLimits {
+    /// Before parsing: a huge document should cost us nothing.
+    pub(super) fn check_length(&self, query: &str) -> ServerResult<()> {
         if query.len() > self.max_bytes {
             return Err(refusal(
                 format!(
@@ -63,8 +46,12 @@ impl Extension for QueryLimits {
                 self.max_bytes,
             ));
         }
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
+        Ok(())
+    }
+
+    /// After parsing, before validation.
+    pub(super) fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        let aliases = count_aliases(document);
         if aliases > self.max_aliases {
             return Err(refusal(
                 format!(
@@ -75,7 +62,7 @@ impl Extension for QueryLimits {
                 self.max_aliases,
             ));
         }
-        let depth = Depth::new(&document).of_document();
+        let depth = Depth::new(document).of_document();
         if depth > self.max_depth {
             return Err(refusal(
                 format!(
@@ -86,31 +73,26 @@ impl Extension for QueryLimits {
                 self.max_depth,
             ));
         }
-        Ok(document)
+        Ok(())
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| match error.message.as_str() {
-                    "Query is too complex." => refusal(
-                        format!(
-                            "the query's complexity is over {} (each field counts 1, and a \
-                             connection multiplies its fields by the page size asked for)",
-                            self.max_complexity
-                        ),
-                        "complexity",
-                        self.max_complexity,
+    /// async-graphql's complexity refusal in the shape of ours.
+    pub(super) fn explain(&self, errors: Vec<ServerError>) -> Vec<ServerError> {
+        errors
+            .into_iter()
+            .map(|error| match error.message.as_str() {
+                "Query is too complex." => refusal(
+                    format!(
+                        "the query's complexity is over {} (each field counts 1, and a \
+                         connection multiplies its fields by the page size asked for)",
+                        self.max_complexity
                     ),
-                    _ => error,
-                })
-                .collect()
-        })
+                    "complexity",
+                    self.max_complexity,
+                ),
+                _ => error,
+            })
+            .collect()
     }
 }
 

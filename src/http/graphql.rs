@@ -2,18 +2,19 @@ use async_graphql::ParseRequestError;
 use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
-use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt as _;
 use http_body_util::LengthLimitError;
 
 use super::auth::{ClientAddr, authenticate};
-use super::{HttpState, error_response, graphql_error_response};
+use super::negotiate::ResponseType;
+use super::{HttpState, error_response, errors_body, graphql_error_response};
+use crate::error::ErrorCode;
 use crate::graphql::errors::ensure_codes;
-use crate::graphql::prepare_request;
+use crate::graphql::{Executed, prepare_request};
 
 /// Bodies up to this size are read without asking the body budget: it is for uploads.
 const SMALL_BODY_BYTES: usize = 256 * 1024;
@@ -32,6 +33,9 @@ pub(super) async fn post(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
+    let Some(kind) = ResponseType::negotiate(&headers) else {
+        return not_acceptable();
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -45,7 +49,7 @@ pub(super) async fn post(
         return graphql_error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL requests as `application/json`, or uploads as `multipart/form-data`",
-            crate::error::ErrorCode::UnsupportedMediaType,
+            ErrorCode::UnsupportedMediaType,
         );
     }
     let config = &state.app.config;
@@ -93,40 +97,46 @@ pub(super) async fn post(
 
     let batch = match async_graphql::http::receive_batch_body(content_type, reader, options).await {
         Ok(batch) => batch,
-        Err(err) => return parse_error_response(err, body_limit),
+        Err(err) => return parse_error_response(kind, err, body_limit),
     };
     // async-graphql turns the file count into a byte budget only; the count is ours.
     let files: usize = batch.iter().map(|request| request.uploads.len()).sum();
     if files > MAX_FILES_PER_REQUEST {
-        return graphql_error_response(
-            StatusCode::BAD_REQUEST,
+        return refuse(
+            kind,
             &format!("the request carries {files} files; the limit is {MAX_FILES_PER_REQUEST}"),
-            crate::error::ErrorCode::BadUserInput,
         );
     }
-    let batch = match batch {
+    match batch {
         BatchRequest::Single(request) => {
-            BatchRequest::Single(prepare_request(request, &state.app, viewer))
+            let executed = Executed::default();
+            let request = prepare_request(request, &state.app, viewer).data(executed.clone());
+            let response = state.schema.execute(request).await;
+            respond(kind, BatchResponse::Single(response), executed.get())
         }
         BatchRequest::Batch(requests) if requests.len() > config.graphql.max_batch_operations => {
-            return graphql_error_response(
-                StatusCode::BAD_REQUEST,
+            refuse(
+                kind,
                 &format!(
                     "the batch holds {} operations; the limit is {}",
                     requests.len(),
                     config.graphql.max_batch_operations
                 ),
-                crate::error::ErrorCode::BadUserInput,
-            );
+            )
         }
-        BatchRequest::Batch(requests) => BatchRequest::Batch(
-            requests
+        BatchRequest::Batch(requests) => {
+            let requests = requests
                 .into_iter()
                 .map(|r| prepare_request(r, &state.app, viewer.clone()))
-                .collect(),
-        ),
-    };
-    respond(state.schema.execute_batch(batch).await)
+                .collect();
+            // Each answer in a batch carries its own errors; the batch itself ran.
+            let response = state
+                .schema
+                .execute_batch(BatchRequest::Batch(requests))
+                .await;
+            respond(kind, response, true)
+        }
+    }
 }
 
 /// GET: queries only, from the query string, so they can be cached and bookmarked.
@@ -140,26 +150,29 @@ pub(super) async fn get(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
+    let Some(kind) = ResponseType::negotiate(&headers) else {
+        return not_acceptable();
+    };
     let request =
         match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
             Ok(request) => request,
-            Err(err) => {
-                return graphql_error_response(
-                    StatusCode::BAD_REQUEST,
-                    &err.to_string(),
-                    crate::error::ErrorCode::BadUserInput,
-                );
-            }
+            Err(err) => return refuse(kind, &format!("invalid GraphQL request: {err}")),
         };
     if !is_query(&request) {
-        return graphql_error_response(
+        let mut response = graphql_error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "only queries can be sent with GET; send mutations with POST",
-            crate::error::ErrorCode::BadUserInput,
+            ErrorCode::BadUserInput,
         );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
-    let request = prepare_request(request, &state.app, viewer);
-    respond(BatchResponse::Single(state.schema.execute(request).await))
+    let executed = Executed::default();
+    let request = prepare_request(request, &state.app, viewer).data(executed.clone());
+    let response = state.schema.execute(request).await;
+    respond(kind, BatchResponse::Single(response), executed.get())
 }
 
 fn is_query(request: &async_graphql::Request) -> bool {
@@ -176,28 +189,74 @@ fn is_query(request: &async_graphql::Request) -> bool {
     operation.is_none_or(|op| op.node.ty == OperationType::Query)
 }
 
-fn respond(mut response: BatchResponse) -> Response {
+/// The answer in the negotiated media type. A single request that never reached
+/// execution is a request error: `errors` only, with the status the media type
+/// gives it.
+fn respond(kind: ResponseType, mut response: BatchResponse, executed: bool) -> Response {
     match &mut response {
         BatchResponse::Single(r) => ensure_codes(&mut r.errors),
         BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| ensure_codes(&mut r.errors)),
     }
-    GraphQLResponse::from(response).into_response()
+    let (status, body) = match &response {
+        BatchResponse::Single(r) if !executed => (kind.request_error_status(), errors_body(r)),
+        _ => (
+            StatusCode::OK,
+            serde_json::to_vec(&response).unwrap_or_default(),
+        ),
+    };
+    let mut http = (status, body).into_response();
+    let headers = http.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    if response.is_ok()
+        && let Some(value) = response.cache_control().value()
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.extend(response.http_headers());
+    http
+}
+
+/// A request that is not a valid GraphQL request (its parameters, its JSON).
+fn refuse(kind: ResponseType, message: &str) -> Response {
+    let mut response = graphql_error_response(
+        kind.request_error_status(),
+        message,
+        ErrorCode::BadUserInput,
+    );
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    response
+}
+
+fn not_acceptable() -> Response {
+    graphql_error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "GraphQL answers are `application/graphql-response+json` or `application/json`; \
+         the Accept header allows neither",
+        ErrorCode::BadUserInput,
+    )
 }
 
 fn too_large(limit: usize) -> Response {
     graphql_error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("the request body is larger than {limit} bytes"),
-        crate::error::ErrorCode::PayloadTooLarge,
+        ErrorCode::PayloadTooLarge,
     )
 }
 
-fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
+fn parse_error_response(kind: ResponseType, err: ParseRequestError, body_limit: usize) -> Response {
     match err {
         ParseRequestError::PayloadTooLarge => graphql_error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "an uploaded file is larger than the limit",
-            crate::error::ErrorCode::PayloadTooLarge,
+            ErrorCode::PayloadTooLarge,
         ),
         ParseRequestError::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
             too_large(body_limit)
@@ -207,18 +266,10 @@ fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
             graphql_error_response(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
-                crate::error::ErrorCode::BadUserInput,
+                ErrorCode::BadUserInput,
             )
         }
-        ParseRequestError::UnsupportedBatch => graphql_error_response(
-            StatusCode::BAD_REQUEST,
-            "batched requests are not supported",
-            crate::error::ErrorCode::BadUserInput,
-        ),
-        other => graphql_error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid GraphQL request: {other}"),
-            crate::error::ErrorCode::BadUserInput,
-        ),
+        ParseRequestError::UnsupportedBatch => refuse(kind, "batched requests are not supported"),
+        other => refuse(kind, &format!("invalid GraphQL request: {other}")),
     }
 }

@@ -99,7 +99,7 @@ async fn batches_are_capped() {
     assert_eq!(status, 200);
     assert_eq!(body.as_array().unwrap().len(), 10);
     let (status, body) = t.gql_response(Some(&t.alice.token), batch(11)).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 200, "a refused request under application/json");
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     assert!(
         body["errors"][0]["message"]
@@ -427,4 +427,31 @@ async fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
     let t = TestApp::start_with(limit(false)).await;
     assert_eq!(status(&t, "10.0.0.1").await, 200);
     assert_eq!(status(&t, "10.0.0.2").await, 429);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_values_are_refused_and_the_server_lives_on() {
+    let t = TestApp::start().await;
+    let depth = 16_000;
+    let lists = format!(
+        "query($id: ID) {{ nodes(ids: {}$id{}) {{ id }} }}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let objects = format!(
+        "mutation {{ editImage(input: {}) {{ preview }} }}",
+        "{a:".repeat(6_000) + &"}".repeat(6_000)
+    );
+    for query in [lists, objects] {
+        assert!(query.len() <= 32_768, "{}", query.len());
+        let body = t.gql(&t.alice.token, &query, json!({})).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+    }
+    let alive = t
+        .gql(&t.alice.token, "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(alive["data"]["viewer"]["name"], "alice");
 }

@@ -29,6 +29,8 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // Every answer below may come before the body has been read.
+    let body = super::linger::Lingering::wrap(body);
     let viewer = match authenticate(&state.app, &headers, &client).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
@@ -80,24 +82,27 @@ pub(super) async fn post(
         None
     };
     let limited = Body::new(http_body_util::Limited::new(body, body_limit));
-    let reader = limited
-        .into_data_stream()
-        .map_err(|err| {
-            let inner = err.into_inner();
-            if inner.is::<LengthLimitError>() {
-                std::io::Error::new(std::io::ErrorKind::FileTooLarge, "body too large")
-            } else {
-                std::io::Error::other(inner)
+    let batch = if essence.as_deref() == Some("application/json") {
+        let bytes = match http_body_util::BodyExt::collect(limited).await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                let err = err.into_inner();
+                if err.is::<LengthLimitError>() {
+                    return too_large(body_limit);
+                }
+                tracing::debug!(error = %err, "reading a GraphQL request body");
+                return refuse(kind, "the request body could not be read");
             }
-        })
-        .into_async_read();
-    let options = MultipartOptions::default()
-        .max_file_size(config.images.max_upload_bytes)
-        .max_num_files(MAX_FILES_PER_REQUEST);
-
-    let batch = match async_graphql::http::receive_batch_body(content_type, reader, options).await {
-        Ok(batch) => batch,
-        Err(err) => return parse_error_response(kind, err, body_limit),
+        };
+        match super::params::from_json(&bytes) {
+            Ok(batch) => batch,
+            Err(message) => return refuse(kind, &message),
+        }
+    } else {
+        match read_multipart(limited, content_type, config, body_limit, kind).await {
+            Ok(batch) => batch,
+            Err(response) => return response,
+        }
     };
     // async-graphql turns the file count into a byte budget only; the count is ours.
     let files: usize = batch.iter().map(|request| request.uploads.len()).sum();
@@ -139,6 +144,33 @@ pub(super) async fn post(
     }
 }
 
+/// The GraphQL multipart request spec, read by async-graphql within our limits.
+async fn read_multipart(
+    body: Body,
+    content_type: Option<&str>,
+    config: &crate::config::Config,
+    body_limit: usize,
+    kind: ResponseType,
+) -> Result<BatchRequest, Response> {
+    let reader = body
+        .into_data_stream()
+        .map_err(|err| {
+            let inner = err.into_inner();
+            if inner.is::<LengthLimitError>() {
+                std::io::Error::new(std::io::ErrorKind::FileTooLarge, "body too large")
+            } else {
+                std::io::Error::other(inner)
+            }
+        })
+        .into_async_read();
+    let options = MultipartOptions::default()
+        .max_file_size(config.images.max_upload_bytes)
+        .max_num_files(MAX_FILES_PER_REQUEST);
+    async_graphql::http::receive_batch_body(content_type, reader, options)
+        .await
+        .map_err(|err| parse_error_response(kind, err, body_limit))
+}
+
 /// GET: queries only, from the query string, so they can be cached and bookmarked.
 pub(super) async fn get(
     State(state): State<HttpState>,
@@ -153,11 +185,10 @@ pub(super) async fn get(
     let Some(kind) = ResponseType::negotiate(&headers) else {
         return not_acceptable();
     };
-    let request =
-        match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(err) => return refuse(kind, &format!("invalid GraphQL request: {err}")),
-        };
+    let request = match super::params::from_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(message) => return refuse(kind, &message),
+    };
     if !is_query(&request) {
         let mut response = graphql_error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -220,13 +251,11 @@ fn respond(kind: ResponseType, mut response: BatchResponse, executed: bool) -> R
     http
 }
 
-/// A request that is not a valid GraphQL request (its parameters, its JSON).
+/// A request that is not a GraphQL request at all (its JSON, its parameters): 400 in
+/// either media type, unlike a document that fails to parse or validate.
 fn refuse(kind: ResponseType, message: &str) -> Response {
-    let mut response = graphql_error_response(
-        kind.request_error_status(),
-        message,
-        ErrorCode::BadUserInput,
-    );
+    let mut response =
+        graphql_error_response(StatusCode::BAD_REQUEST, message, ErrorCode::BadUserInput);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(kind.content_type()),

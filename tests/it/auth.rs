@@ -159,8 +159,7 @@ async fn malformed_requests_get_coded_errors() {
         .send()
         .await
         .unwrap();
-    // Under `application/json` (no Accept) a refused request is a 200 with errors.
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
 

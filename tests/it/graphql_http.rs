@@ -93,32 +93,82 @@ async fn the_answer_has_the_media_type_the_client_accepts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn refused_requests_are_400_without_data_under_graphql_response_json() {
+async fn requests_that_are_not_graphql_requests_are_400_in_both_media_types() {
     let t = TestApp::start().await;
     let cases = [
         ("body not JSON", r#"{ "not a JSON"#.to_owned()),
-        ("query missing", json!({ "qeury": "{ __typename }" }).to_string()),
+        ("empty body", String::new()),
+        (
+            "query missing",
+            json!({ "qeury": "{ __typename }" }).to_string(),
+        ),
+        ("query null", json!({ "query": null }).to_string()),
         ("query not a string", json!({ "query": 0 }).to_string()),
-        ("variables not a map", json!({ "query": "{ __typename }", "variables": "x" }).to_string()),
-        ("syntax", json!({ "query": "{" }).to_string()),
-        ("unknown field", json!({ "query": "{ nope }" }).to_string()),
         (
-            "variable of the wrong type",
-            json!({ "query": "query($n: Int) { images(first: $n) { totalCount } }", "variables": { "n": "ten" } })
-                .to_string(),
+            "operationName not a string",
+            json!({ "query": "{ __typename }", "operationName": ["a"] }).to_string(),
         ),
         (
-            "required variable not provided",
-            json!({ "query": "query($id: ID!) { image(id: $id) { id } }" }).to_string(),
+            "variables not a map",
+            json!({ "query": "{ __typename }", "variables": "x" }).to_string(),
         ),
         (
-            "explicit null for a required variable",
-            json!({ "query": "query($id: ID!) { image(id: $id) { id } }", "variables": { "id": null } })
-                .to_string(),
+            "extensions not a map",
+            json!({ "query": "{ __typename }", "extensions": 0 }).to_string(),
         ),
     ];
     for (case, body) in &cases {
-        let strict = post(&t, Some(GRJ), body).await;
+        for accept in [GRJ, "application/json"] {
+            let answer = post(&t, Some(accept), body).await;
+            assert_eq!(answer.status, 400, "{case} ({accept}): {}", answer.body);
+            assert!(
+                answer.content_type.starts_with(accept),
+                "{case}: {}",
+                answer.content_type
+            );
+            assert!(answer.body.get("data").is_none(), "{case}: {}", answer.body);
+            assert_eq!(
+                answer.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{case}"
+            );
+        }
+    }
+    // Null parameters are parameters not given.
+    let body = json!({ "query": "{ __typename }", "operationName": null, "variables": null, "extensions": null });
+    let answer = post(&t, Some(GRJ), &body.to_string()).await;
+    assert_eq!(
+        (answer.status, answer.body["data"]["__typename"].as_str()),
+        (200, Some("Query"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn documents_refused_before_running_are_400_without_data_under_graphql_response_json() {
+    let t = TestApp::start().await;
+    let cases = [
+        ("syntax", json!({ "query": "{" })),
+        ("empty document", json!({ "query": "" })),
+        ("unknown field", json!({ "query": "{ nope }" })),
+        (
+            "variable of the wrong type",
+            json!({ "query": "query($n: Int) { images(first: $n) { totalCount } }", "variables": { "n": "ten" } }),
+        ),
+        (
+            "required variable not provided",
+            json!({ "query": "query($id: ID!) { image(id: $id) { id } }" }),
+        ),
+        (
+            "explicit null for a required variable",
+            json!({ "query": "query($id: ID!) { image(id: $id) { id } }", "variables": { "id": null } }),
+        ),
+        (
+            "unknown operation name",
+            json!({ "query": "query A { __typename }", "operationName": "B" }),
+        ),
+    ];
+    for (case, body) in &cases {
+        let body = body.to_string();
+        let strict = post(&t, Some(GRJ), &body).await;
         assert_eq!(strict.status, 400, "{case}: {}", strict.body);
         assert!(strict.content_type.starts_with(GRJ), "{case}");
         assert!(strict.body.get("data").is_none(), "{case}: {}", strict.body);
@@ -128,7 +178,7 @@ async fn refused_requests_are_400_without_data_under_graphql_response_json() {
             strict.body
         );
 
-        let legacy = post(&t, Some("application/json"), body).await;
+        let legacy = post(&t, Some("application/json"), &body).await;
         assert_eq!(legacy.status, 200, "{case}: {}", legacy.body);
         assert!(
             legacy.content_type.starts_with("application/json"),
@@ -175,6 +225,32 @@ async fn get_negotiates_too_and_refuses_mutations() {
     assert!(answer.body["errors"].is_array());
     let answer = get(&t, GRJ, "mutation { __typename }").await;
     assert_eq!(answer.status, 405);
+    // GET's operationName picks the operation.
+    let response = t
+        .client
+        .get(t.url("/graphql"))
+        .query(&[
+            (
+                "query",
+                "query A { a: __typename } query B { b: __typename }",
+            ),
+            ("operationName", "B"),
+        ])
+        .bearer_auth(&t.alice.token)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({ "data": { "b": "Query" } }));
+    // No query at all is not a GraphQL request.
+    let response = t
+        .client
+        .get(t.url("/graphql"))
+        .bearer_auth(&t.alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread")]

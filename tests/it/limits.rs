@@ -99,7 +99,7 @@ async fn batches_are_capped() {
     assert_eq!(status, 200);
     assert_eq!(body.as_array().unwrap().len(), 10);
     let (status, body) = t.gql_response(Some(&t.alice.token), batch(11)).await;
-    assert_eq!(status, 200, "a refused request under application/json");
+    assert_eq!(status, 400);
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     assert!(
         body["errors"][0]["message"]
@@ -463,6 +463,30 @@ async fn deeply_nested_values_are_refused_and_the_server_lives_on() {
     let quoted = format!("{{ viewer {{ name }} }} # {}\n", "[".repeat(500));
     let body = t.gql(&t.alice.token, &quoted, json!({})).await;
     assert_eq!(body["data"]["viewer"]["name"], "alice", "{body}");
+    let alive = t
+        .gql(&t.alice.token, "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(alive["data"]["viewer"]["name"], "alice");
+}
+
+/// A body refused before it was read is answered, not cut off: the client, still
+/// sending, reads our 413 rather than a reset connection (lingering close).
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_bodies_are_answered_while_still_arriving() {
+    let t = TestApp::start_with(|config| config.images.max_upload_bytes = 1 << 20).await;
+    let huge = json!({ "query": "{ __typename }", "x": "z".repeat(6 << 20) }).to_string();
+    for round in 0..10 {
+        let response = t
+            .client
+            .post(t.url("/graphql"))
+            .bearer_auth(&t.alice.token)
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("round {round}: {err:?}"));
+        assert_eq!(response.status(), 413, "round {round}");
+    }
     let alive = t
         .gql(&t.alice.token, "{ viewer { name } }", json!({}))
         .await;

@@ -283,6 +283,14 @@ def seed_database(socket_dir, images):
     psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(socket_dir), "-p", str(PG_PORT)]
     psql += ["-U", "postgres", "-d", DATABASE]
     subprocess.run([*psql, "-v", f"images={images}", "-f", str(SEED_SQL)], check=True)
+    # The feed's own index is partial (`WHERE kept_from IS NULL`: kept versions are not
+    # in the feed). PostGraphile's query has no such condition, so it could use no
+    # index, and PostGraphile offers `orderBy` only on columns a plain index covers:
+    # give it the plain index its users would create, so it is measured at its best.
+    subprocess.run(
+        [*psql, "-c", "CREATE INDEX IF NOT EXISTS bench_images_newest ON images (created_at DESC, id DESC)"],
+        check=True,
+    )
     subprocess.run([*psql, "-c", "VACUUM ANALYZE"], check=True)
     log(f"seeded {images} images x 5 comments, 20 users in {time.monotonic() - started:.1f} s")
 

@@ -108,6 +108,22 @@ impl Config {
     }
 }
 
+/// The log, for every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogConfig {
+    /// `text` (coloured only on a terminal) or `json` (one object per line). The
+    /// filter is `RUST_LOG` (default `info`).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::logging::LogFormat::Text,
+        global = true
+    )]
+    pub log_format: crate::logging::LogFormat,
+}
+
 /// A signing key shorter than this could be guessed; `MEDIA_SECRET` itself must be at
 /// least this many characters.
 const MIN_MEDIA_SECRET_BYTES: usize = 32;

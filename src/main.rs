@@ -1,12 +1,11 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use imagegraph::config::Config;
+use imagegraph::config::{Config, LogConfig};
 use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::use_cases::users;
 use imagegraph::{graphql, http};
 use imagegraph_db::models::{Role, User, token};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// How long in-flight HTTP requests may take to finish once shutdown begins.
 const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
@@ -18,6 +17,8 @@ const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
     about = "A self-hostable GraphQL service for images"
 )]
 struct Cli {
+    #[command(flatten)]
+    log: LogConfig,
     #[command(flatten)]
     config: Config,
     #[command(subcommand)]
@@ -85,13 +86,7 @@ enum UsersCommand {
 fn main() -> anyhow::Result<()> {
     imagegraph::malloc::cap_arenas();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    imagegraph::logging::init(cli.log.log_format);
     match cli.command {
         Command::Schema => {
             print!("{}", graphql::sdl());

@@ -8,6 +8,7 @@ mod metrics;
 mod mutation;
 pub mod pagination;
 mod query;
+mod request_ids;
 mod subscription;
 mod types;
 mod usage;
@@ -37,7 +38,8 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
     let builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_complexity(limits.max_complexity)
         .extension(limits)
-        .extension(usage::UsageExtension);
+        .extension(usage::UsageExtension)
+        .extension(request_ids::RequestIds);
     let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {

@@ -6,6 +6,7 @@ mod graphql;
 mod guards;
 mod health;
 mod media;
+mod request_id;
 mod server;
 mod socket_limits;
 mod web;
@@ -73,6 +74,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(guards::cors(&config.http.cors_allowed_origins))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(HttpState {
             app,
             schema,

@@ -13,6 +13,7 @@ use imagegraph_db::{Db, JobId};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::queue::{self, ClaimedJob};
 use crate::{Job, JobError, backoff};
@@ -163,7 +164,25 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
         }
     }
 
+    /// Runs a job as work of the request that enqueued it: in a span carrying its
+    /// request id, with its origin current (so jobs it enqueues keep it too).
     async fn run_job(&self, worker: &str, job: ClaimedJob, shutdown: &CancellationToken) {
+        let span = tracing::info_span!(
+            "job",
+            job = %job.id,
+            kind = job.kind,
+            request_id = tracing::field::Empty,
+        );
+        if let Some(request_id) = &job.request_id {
+            span.record("request_id", request_id.as_str());
+        }
+        job.origin()
+            .scope(self.run_claimed(worker, job, shutdown))
+            .instrument(span)
+            .await;
+    }
+
+    async fn run_claimed(&self, worker: &str, job: ClaimedJob, shutdown: &CancellationToken) {
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
             // Unreachable: only registered kinds are claimed.
             self.settle(job.id, worker, Outcome::Release).await;

@@ -1,0 +1,52 @@
+//! Request ids on GraphQL errors, and an id of its own for each WebSocket operation.
+//! Over HTTP the id is the request's (set by the HTTP layer); every operation sent
+//! on a WebSocket gets a fresh one, with a span and origin of its own for as long
+//! as its stream lives, so its log lines and the jobs it enqueues carry it.
+
+use std::sync::Arc;
+
+use async_graphql::Response;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
+};
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use imagegraph_jobs::Origin;
+
+use super::errors::{tag_request_id, tag_with};
+
+pub(crate) struct RequestIds;
+
+impl ExtensionFactory for RequestIds {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestIds)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for RequestIds {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        tag_request_id(&mut response.errors);
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let id = crate::request_id::generate();
+        let span = tracing::info_span!("operation", request_id = %id);
+        let tagged = {
+            let id = id.clone();
+            next.run(ctx, stream).map(move |mut response| {
+                tag_with(&mut response.errors, &id);
+                response
+            })
+        };
+        let mut scoped = Origin::request(id).scope_stream(tagged);
+        futures::stream::poll_fn(move |cx| span.in_scope(|| scoped.poll_next_unpin(cx))).boxed()
+    }
+}

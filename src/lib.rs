@@ -26,5 +26,6 @@ pub mod storage;
 pub mod telemetry;
 pub mod text;
 pub mod token_cache;
+pub mod traces;
 pub mod usage;
 pub mod use_cases;

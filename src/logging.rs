@@ -5,6 +5,7 @@
 use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -19,33 +20,35 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber; call once, first thing.
-pub fn init(format: LogFormat) {
+/// Installs the global subscriber: the log, and the trace exporter when one is
+/// configured (see `crate::traces`), which is returned to be flushed at exit.
+pub fn init(format: LogFormat) -> anyhow::Result<Option<crate::traces::Exporter>> {
+    // The log's filter is the log's alone: spans the exporter wants (statements, at
+    // `debug`) are not written to the log, and cost nothing when neither wants them.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
+    let log = match format {
         LogFormat::Text => {
             // Escape sequences in a file or a pipe are noise for whoever greps it.
             let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_writer(std::io::stderr)
-                        .with_ansi(ansi),
-                )
-                .init();
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(ansi)
+                .with_filter(filter)
+                .boxed()
         }
-        LogFormat::Json => {
-            registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .json()
-                        .flatten_event(true)
-                        .with_current_span(true)
-                        .with_span_list(true)
-                        .with_writer(std::io::stderr),
-                )
-                .init();
-        }
-    }
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+    };
+    let (traces, exporter) = match crate::traces::layer()? {
+        Some((layer, exporter)) => (Some(layer), Some(exporter)),
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(log).with(traces).init();
+    Ok(exporter)
 }

@@ -97,7 +97,15 @@ enum UsersCommand {
 fn main() -> anyhow::Result<()> {
     imagegraph::malloc::cap_arenas();
     let cli = Cli::parse();
-    imagegraph::logging::init(cli.log.log_format);
+    let exporter = imagegraph::logging::init(cli.log.log_format)?;
+    let result = run_command(cli);
+    if let Some(exporter) = exporter {
+        exporter.shutdown();
+    }
+    result
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Schema => {
             print!("{}", graphql::sdl());
@@ -212,13 +220,10 @@ async fn gc(settings: &GcSettings, database_url: &str, grace_secs: u64) -> anyho
         &settings.database.data_dir,
     )
     .context("opening storage")?;
-    let report = imagegraph::use_cases::gc::sweep(
-        &db,
-        &storage,
-        std::time::Duration::from_secs(grace_secs),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let report =
+        imagegraph::use_cases::gc::sweep(&db, &storage, std::time::Duration::from_secs(grace_secs))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     eprintln!(
         "scanned {} object(s), deleted {} orphan(s)",
         report.scanned, report.deleted

@@ -6,6 +6,7 @@ mod limits;
 mod loaders;
 mod metrics;
 mod mutation;
+mod operation_spans;
 pub mod pagination;
 mod query;
 mod request_ids;
@@ -39,7 +40,8 @@ pub fn build_schema(app: Arc<App>) -> AppSchema {
         .limit_complexity(limits.max_complexity)
         .extension(limits)
         .extension(usage::UsageExtension)
-        .extension(request_ids::RequestIds);
+        .extension(request_ids::RequestIds)
+        .extension(operation_spans::OperationSpans);
     let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {

@@ -38,7 +38,14 @@ impl Extension for RequestIds {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let id = crate::request_id::generate();
-        let span = tracing::info_span!("operation", request_id = %id);
+        // The fields `operation_spans` records when traces are on.
+        let span = tracing::info_span!(
+            "graphql_operation",
+            request_id = %id,
+            graphql.operation.name = tracing::field::Empty,
+            graphql.operation.type = tracing::field::Empty,
+            otel.name = tracing::field::Empty,
+        );
         let tagged = {
             let id = id.clone();
             next.run(ctx, stream).map(move |mut response| {

@@ -309,7 +309,11 @@ fn each_subcommand_lists_only_the_settings_it_uses() {
     let database = ["--database-url", "--database-pool-size", "--data-dir"];
     for command in [&["serve"][..], &["worker"]] {
         let text = help(command);
-        for flag in server_only.iter().chain(&database).chain(&["--storage-url"]) {
+        for flag in server_only
+            .iter()
+            .chain(&database)
+            .chain(&["--storage-url"])
+        {
             assert!(text.contains(flag), "{command:?} lacks {flag}:\n{text}");
         }
     }
@@ -318,7 +322,15 @@ fn each_subcommand_lists_only_the_settings_it_uses() {
         (&["users", "create"], &database),
         (&["users", "list"], &database),
         (&["migrate"], &database),
-        (&["gc"], &["--database-url", "--data-dir", "--storage-url", "--grace-secs"]),
+        (
+            &["gc"],
+            &[
+                "--database-url",
+                "--data-dir",
+                "--storage-url",
+                "--grace-secs",
+            ],
+        ),
         (&["schema"], &[]),
         (&["bench", "hpl"], &["--n", "--threads"]),
     ];

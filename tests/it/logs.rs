@@ -348,7 +348,10 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "json-upload-1");
     let body: Value = response.json().await.unwrap();
-    let id = body["data"]["uploadImage"]["image"]["id"].as_str().unwrap().to_owned();
+    let id = body["data"]["uploadImage"]["image"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (_, body) = gql(

@@ -26,5 +26,6 @@ mod request_ids;
 mod s3;
 mod schema;
 mod subscriptions;
+mod traces;
 mod usage_labels;
 mod websocket_rights;

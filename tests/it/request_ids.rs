@@ -8,11 +8,7 @@ use crate::subscriptions::Client;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
-async fn post(
-    t: &TestApp,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> (u16, Option<String>, Value) {
+async fn post(t: &TestApp, headers: &[(&str, &str)], body: Value) -> (u16, Option<String>, Value) {
     let mut request = t.client.post(t.url("/graphql")).json(&body);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -34,18 +30,25 @@ fn is_generated(id: &str) -> bool {
 async fn every_response_and_error_carries_the_request_id() {
     let t = TestApp::start().await;
     let bearer = format!("Bearer {}", t.alice.token);
-    let query = json!({ "query": "{ image(id: \"00000000-0000-7000-8000-000000000000\") { id } }" });
+    let query =
+        json!({ "query": "{ image(id: \"00000000-0000-7000-8000-000000000000\") { id } }" });
 
     // A caller's plain id is kept, and put on the resolver's error.
     let (status, id, body) = post(
         &t,
-        &[("authorization", &bearer), ("x-request-id", "client-req-42")],
+        &[
+            ("authorization", &bearer),
+            ("x-request-id", "client-req-42"),
+        ],
         json!({ "query": "{ viewer { name } nope }" }),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(id.as_deref(), Some("client-req-42"));
-    assert_eq!(body["errors"][0]["extensions"]["requestId"], "client-req-42", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"], "client-req-42",
+        "{body}"
+    );
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 
     // Anything else is replaced, never echoed.
@@ -59,17 +62,25 @@ async fn every_response_and_error_carries_the_request_id() {
     let traceparent = format!("00-{TRACE_ID}-00f067aa0ba902b7-01");
     let (_, id, body) = post(&t, &[("traceparent", &traceparent)], query.clone()).await;
     assert_eq!(id.as_deref(), Some(TRACE_ID));
-    assert_eq!(body["errors"][0]["extensions"]["requestId"], TRACE_ID, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"], TRACE_ID,
+        "{body}"
+    );
     let (_, id, _) = post(&t, &[("traceparent", "00-abc-01")], query.clone()).await;
     assert!(is_generated(&id.unwrap()));
 
     // Generated ids differ, and errors of the whole request carry them too: a wrong
     // token (401), a wrong content type (415), a batch too large (400).
-    let (status, id, body) = post(&t, &[("authorization", "Bearer igt_wrong")], query.clone()).await;
+    let (status, id, body) =
+        post(&t, &[("authorization", "Bearer igt_wrong")], query.clone()).await;
     assert_eq!(status, 401);
     let first = id.unwrap();
     assert!(is_generated(&first));
-    assert_eq!(body["errors"][0]["extensions"]["requestId"], first.as_str(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"],
+        first.as_str(),
+        "{body}"
+    );
     let (_, second, _) = post(&t, &[], query.clone()).await;
     assert_ne!(second.unwrap(), first);
 
@@ -93,9 +104,19 @@ async fn every_response_and_error_carries_the_request_id() {
     assert_eq!(body["errors"][0]["extensions"]["requestId"], "batch-1");
 
     // Every route: GET, media, health.
-    for path in ["/healthz", "/readyz", "/graphql?query=%7Bnope%7D", "/media/x"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/graphql?query=%7Bnope%7D",
+        "/media/x",
+    ] {
         let response = t.client.get(t.url(path)).send().await.unwrap();
-        let id = response.headers().get("x-request-id").unwrap().to_str().unwrap();
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert!(is_generated(id), "{path}: {id}");
     }
 }
@@ -107,7 +128,10 @@ async fn each_websocket_operation_has_an_id_of_its_own() {
     let first = socket.round_trip("1").await.unwrap();
     let second = socket.round_trip("2").await.unwrap();
     let id_of = |payload: &Value| {
-        assert_eq!(payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{payload}");
+        assert_eq!(
+            payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{payload}"
+        );
         payload["errors"][0]["extensions"]["requestId"]
             .as_str()
             .unwrap_or_else(|| panic!("no requestId: {payload}"))
@@ -130,7 +154,9 @@ async fn each_websocket_operation_has_an_id_of_its_own() {
     } else {
         &message["payload"]["errors"]
     };
-    let id = errors[0]["extensions"]["requestId"].as_str().unwrap_or_default();
+    let id = errors[0]["extensions"]["requestId"]
+        .as_str()
+        .unwrap_or_default();
     assert!(is_generated(id), "{message}");
 }
 

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 pub use backoff::backoff;
 use imagegraph_db::JobId;
 pub use origin::{Origin, Scoped};
-pub use runner::{Runner, WorkerConfig};
+pub use runner::{Runner, TraceHook, WorkerConfig};
 
 /// One kind of background work.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {

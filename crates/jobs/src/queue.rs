@@ -37,16 +37,6 @@ pub struct ClaimedJob {
     pub traceparent: Option<String>,
 }
 
-impl ClaimedJob {
-    /// Where the job came from.
-    pub fn origin(&self) -> crate::Origin {
-        crate::Origin {
-            request_id: self.request_id.clone(),
-            traceparent: self.traceparent.clone(),
-        }
-    }
-}
-
 /// Inserts a job of `kind`; [`crate::enqueue`] is the typed way in.
 pub async fn insert(
     conn: &mut AsyncPgConnection,

@@ -26,7 +26,7 @@ pub fn init(format: LogFormat) -> anyhow::Result<Option<crate::traces::Exporter>
     // The log's filter is the log's alone: spans the exporter wants (statements, at
     // `debug`) are not written to the log, and cost nothing when neither wants them.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let log = match format {
+    let log: crate::traces::BoxedLayer = match format {
         LogFormat::Text => {
             // Escape sequences in a file or a pipe are noise for whoever greps it.
             let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -45,10 +45,14 @@ pub fn init(format: LogFormat) -> anyhow::Result<Option<crate::traces::Exporter>
             .with_filter(filter)
             .boxed(),
     };
-    let (traces, exporter) = match crate::traces::layer()? {
-        Some((layer, exporter)) => (Some(layer), Some(exporter)),
-        None => (None, None),
+    let mut layers = vec![log];
+    let exporter = match crate::traces::layer()? {
+        Some((layer, exporter)) => {
+            layers.push(layer);
+            Some(exporter)
+        }
+        None => None,
     };
-    tracing_subscriber::registry().with(log).with(traces).init();
+    tracing_subscriber::registry().with(layers).init();
     Ok(exporter)
 }

@@ -42,7 +42,7 @@ impl Exporter {
     }
 }
 
-type BoxedLayer = Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync>;
+pub(crate) type BoxedLayer = Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync>;
 
 /// The OpenTelemetry layer, when an OTLP endpoint is configured.
 pub(crate) fn layer() -> anyhow::Result<Option<(BoxedLayer, Exporter)>> {

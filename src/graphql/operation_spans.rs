@@ -43,8 +43,8 @@ fn record(name: Option<&str>, ty: &'static str) {
     let span = Span::current();
     let name: String = name.unwrap_or("anonymous").chars().take(MAX_NAME).collect();
     span.record("graphql.operation.type", ty);
-    span.record("otel.name", format!("{ty} {name}"));
-    span.record("graphql.operation.name", name);
+    span.record("otel.name", format!("{ty} {name}").as_str());
+    span.record("graphql.operation.name", name.as_str());
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -84,7 +84,7 @@ impl Extension for OperationSpan {
                             .map(|(name, op)| (Some(name.to_string()), kind(op.node.ty))),
                     );
                     if let [(name, ty)] = operations.as_slice() {
-                        record(name.as_deref(), ty);
+                        record(name.as_deref(), *ty);
                     }
                 }
             }
@@ -111,10 +111,8 @@ impl Extension for OperationSpan {
                 // A single operation: its type is recorded; the name is the request's.
                 None => {
                     if let Some(name) = operation_name {
-                        Span::current().record(
-                            "graphql.operation.name",
-                            name.chars().take(MAX_NAME).collect::<String>(),
-                        );
+                        let name: String = name.chars().take(MAX_NAME).collect();
+                        Span::current().record("graphql.operation.name", name.as_str());
                     }
                 }
             }

@@ -39,7 +39,10 @@ pub(super) async fn assign(request: Request, next: Next) -> Response {
         .scope(next.run(request))
         .instrument(span.clone())
         .await;
-    span.record("http.response.status_code", response.status().as_u16());
+    span.record(
+        "http.response.status_code",
+        u64::from(response.status().as_u16()),
+    );
     response.headers_mut().insert(request_id::HEADER, header);
     response
 }

@@ -104,7 +104,7 @@ pub(super) async fn websocket(
     // each operation on it gets one of its own (`graphql::request_ids`).
     let span = tracing::info_span!(
         "socket",
-        request_id = crate::request_id::current().unwrap_or_default()
+        request_id = %crate::request_id::current().unwrap_or_default()
     );
     // Taken before the upgrade, so sockets opened at once cannot all pass the check.
     let address_slot = state

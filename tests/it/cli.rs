@@ -336,7 +336,7 @@ fn each_subcommand_lists_only_the_settings_it_uses() {
     ];
     for (command, expected) in narrow {
         let text = help(command);
-        for flag in *expected {
+        for flag in expected {
             assert!(text.contains(flag), "{command:?} lacks {flag}:\n{text}");
         }
         for flag in server_only {

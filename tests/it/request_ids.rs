@@ -121,43 +121,54 @@ async fn every_response_and_error_carries_the_request_id() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn each_websocket_operation_has_an_id_of_its_own() {
-    let t = TestApp::start().await;
-    let mut socket = Client::connect(t.addr, None, false).await.unwrap();
-    let first = socket.round_trip("1").await.unwrap();
-    let second = socket.round_trip("2").await.unwrap();
-    let id_of = |payload: &Value| {
-        assert_eq!(
-            payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
-            "{payload}"
-        );
-        payload["errors"][0]["extensions"]["requestId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no requestId: {payload}"))
-            .to_owned()
-    };
-    let (first, second) = (id_of(&first), id_of(&second));
-    assert!(is_generated(&first) && is_generated(&second));
-    assert_ne!(first, second);
-
-    // A document that does not parse is refused with an id too.
-    socket
-        .send(json!({ "id": "3", "type": "subscribe", "payload": { "query": "subscription {" } }))
-        .await;
-    let message = socket
-        .next_message(std::time::Duration::from_secs(5))
-        .await
-        .unwrap();
-    let errors = if message["type"] == "error" {
+/// The errors of a WebSocket operation's answer: a protocol `error` or a result.
+fn ws_errors(message: &Value) -> &Value {
+    if message["type"] == "error" {
         &message["payload"]
     } else {
         &message["payload"]["errors"]
-    };
-    let id = errors[0]["extensions"]["requestId"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(is_generated(id), "{message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_websocket_operation_has_an_id_of_its_own() {
+    let t = TestApp::start().await;
+    let mut socket = Client::connect(t.addr, Some(&t.alice.token), false)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    // A resolver's error, a document that does not validate, one that does not parse.
+    for (n, query) in [
+        "{ node(id: \"not-an-id\") { id } }",
+        "{ nope }",
+        "subscription {",
+    ]
+    .iter()
+    .enumerate()
+    {
+        socket
+            .send(
+                json!({ "id": n.to_string(), "type": "subscribe", "payload": { "query": query } }),
+            )
+            .await;
+        let message = loop {
+            let message = socket
+                .next_message(std::time::Duration::from_secs(5))
+                .await
+                .unwrap();
+            if message["type"] != "complete" {
+                break message;
+            }
+        };
+        let id = ws_errors(&message)[0]["extensions"]["requestId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no requestId: {message}"))
+            .to_owned();
+        assert!(is_generated(&id), "{message}");
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one id per operation: {ids:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -84,7 +84,7 @@ impl Extension for OperationSpan {
                             .map(|(name, op)| (Some(name.to_string()), kind(op.node.ty))),
                     );
                     if let [(name, ty)] = operations.as_slice() {
-                        record(name.as_deref(), *ty);
+                        record(name.as_deref(), ty);
                     }
                 }
             }

@@ -35,13 +35,31 @@ pub use subscription::Subscription;
 pub type AppSchema = Schema<QueryRoot, Mutation, Subscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
+    schema(app, false)
+}
+
+/// The schema WebSocket operations run on: the same, plus an id, span and origin of
+/// their own for each operation (`request_ids`).
+pub fn build_websocket_schema(app: Arc<App>) -> AppSchema {
+    schema(app, true)
+}
+
+// async-graphql calls every extension for every field it resolves (a boxed future
+// each), so an extension is added only where it does something: the per-operation
+// ids on WebSockets only (HTTP requests have theirs from the HTTP layer), the
+// operation spans only when traces are exported.
+fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
-    let builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
+    let mut builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_complexity(limits.max_complexity)
         .extension(limits)
-        .extension(usage::UsageExtension)
-        .extension(request_ids::RequestIds)
-        .extension(operation_spans::OperationSpans);
+        .extension(usage::UsageExtension);
+    if websocket {
+        builder = builder.extension(request_ids::RequestIds);
+    }
+    if crate::traces::enabled() {
+        builder = builder.extension(operation_spans::OperationSpans);
+    }
     let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {

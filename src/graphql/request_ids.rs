@@ -1,19 +1,17 @@
-//! Request ids on GraphQL errors, and an id of its own for each WebSocket operation.
-//! Over HTTP the id is the request's (set by the HTTP layer); every operation sent
-//! on a WebSocket gets a fresh one, with a span and origin of its own for as long
-//! as its stream lives, so its log lines and the jobs it enqueues carry it.
+//! An id of its own for each WebSocket operation (over HTTP the id is the request's,
+//! set by the HTTP layer and put on errors by `errors::ensure_codes`): a fresh one,
+//! on the operation's errors, with a span and origin of its own for as long as its
+//! stream lives, so its log lines and the jobs it enqueues carry it.
 
 use std::sync::Arc;
 
 use async_graphql::Response;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextSubscribe};
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use imagegraph_jobs::Origin;
 
-use super::errors::{tag_request_id, tag_with};
+use super::errors::tag_with;
 
 pub(crate) struct RequestIds;
 
@@ -25,12 +23,6 @@ impl ExtensionFactory for RequestIds {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for RequestIds {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        tag_request_id(&mut response.errors);
-        response
-    }
-
     fn subscribe<'s>(
         &self,
         ctx: &ExtensionContext<'_>,

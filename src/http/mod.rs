@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{AppSchema, build_schema, build_websocket_schema};
 
 pub use server::serve;
 pub use web::is_built as web_assets_built;
@@ -34,6 +34,8 @@ pub use web::is_built as web_assets_built;
 pub struct HttpState {
     pub app: Arc<App>,
     pub schema: AppSchema,
+    /// The same schema with per-operation request ids, for WebSockets.
+    pub websocket_schema: AppSchema,
     /// Cancelled when the server begins to shut down: WebSockets close with 1001.
     pub shutdown: CancellationToken,
     /// `/readyz` and `/metrics` answers, reused for a second: probes and scrapers,
@@ -45,6 +47,7 @@ pub struct HttpState {
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
     let schema = build_schema(app.clone());
+    let websocket_schema = build_websocket_schema(app.clone());
     let config = &app.config;
     // Everything but the WebSocket, whose connection outlives any timeout.
     let timed = Router::new()
@@ -78,6 +81,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         .with_state(HttpState {
             app,
             schema,
+            websocket_schema,
             shutdown,
             health: Arc::default(),
             sockets: Arc::default(),

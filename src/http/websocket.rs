@@ -183,7 +183,7 @@ pub(super) async fn websocket(
                 let serving = GraphQLWebSocket::new_with_pair(
                     replies,
                     stream,
-                    state.schema.clone(),
+                    state.websocket_schema.clone(),
                     protocol,
                 )
                 .on_connection_init(move |payload| async move {

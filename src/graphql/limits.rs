@@ -7,13 +7,9 @@
 //! query nests 13 levels, and it is bounded by the schema, not by the client.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Name, ServerError, ServerResult};
 
 use super::pagination;
 
@@ -36,22 +32,9 @@ impl QueryLimits {
     }
 }
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        // Before parsing: a huge document should cost us nothing.
+impl QueryLimits {
+    /// Before parsing: a huge document should cost us nothing.
+    pub(super) fn check_length(&self, query: &str) -> ServerResult<()> {
         if query.len() > self.max_bytes {
             return Err(refusal(
                 format!(
@@ -63,8 +46,34 @@ impl Extension for QueryLimits {
                 self.max_bytes,
             ));
         }
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
+        Ok(())
+    }
+
+    /// Before parsing: brackets nested deeper than `MAX_NESTING` (the parser and
+    /// every later walk of values recurse once per level).
+    pub(super) fn check_nesting(&self, query: &str) -> ServerResult<()> {
+        let nesting = nesting(query);
+        if nesting > MAX_NESTING {
+            return Err(refusal(
+                format!("the query nests brackets {nesting} deep; the limit is {MAX_NESTING}"),
+                "nesting",
+                MAX_NESTING,
+            ));
+        }
+        Ok(())
+    }
+
+    /// After parsing, before async-graphql's own walks of the document.
+    pub(super) fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        // async-graphql's recursion check and complexity walk expand every fragment
+        // spread afresh: 30 fragments each spreading the next twice cost 2^30 steps.
+        // Counted here with memo; each field counts at least 1 toward complexity, so
+        // this refuses nothing the complexity limit would let through.
+        let expanded = Expansion::new(document).of_document();
+        if expanded > self.max_complexity {
+            return Err(self.complexity_refusal());
+        }
+        let aliases = count_aliases(document);
         if aliases > self.max_aliases {
             return Err(refusal(
                 format!(
@@ -75,7 +84,7 @@ impl Extension for QueryLimits {
                 self.max_aliases,
             ));
         }
-        let depth = Depth::new(&document).of_document();
+        let depth = Depth::new(document).of_document();
         if depth > self.max_depth {
             return Err(refusal(
                 format!(
@@ -86,31 +95,30 @@ impl Extension for QueryLimits {
                 self.max_depth,
             ));
         }
-        Ok(document)
+        Ok(())
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| match error.message.as_str() {
-                    "Query is too complex." => refusal(
-                        format!(
-                            "the query's complexity is over {} (each field counts 1, and a \
-                             connection multiplies its fields by the page size asked for)",
-                            self.max_complexity
-                        ),
-                        "complexity",
-                        self.max_complexity,
-                    ),
-                    _ => error,
-                })
-                .collect()
-        })
+    /// async-graphql's complexity refusal in the shape of ours.
+    pub(super) fn explain(&self, errors: Vec<ServerError>) -> Vec<ServerError> {
+        errors
+            .into_iter()
+            .map(|error| match error.message.as_str() {
+                "Query is too complex." => self.complexity_refusal(),
+                _ => error,
+            })
+            .collect()
+    }
+
+    fn complexity_refusal(&self) -> ServerError {
+        refusal(
+            format!(
+                "the query's complexity is over {} (each field counts 1, and a \
+                 connection multiplies its fields by the page size asked for)",
+                self.max_complexity
+            ),
+            "complexity",
+            self.max_complexity,
+        )
     }
 }
 
@@ -154,6 +162,110 @@ fn count_in(set: &SelectionSet) -> usize {
 /// The deepest field nesting, fragments inlined. Each fragment's depth is computed once
 /// (a document of fragments spreading each other twice over must not cost 2^n), and a
 /// fragment cycle counts as nothing here: validation refuses it after parsing.
+/// Brackets (`{`, `[`, `(`) nested in one document, beyond which it is refused
+/// unparsed. The parser caps selection sets at 64 levels, but not values.
+const MAX_NESTING: usize = 128;
+
+/// The deepest bracket nesting outside strings and comments.
+fn nesting(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// Fields once every fragment spread is replaced by its fragment (saturating), each
+/// fragment counted once and remembered.
+struct Expansion<'a> {
+    document: &'a ExecutableDocument,
+    fragments: HashMap<&'a Name, usize>,
+    visiting: Vec<&'a Name>,
+}
+
+impl<'a> Expansion<'a> {
+    fn new(document: &'a ExecutableDocument) -> Self {
+        Self {
+            document,
+            fragments: HashMap::new(),
+            visiting: Vec::new(),
+        }
+    }
+
+    fn of_document(&mut self) -> usize {
+        let document = self.document;
+        document.operations.iter().fold(0, |sum, (_, op)| {
+            sum.saturating_add(self.of_set(&op.node.selection_set.node))
+        })
+    }
+
+    fn of_set(&mut self, set: &'a SelectionSet) -> usize {
+        set.items.iter().fold(0usize, |sum, item| {
+            let count = match &item.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(self.of_set(&field.node.selection_set.node))
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.of_set(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.of_fragment(&spread.node.fragment_name.node)
+                }
+            };
+            sum.saturating_add(count)
+        })
+    }
+
+    fn of_fragment(&mut self, name: &'a Name) -> usize {
+        if let Some(count) = self.fragments.get(name) {
+            return *count;
+        }
+        // A cycle counts nothing here; validation refuses it.
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        if self.visiting.contains(&name) {
+            return 0;
+        }
+        self.visiting.push(name);
+        let count = self.of_set(&fragment.node.selection_set.node);
+        self.visiting.pop();
+        self.fragments.insert(name, count);
+        count
+    }
+}
+
 struct Depth<'a> {
     document: &'a ExecutableDocument,
     fragments: HashMap<&'a Name, usize>,

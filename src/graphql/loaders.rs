@@ -11,7 +11,7 @@ use imagegraph_db::models::{self, ById};
 use imagegraph_db::page::{Page, PageRequest};
 use imagegraph_db::{Db, ImageId};
 
-use super::types::{Comment, Generation, Image, RowObject, User};
+use super::types::{BenchmarkRun, Comment, Generation, Image, RowObject, User};
 use crate::error::Error;
 
 pub(crate) struct Loaders {
@@ -21,6 +21,7 @@ pub(crate) struct Loaders {
     pub(crate) comments: DataLoader<RowLoader<Comment>, HashMapCache>,
     pub(crate) comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
     pub(crate) generations: DataLoader<RowLoader<Generation>, HashMapCache>,
+    pub(crate) benchmark_runs: DataLoader<RowLoader<BenchmarkRun>, HashMapCache>,
 }
 
 /// Batched loads run in a task of their own: it stays in the request's span and
@@ -46,6 +47,7 @@ impl Loaders {
                 users,
             }),
             generations: loader(RowLoader::new(db)),
+            benchmark_runs: loader(RowLoader::new(db)),
         }
     }
 
@@ -58,6 +60,7 @@ impl Loaders {
         loaders.comments.enable_all_cache(false);
         loaders.comment_pages.enable_all_cache(false);
         loaders.generations.enable_all_cache(false);
+        loaders.benchmark_runs.enable_all_cache(false);
         loaders
     }
 

@@ -2,14 +2,17 @@
 //! and fresh loaders to each request with `prepare_request`.
 
 pub mod errors;
+mod hooks;
 mod limits;
 mod loaders;
 mod metrics;
 mod mutation;
 mod operation_spans;
+mod outcome;
 pub mod pagination;
 mod query;
 mod request_ids;
+mod spec_variables;
 mod subscription;
 mod types;
 mod usage;
@@ -20,10 +23,12 @@ use async_graphql::{Context, Schema};
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use imagegraph_db::GlobalId;
 use imagegraph_db::models::User;
 use loaders::Loaders;
 
 pub use mutation::Mutation;
+pub use outcome::Executed;
 pub use query::Query;
 
 /// The query root: the core API and the metrics.
@@ -52,8 +57,7 @@ fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
     let mut builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_complexity(limits.max_complexity)
-        .extension(limits)
-        .extension(usage::UsageExtension);
+        .extension(hooks::RequestHooks { limits });
     if websocket {
         builder = builder.extension(request_ids::RequestIds);
     }
@@ -147,13 +151,14 @@ impl ContextExt for Context<'_> {
     }
 }
 
-/// Parses an `ID!` argument whose type is not known from the field (`node`, metric
-/// scopes): a UUID, or `BAD_USER_INPUT`.
-pub(crate) fn parse_id<T: std::str::FromStr>(id: &async_graphql::ID) -> Result<T> {
-    id.parse().map_err(|_| {
+/// Parses an `ID` argument as a global id of the type the argument names, or
+/// `BAD_USER_INPUT` (a malformed id, or an id of another type).
+pub(crate) fn parse_id<T: GlobalId>(id: &async_graphql::ID) -> Result<T> {
+    T::from_global_id(id).ok_or_else(|| {
         Error::bad_input(format!(
-            "`{}` is not a valid id",
-            id.chars().take(64).collect::<String>()
+            "`{}` is not an id of type {}",
+            id.chars().take(64).collect::<String>(),
+            T::TYPE_NAME
         ))
     })
 }

@@ -1,48 +1,59 @@
 use async_graphql::{Context, ID, Object};
 
-use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount};
+use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount, node};
 use super::{ContextExt as _, parse_id};
 use crate::error::{Error, Result};
 use crate::graphql::pagination::{self, page_request};
 use crate::graphql::types::{BenchmarkRun, Comment, Generation, Image, User};
 use imagegraph_db::models::image::ImageFilter;
 use imagegraph_db::models::{self, ById as _};
-use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId, UserId};
+use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId};
 
 #[derive(Default)]
 pub struct Query;
 
 #[Object(name = "CoreQuery")]
 impl Query {
-    /// Any object by its id.
+    /// Any object by its global id; `null` when there is none the viewer may see.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let viewer = ctx.viewer()?;
-        // Ids do not carry their type yet: every table is asked in turn.
-        let id: uuid::Uuid = parse_id(&id)?;
-        let loaders = ctx.loaders();
-        if let Some(image) = loaders.images.load_one(ImageId::from_uuid(id)).await? {
-            return Ok(Some(Node::Image(image)));
+        node::load(ctx, viewer, &id).await
+    }
+
+    /// Objects by their global ids, in the order given (`null` where `node` would
+    /// answer `null`). At most 100.
+    #[graphql(complexity = "ids.len() * child_complexity")]
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        let viewer = ctx.viewer()?;
+        if ids.len() > node::MAX_NODES {
+            return Err(Error::bad_input(format!(
+                "`ids` holds {} ids; the limit is {}",
+                ids.len(),
+                node::MAX_NODES
+            )));
         }
-        if let Some(comment) = loaders.comments.load_one(CommentId::from_uuid(id)).await? {
-            return Ok(Some(Node::Comment(comment)));
-        }
-        if let Some(user) = loaders.users.load_one(UserId::from_uuid(id)).await? {
-            return Ok(Some(Node::User(user)));
-        }
-        let generation_id = GenerationId::from_uuid(id);
-        if let Some(generation) = loaders.generations.load_one(generation_id).await?
-            && viewer.may_manage(generation.owner_id)
-        {
-            return Ok(Some(Node::ImageGeneration(generation)));
-        }
-        let mut conn = ctx.app().db.conn().await?;
-        if let Some(run) =
-            models::BenchmarkRun::find(&mut conn, BenchmarkRunId::from_uuid(id)).await?
-            && viewer.may_manage(run.owner_id)
-        {
-            return Ok(Some(Node::BenchmarkRun(run.into())));
-        }
-        Err(Error::NotFound("node"))
+        // Loaders batch the lookups of one type into one statement (repeats once).
+        // An id that cannot be read is an error at its own place, not the whole list's.
+        let loaded =
+            futures::future::join_all(ids.iter().map(|id| node::load(ctx, viewer, id))).await;
+        Ok(loaded
+            .into_iter()
+            .enumerate()
+            .map(|(index, node)| {
+                node.unwrap_or_else(|err| {
+                    let err = async_graphql::Error::from(err)
+                        .into_server_error(ctx.item.pos)
+                        .with_path(vec![
+                            async_graphql::PathSegment::Field(
+                                ctx.item.node.response_key().node.to_string(),
+                            ),
+                            async_graphql::PathSegment::Index(index),
+                        ]);
+                    ctx.add_error(err);
+                    None
+                })
+            })
+            .collect())
     }
 
     /// The user the request's token belongs to.

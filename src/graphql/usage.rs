@@ -1,17 +1,13 @@
 //! Records every GraphQL operation: its name (or `anonymous`) and type, the root fields
 //! it called, who called it, how long it took, and the codes of any errors.
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextValidation,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection,
 };
-use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response};
 
 use super::Viewer;
 use crate::app::App;
@@ -20,16 +16,10 @@ use crate::usage::{Kind, Use};
 /// The longest operation name recorded as a label of its own.
 const MAX_OPERATION_NAME: usize = 64;
 
-pub(crate) struct UsageExtension;
-
-impl ExtensionFactory for UsageExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestUsage::default())
-    }
-}
-
+/// One request's usage, filled in by the request hooks (`hooks.rs`) as the request
+/// goes through its stages and recorded when it ends.
 #[derive(Default)]
-struct RequestUsage {
+pub(super) struct RequestUsage {
     operation_name: Mutex<Option<String>>,
     /// Taken from the request's data in `prepare_request`: the context of the
     /// `request` hook does not carry request data.
@@ -47,54 +37,28 @@ struct Operation {
     fields: Vec<String>,
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for RequestUsage {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+impl RequestUsage {
+    pub(super) fn prepared(&self, request: &Request) {
         let viewer = request
             .data
             .get(&std::any::TypeId::of::<Viewer>())
             .and_then(|v| v.downcast_ref::<Viewer>());
         *lock(&self.user) = viewer.and_then(|v| v.0.as_ref()).map(|u| u.id);
         *lock(&self.operation_name) = request.operation_name.clone();
-        next.run(ctx, request).await
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
+    pub(super) fn parsed(&self, document: &ExecutableDocument) {
         let requested = lock(&self.operation_name).clone();
-        *lock(&self.operation) = describe(&document, requested.as_deref());
-        Ok(document)
+        *lock(&self.operation) = describe(document, requested.as_deref());
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await;
+    pub(super) fn validated(&self, ok: bool) {
         self.validated
-            .store(result.is_ok(), std::sync::atomic::Ordering::Relaxed);
-        result
+            .store(ok, std::sync::atomic::Ordering::Relaxed);
     }
 
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
-        let elapsed = started.elapsed();
-        let Some(app) = ctx.data_opt::<Arc<App>>() else {
-            return response;
-        };
+    /// Records the finished request.
+    pub(super) fn record(&self, app: &App, response: &Response, elapsed: Duration) {
         let user = *lock(&self.user);
         let operation = lock(&self.operation)
             .take()
@@ -128,7 +92,6 @@ impl Extension for RequestUsage {
                 .record(Use::new(Kind::Error, code, user, elapsed, true));
         }
         crate::telemetry::graphql_request(&label, failed, elapsed);
-        response
     }
 }
 

@@ -2,18 +2,19 @@ use async_graphql::ParseRequestError;
 use async_graphql::http::MultipartOptions;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
-use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt as _;
 use http_body_util::LengthLimitError;
 
 use super::auth::{ClientAddr, authenticate};
-use super::{HttpState, error_response, graphql_error_response};
+use super::negotiate::ResponseType;
+use super::{HttpState, error_response, errors_body, graphql_error_response};
+use crate::error::ErrorCode;
 use crate::graphql::errors::ensure_codes;
-use crate::graphql::prepare_request;
+use crate::graphql::{Executed, prepare_request};
 
 /// Bodies up to this size are read without asking the body budget: it is for uploads.
 const SMALL_BODY_BYTES: usize = 256 * 1024;
@@ -28,9 +29,14 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // Every answer below may come before the body has been read.
+    let body = super::linger::Lingering::wrap(body);
     let viewer = match authenticate(&state.app, &headers, &client).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
+    };
+    let Some(kind) = ResponseType::negotiate(&headers) else {
+        return not_acceptable();
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -45,7 +51,7 @@ pub(super) async fn post(
         return graphql_error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL requests as `application/json`, or uploads as `multipart/form-data`",
-            crate::error::ErrorCode::UnsupportedMediaType,
+            ErrorCode::UnsupportedMediaType,
         );
     }
     let config = &state.app.config;
@@ -76,7 +82,77 @@ pub(super) async fn post(
         None
     };
     let limited = Body::new(http_body_util::Limited::new(body, body_limit));
-    let reader = limited
+    let batch = if essence.as_deref() == Some("application/json") {
+        let bytes = match http_body_util::BodyExt::collect(limited).await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => {
+                let err = err.into_inner();
+                if err.is::<LengthLimitError>() {
+                    return too_large(body_limit);
+                }
+                tracing::debug!(error = %err, "reading a GraphQL request body");
+                return refuse(kind, "the request body could not be read");
+            }
+        };
+        match super::params::from_json(&bytes) {
+            Ok(batch) => batch,
+            Err(message) => return refuse(kind, &message),
+        }
+    } else {
+        match read_multipart(limited, content_type, config, body_limit, kind).await {
+            Ok(batch) => batch,
+            Err(response) => return response,
+        }
+    };
+    // async-graphql turns the file count into a byte budget only; the count is ours.
+    let files: usize = batch.iter().map(|request| request.uploads.len()).sum();
+    if files > MAX_FILES_PER_REQUEST {
+        return refuse(
+            kind,
+            &format!("the request carries {files} files; the limit is {MAX_FILES_PER_REQUEST}"),
+        );
+    }
+    match batch {
+        BatchRequest::Single(request) => {
+            let executed = Executed::default();
+            let request = prepare_request(request, &state.app, viewer).data(executed.clone());
+            let response = state.schema.execute(request).await;
+            respond(kind, BatchResponse::Single(response), executed.get())
+        }
+        BatchRequest::Batch(requests) if requests.len() > config.graphql.max_batch_operations => {
+            refuse(
+                kind,
+                &format!(
+                    "the batch holds {} operations; the limit is {}",
+                    requests.len(),
+                    config.graphql.max_batch_operations
+                ),
+            )
+        }
+        BatchRequest::Batch(requests) => {
+            let requests = requests
+                .into_iter()
+                .map(|r| prepare_request(r, &state.app, viewer.clone()).data(Executed::default()))
+                .collect();
+            // Each answer in a batch carries its own errors; the batch itself ran.
+            let response = state
+                .schema
+                .execute_batch(BatchRequest::Batch(requests))
+                .await;
+            respond(kind, response, true)
+        }
+    }
+}
+
+/// The GraphQL multipart request spec, read by async-graphql within our limits.
+async fn read_multipart(
+    body: Body,
+    content_type: Option<&str>,
+    config: &crate::config::Config,
+    body_limit: usize,
+    kind: ResponseType,
+) -> Result<BatchRequest, Response> {
+    let reader = body
         .into_data_stream()
         .map_err(|err| {
             let inner = err.into_inner();
@@ -90,43 +166,9 @@ pub(super) async fn post(
     let options = MultipartOptions::default()
         .max_file_size(config.images.max_upload_bytes)
         .max_num_files(MAX_FILES_PER_REQUEST);
-
-    let batch = match async_graphql::http::receive_batch_body(content_type, reader, options).await {
-        Ok(batch) => batch,
-        Err(err) => return parse_error_response(err, body_limit),
-    };
-    // async-graphql turns the file count into a byte budget only; the count is ours.
-    let files: usize = batch.iter().map(|request| request.uploads.len()).sum();
-    if files > MAX_FILES_PER_REQUEST {
-        return graphql_error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("the request carries {files} files; the limit is {MAX_FILES_PER_REQUEST}"),
-            crate::error::ErrorCode::BadUserInput,
-        );
-    }
-    let batch = match batch {
-        BatchRequest::Single(request) => {
-            BatchRequest::Single(prepare_request(request, &state.app, viewer))
-        }
-        BatchRequest::Batch(requests) if requests.len() > config.graphql.max_batch_operations => {
-            return graphql_error_response(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "the batch holds {} operations; the limit is {}",
-                    requests.len(),
-                    config.graphql.max_batch_operations
-                ),
-                crate::error::ErrorCode::BadUserInput,
-            );
-        }
-        BatchRequest::Batch(requests) => BatchRequest::Batch(
-            requests
-                .into_iter()
-                .map(|r| prepare_request(r, &state.app, viewer.clone()))
-                .collect(),
-        ),
-    };
-    respond(state.schema.execute_batch(batch).await)
+    async_graphql::http::receive_batch_body(content_type, reader, options)
+        .await
+        .map_err(|err| parse_error_response(kind, err, body_limit))
 }
 
 /// GET: queries only, from the query string, so they can be cached and bookmarked.
@@ -140,26 +182,28 @@ pub(super) async fn get(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let request =
-        match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(err) => {
-                return graphql_error_response(
-                    StatusCode::BAD_REQUEST,
-                    &err.to_string(),
-                    crate::error::ErrorCode::BadUserInput,
-                );
-            }
-        };
+    let Some(kind) = ResponseType::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let request = match super::params::from_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(message) => return refuse(kind, &message),
+    };
     if !is_query(&request) {
-        return graphql_error_response(
+        let mut response = graphql_error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "only queries can be sent with GET; send mutations with POST",
-            crate::error::ErrorCode::BadUserInput,
+            ErrorCode::BadUserInput,
         );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
-    let request = prepare_request(request, &state.app, viewer);
-    respond(BatchResponse::Single(state.schema.execute(request).await))
+    let executed = Executed::default();
+    let request = prepare_request(request, &state.app, viewer).data(executed.clone());
+    let response = state.schema.execute(request).await;
+    respond(kind, BatchResponse::Single(response), executed.get())
 }
 
 fn is_query(request: &async_graphql::Request) -> bool {
@@ -176,28 +220,72 @@ fn is_query(request: &async_graphql::Request) -> bool {
     operation.is_none_or(|op| op.node.ty == OperationType::Query)
 }
 
-fn respond(mut response: BatchResponse) -> Response {
+/// The answer in the negotiated media type. A single request that never reached
+/// execution is a request error: `errors` only, with the status the media type
+/// gives it.
+fn respond(kind: ResponseType, mut response: BatchResponse, executed: bool) -> Response {
     match &mut response {
         BatchResponse::Single(r) => ensure_codes(&mut r.errors),
         BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| ensure_codes(&mut r.errors)),
     }
-    GraphQLResponse::from(response).into_response()
+    let (status, body) = match &response {
+        BatchResponse::Single(r) if !executed => (kind.request_error_status(), errors_body(r)),
+        _ => (
+            StatusCode::OK,
+            serde_json::to_vec(&response).unwrap_or_default(),
+        ),
+    };
+    let mut http = (status, body).into_response();
+    let headers = http.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    if response.is_ok()
+        && let Some(value) = response.cache_control().value()
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.extend(response.http_headers());
+    http
+}
+
+/// A request that is not a GraphQL request at all (its JSON, its parameters): 400 in
+/// either media type, unlike a document that fails to parse or validate.
+fn refuse(kind: ResponseType, message: &str) -> Response {
+    let mut response =
+        graphql_error_response(StatusCode::BAD_REQUEST, message, ErrorCode::BadUserInput);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    response
+}
+
+fn not_acceptable() -> Response {
+    graphql_error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "GraphQL answers are `application/graphql-response+json` or `application/json`; \
+         the Accept header allows neither",
+        ErrorCode::BadUserInput,
+    )
 }
 
 fn too_large(limit: usize) -> Response {
     graphql_error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("the request body is larger than {limit} bytes"),
-        crate::error::ErrorCode::PayloadTooLarge,
+        ErrorCode::PayloadTooLarge,
     )
 }
 
-fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
+fn parse_error_response(kind: ResponseType, err: ParseRequestError, body_limit: usize) -> Response {
     match err {
         ParseRequestError::PayloadTooLarge => graphql_error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "an uploaded file is larger than the limit",
-            crate::error::ErrorCode::PayloadTooLarge,
+            ErrorCode::PayloadTooLarge,
         ),
         ParseRequestError::Io(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
             too_large(body_limit)
@@ -207,18 +295,10 @@ fn parse_error_response(err: ParseRequestError, body_limit: usize) -> Response {
             graphql_error_response(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
-                crate::error::ErrorCode::BadUserInput,
+                ErrorCode::BadUserInput,
             )
         }
-        ParseRequestError::UnsupportedBatch => graphql_error_response(
-            StatusCode::BAD_REQUEST,
-            "batched requests are not supported",
-            crate::error::ErrorCode::BadUserInput,
-        ),
-        other => graphql_error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid GraphQL request: {other}"),
-            crate::error::ErrorCode::BadUserInput,
-        ),
+        ParseRequestError::UnsupportedBatch => refuse(kind, "batched requests are not supported"),
+        other => refuse(kind, &format!("invalid GraphQL request: {other}")),
     }
 }

@@ -5,7 +5,10 @@ mod auth;
 mod graphql;
 mod guards;
 mod health;
+mod linger;
 mod media;
+mod negotiate;
+mod params;
 mod request_id;
 mod server;
 mod socket_limits;
@@ -91,8 +94,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
 /// A domain error refusing a whole request, in the GraphQL response shape, with a
 /// `Retry-After` header when the error says when to retry.
 pub fn error_response(status: StatusCode, err: &Error) -> Response {
-    let body =
-        serde_json::to_vec(&crate::graphql::errors::request_error_from(err)).unwrap_or_default();
+    let body = errors_body(&crate::graphql::errors::request_error_from(err));
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     if let Some(secs) = err.retry_after_secs() {
         response
@@ -108,7 +110,19 @@ pub fn graphql_error_response(
     message: &str,
     code: crate::error::ErrorCode,
 ) -> Response {
-    let body = serde_json::to_vec(&crate::graphql::errors::request_error(message, code))
-        .unwrap_or_default();
+    let body = errors_body(&crate::graphql::errors::request_error(message, code));
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The body of a request refused before execution: `errors` only, since GraphQL over
+/// HTTP keeps `data` for requests that were executed.
+fn errors_body(response: &async_graphql::Response) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Refused<'a> {
+        errors: &'a [async_graphql::ServerError],
+    }
+    serde_json::to_vec(&Refused {
+        errors: &response.errors,
+    })
+    .unwrap_or_default()
 }

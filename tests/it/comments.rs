@@ -29,7 +29,11 @@ async fn add_comment_creates_exactly_one_trimmed_comment() {
 async fn a_comment_on_an_unknown_image_is_not_found_even_with_empty_text() {
     let t = TestApp::start().await;
     let body = t
-        .add_comment(&t.bob.token, &uuid::Uuid::now_v7().to_string(), "")
+        .add_comment(
+            &t.bob.token,
+            &imagegraph_db::GlobalId::global_id(imagegraph_db::ImageId::new()),
+            "",
+        )
         .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
     assert_eq!(t.count_rows("comments").await, 0);

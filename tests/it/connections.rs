@@ -210,6 +210,7 @@ const ANY_ANALYSIS: &str = "subscription { analysisCompleted { id } }";
 /// Announces an analysis as a worker does, through the database.
 async fn announce_analysis(t: &TestApp, image_id: &str) {
     let mut conn = t.app.db.conn().await.unwrap();
+    let image_id = crate::harness::row_id::<imagegraph_db::ImageId>(image_id);
     let payload = json!({ "type": "analysisCompleted", "imageId": image_id }).to_string();
     diesel::sql_query("SELECT pg_notify('imagegraph_events', $1)")
         .bind::<diesel::sql_types::Text, _>(payload)

@@ -291,7 +291,7 @@ async fn invalid_instructions_are_bad_input_naming_the_index_and_store_nothing()
         .gql(
             &t.alice.token,
             EDIT,
-            json!({ "input": { "imageId": uuid::Uuid::now_v7().to_string(), "instructions": [] } }),
+            json!({ "input": { "imageId": imagegraph_db::GlobalId::global_id(imagegraph_db::ImageId::new()), "instructions": [] } }),
         )
         .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"));
@@ -586,7 +586,11 @@ async fn a_kept_version_left_by_a_crash_is_swept_by_gc() {
     // (the foreign key's cascade takes the kept row) leaves the same.
     let mut conn = t.app.db.conn().await.unwrap();
     diesel::sql_query("DELETE FROM images WHERE id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(id.parse::<uuid::Uuid>().unwrap())
+        .bind::<diesel::sql_types::Uuid, _>(
+            <imagegraph_db::ImageId as imagegraph_db::GlobalId>::from_global_id(&id)
+                .unwrap()
+                .uuid(),
+        )
         .execute(&mut conn)
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use crate::harness::TestApp;
 #[tokio::test(flavor = "multi_thread")]
 async fn gc_deletes_only_objects_no_image_points_at() {
     let t = TestApp::start().await;
-    let live = t.upload_png(&t.alice.token).await.parse().unwrap();
+    let live: imagegraph_db::ImageId = crate::harness::row_id(&t.upload_png(&t.alice.token).await);
     let orphan = StorageKey::Original {
         image_id: imagegraph_db::ImageId::new(),
         content_id: imagegraph_db::ContentId::new(),
@@ -53,7 +53,7 @@ async fn gc_deletes_only_objects_no_image_points_at() {
         .gql(
             &t.alice.token,
             "query($id: ID!) { image(id: $id) { url thumbnailUrl } }",
-            serde_json::json!({ "id": live.to_string() }),
+            serde_json::json!({ "id": imagegraph_db::GlobalId::global_id(live) }),
         )
         .await;
     for field in ["url", "thumbnailUrl"] {

@@ -550,3 +550,8 @@ pub(crate) fn spawn_imagegraph(
     }
     Killed(command.spawn().expect("starting imagegraph"))
 }
+
+/// The row id behind a global id from the API (panics on another type).
+pub(crate) fn row_id<T: imagegraph_db::GlobalId>(global: &str) -> T {
+    T::from_global_id(global).unwrap_or_else(|| panic!("not a {} id: {global}", T::TYPE_NAME))
+}

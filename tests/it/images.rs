@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{TestApp, base64_of, error_code, gif, jpeg, png, webp};
 
@@ -250,12 +250,11 @@ async fn image_by_id_returns_every_stored_field() {
     );
     assert_eq!(image["versions"]["totalCount"], 0);
     assert_eq!(image["commentCount"], 0);
-    assert!(
-        image["url"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("http://{}/media/images/{id}/", t.addr))
-    );
+    assert!(image["url"].as_str().unwrap().starts_with(&format!(
+        "http://{}/media/images/{}/",
+        t.addr,
+        crate::harness::row_id::<imagegraph_db::ImageId>(&id)
+    )));
     assert!(image["thumbnailUrl"].as_str().unwrap().contains("-thumb."));
     let uploaded =
         chrono::DateTime::parse_from_rfc3339(image["uploadedAt"].as_str().unwrap()).unwrap();
@@ -264,30 +263,54 @@ async fn image_by_id_returns_every_stored_field() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_ids_are_not_found_and_malformed_ids_bad_input() {
+async fn unknown_ids_are_not_found_and_malformed_or_mistyped_ids_bad_input() {
+    use imagegraph_db::GlobalId as _;
     let t = TestApp::start().await;
-    let unknown = uuid::Uuid::now_v7().to_string();
+    let image = t.upload_png(&t.alice.token).await;
+    let unknown_image = imagegraph_db::ImageId::new().global_id();
+    let unknown_comment = imagegraph_db::CommentId::new().global_id();
+    for (query, unknown) in [
+        ("query($id: ID!) { image(id: $id) { id } }", &unknown_image),
+        (
+            "query($id: ID!) { comment(id: $id) { id } }",
+            &unknown_comment,
+        ),
+    ] {
+        let body = t.gql(&t.alice.token, query, json!({ "id": unknown })).await;
+        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{query}: {body}");
+    }
+    // An id of another type, a bare UUID and garbage are refused by every argument.
+    let bare_uuid = uuid::Uuid::now_v7().to_string();
     for query in [
         "query($id: ID!) { image(id: $id) { id } }",
         "query($id: ID!) { comment(id: $id) { id } }",
         "query($id: ID!) { node(id: $id) { id } }",
     ] {
-        let body = t.gql(&t.alice.token, query, json!({ "id": unknown })).await;
-        assert_eq!(error_code(&body), Some("NOT_FOUND"), "{query}: {body}");
-        let body = t
-            .gql(
-                &t.alice.token,
-                query,
-                json!({ "id": "42; DROP TABLE images" }),
-            )
-            .await;
-        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{query}: {body}");
+        for bad in ["42; DROP TABLE images", bare_uuid.as_str()] {
+            let body = t.gql(&t.alice.token, query, json!({ "id": bad })).await;
+            assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{query}: {body}");
+        }
     }
     let body = t
         .gql(
             &t.alice.token,
+            "query($id: ID!) { comment(id: $id) { id } }",
+            json!({ "id": image }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Comment"),
+        "{body}"
+    );
+    let body = t
+        .gql(
+            &t.alice.token,
             "mutation($id: ID!) { deleteImage(input: { id: $id }) { deletedImageId } }",
-            json!({ "id": unknown }),
+            json!({ "id": unknown_image }),
         )
         .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"));
@@ -310,10 +333,62 @@ async fn node_resolves_images_comments_and_users() {
         (&comment_id, "Comment"),
         (&user_id, "User"),
     ] {
+        // One lookup in the table the id names (the token comes from memory).
+        let before = t.app.db.queries_executed();
         let body = t.gql(&t.alice.token, query, json!({ "id": id })).await;
         assert_eq!(body["data"]["node"]["__typename"], typename, "{body}");
         assert_eq!(body["data"]["node"]["id"], id.as_str());
+        assert_eq!(t.app.db.queries_executed() - before, 1, "{typename}");
     }
+
+    // Relay: a well-formed id of nothing (any type, or a type the API does not have)
+    // is `null` without an error.
+    use imagegraph_db::GlobalId as _;
+    for unknown in [
+        imagegraph_db::ImageId::new().global_id(),
+        imagegraph_db::UserId::new().global_id(),
+        imagegraph_db::GenerationId::new().global_id(),
+        imagegraph_db::BenchmarkRunId::new().global_id(),
+        imagegraph_db::encode_global_id("Spaceship", uuid::Uuid::now_v7()),
+    ] {
+        let body = t.gql(&t.alice.token, query, json!({ "id": unknown })).await;
+        assert_eq!(body["data"]["node"], Value::Null, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+
+    // `nodes`: in the order asked, `null` where `node` is.
+    let unknown = imagegraph_db::CommentId::new().global_id();
+    let body = t
+        .gql(
+            &t.alice.token,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+            json!({ "ids": [user_id, unknown, image_id, comment_id] }),
+        )
+        .await;
+    let nodes = body["data"]["nodes"].as_array().expect("nodes");
+    let ids: Vec<&Value> = nodes.iter().map(|n| &n["id"]).collect();
+    assert_eq!(
+        ids,
+        [
+            &json!(user_id),
+            &Value::Null,
+            &json!(image_id),
+            &json!(comment_id)
+        ],
+        "{body}"
+    );
+    assert_eq!(nodes[1], Value::Null);
+    let too_many: Vec<String> = (0..101)
+        .map(|_| imagegraph_db::ImageId::new().global_id())
+        .collect();
+    let body = t
+        .gql(
+            &t.alice.token,
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": too_many }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

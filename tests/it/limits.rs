@@ -428,3 +428,67 @@ async fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
     assert_eq!(status(&t, "10.0.0.1").await, 200);
     assert_eq!(status(&t, "10.0.0.2").await, 429);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_values_are_refused_and_the_server_lives_on() {
+    let t = TestApp::start().await;
+    let depth = 16_000;
+    let lists = format!(
+        "query($id: ID) {{ nodes(ids: {}$id{}) {{ id }} }}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let objects = format!(
+        "mutation {{ editImage(input: {}) {{ preview }} }}",
+        "{a:".repeat(6_000) + &"}".repeat(6_000)
+    );
+    for query in [lists, objects] {
+        assert!(query.len() <= 32_768, "{}", query.len());
+        let body = t.gql(&t.alice.token, &query, json!({})).await;
+        assert_eq!(limit_refusal(&body), ("BAD_USER_INPUT", "nesting", 128));
+    }
+    // Just under the limit the document is parsed and walked (the absent variable's
+    // positions are looked up), and refused by validation, not by a crash.
+    let under = format!(
+        "query($id: ID) {{ nodes(ids: {}$id{}) {{ id }} }}",
+        "[".repeat(120),
+        "]".repeat(120)
+    );
+    let body = t.gql(&t.alice.token, &under, json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    // Brackets inside strings and comments are not nesting.
+    let quoted = format!("{{ viewer {{ name }} }} # {}\n", "[".repeat(500));
+    let body = t.gql(&t.alice.token, &quoted, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["name"], "alice", "{body}");
+    let alive = t
+        .gql(&t.alice.token, "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(alive["data"]["viewer"]["name"], "alice");
+}
+
+/// A body refused before it was read is answered, not cut off: the client, still
+/// sending, reads our 413 rather than a reset connection (lingering close).
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_bodies_are_answered_while_still_arriving() {
+    let t = TestApp::start_with(|config| config.images.max_upload_bytes = 1 << 20).await;
+    let huge = json!({ "query": "{ __typename }", "x": "z".repeat(6 << 20) }).to_string();
+    for round in 0..10 {
+        let response = t
+            .client
+            .post(t.url("/graphql"))
+            .bearer_auth(&t.alice.token)
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("round {round}: {err:?}"));
+        assert_eq!(response.status(), 413, "round {round}");
+    }
+    let alive = t
+        .gql(&t.alice.token, "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(alive["data"]["viewer"]["name"], "alice");
+}

@@ -72,7 +72,7 @@ async fn concurrent_use_is_counted_exactly_per_user_and_globally() {
             .gql(
                 &t.admin.token,
                 METRICS,
-                json!({ "scope": "USER", "userId": id.to_string() }),
+                json!({ "scope": "USER", "userId": imagegraph_db::GlobalId::global_id(*id) }),
             )
             .await;
         assert_eq!(metric(&admin_view, "query Ping").unwrap()["count"], 200);
@@ -122,7 +122,7 @@ async fn concurrent_use_is_counted_exactly_per_user_and_globally() {
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_counted_as_errors_with_their_codes() {
     let t = TestApp::start().await;
-    let unknown = uuid::Uuid::now_v7().to_string();
+    let unknown = imagegraph_db::GlobalId::global_id(imagegraph_db::ImageId::new());
     let body = t
         .gql(&t.alice.token, "mutation Bad($i: ID!) { addComment(input: { imageId: $i, text: \"hi\" }) { comment { id } } }", json!({ "i": unknown }))
         .await;
@@ -159,9 +159,7 @@ async fn ai_tokens_and_media_downloads_are_counted() {
     let t = TestApp::start().await;
     let alice = t.gql(&t.alice.token, "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"]
         .as_str()
-        .unwrap()
-        .parse()
-        .ok();
+        .map(crate::harness::row_id);
     let usage = imagegraph::ai::Usage {
         model: "gpt-4o-mini-2024-07-18".into(),
         prompt_tokens: 700,

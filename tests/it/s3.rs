@@ -127,10 +127,10 @@ async fn images_live_in_s3_when_storage_url_says_so() {
         2,
         "original and thumbnail under the prefix: {keys:?}"
     );
-    assert!(
-        keys.iter()
-            .all(|k| k.starts_with(&format!("media/images/{id}/")))
-    );
+    assert!(keys.iter().all(|k| k.starts_with(&format!(
+        "media/images/{}/",
+        crate::harness::row_id::<imagegraph_db::ImageId>(&id)
+    ))));
 
     let served = client
         .get(image["url"].as_str().unwrap())

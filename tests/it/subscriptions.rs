@@ -204,7 +204,7 @@ async fn comment_added_follows_one_image() {
         .subscribe(
             "d",
             "subscription($id: ID!) { commentAdded(imageId: $id) { text } }",
-            json!({ "id": uuid::Uuid::now_v7().to_string() }),
+            json!({ "id": imagegraph_db::GlobalId::global_id(imagegraph_db::ImageId::new()) }),
         )
         .await;
     let error = client.next_message(Duration::from_secs(5)).await.unwrap();

@@ -1,8 +1,13 @@
 //! One type per kind of id, so an image id cannot be passed where a comment id is
-//! expected. Each is a UUIDv7 (time-ordered) stored in a `uuid` column and parsed
-//! with `FromStr`; with the `graphql` feature each is also an output of the GraphQL
-//! `ID` scalar. Arguments stay plain `ID`s that resolvers parse after checking who is
-//! asking, so an anonymous caller learns nothing about the ids it sends.
+//! expected. Each is a UUIDv7 (time-ordered) stored in a `uuid` column; `Display` and
+//! `FromStr` are the bare UUID (keys, logs, the CLI).
+//!
+//! Through the API each id is a Relay global id ([`GlobalId`]): opaque to clients,
+//! it carries its type (`Image`, `Comment`, ...) so `node(id:)` needs one lookup and
+//! an argument refuses an id of another type. With the `graphql` feature each is an
+//! output of the GraphQL `ID` scalar in that form. Arguments stay plain `ID`s that
+//! resolvers parse after checking who is asking, so an anonymous caller learns
+//! nothing about the ids it sends.
 
 use std::fmt;
 
@@ -14,7 +19,7 @@ use diesel::sql_types::Uuid as SqlUuid;
 use uuid::Uuid;
 
 macro_rules! id_type {
-    ($($(#[$meta:meta])* $name:ident;)+) => {$(
+    ($($(#[$meta:meta])* $name:ident => $type_name:literal;)+) => {$(
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
@@ -61,6 +66,18 @@ macro_rules! id_type {
             }
         }
 
+        impl GlobalId for $name {
+            const TYPE_NAME: &'static str = $type_name;
+
+            fn uuid(self) -> Uuid {
+                self.0
+            }
+
+            fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
         impl ToSql<SqlUuid, Pg> for $name {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> diesel::serialize::Result {
                 <Uuid as ToSql<SqlUuid, Pg>>::to_sql(&self.0, out)
@@ -80,24 +97,81 @@ macro_rules! id_type {
 
 id_type! {
     /// An image (`images.id`).
-    ImageId;
+    ImageId => "Image";
     /// The bytes an image points at (`images.content_id`): new content, new id, so
     /// stored objects never change under their key.
-    ContentId;
+    ContentId => "Content";
     /// A comment.
-    CommentId;
+    CommentId => "Comment";
     /// A user.
-    UserId;
+    UserId => "User";
     /// An API token.
-    TokenId;
+    TokenId => "ApiToken";
     /// An image generation.
-    GenerationId;
+    GenerationId => "ImageGeneration";
     /// An HPL benchmark run.
-    BenchmarkRunId;
+    BenchmarkRunId => "BenchmarkRun";
     /// A recorded AI provider call.
-    AiCallId;
+    AiCallId => "AiCall";
     /// A background job.
-    JobId;
+    JobId => "Job";
+}
+
+/// A Relay global id: `base64url("<Type>:<uuid>")` without padding. Clients treat it
+/// as opaque; URL-safe so it can sit in a GET query or a path without escaping.
+pub trait GlobalId: Copy + Sized {
+    /// The GraphQL type the id names (`Image`, `Comment`, ...).
+    const TYPE_NAME: &'static str;
+
+    /// The UUID underneath.
+    fn uuid(self) -> Uuid;
+
+    /// Wraps a UUID known to name this kind of row.
+    fn from_uuid(uuid: Uuid) -> Self;
+
+    /// The id as clients see it.
+    fn global_id(self) -> String {
+        encode_global_id(Self::TYPE_NAME, self.uuid())
+    }
+
+    /// Parses a global id of this type; `None` for anything else, including a
+    /// well-formed id of another type.
+    fn from_global_id(id: &str) -> Option<Self> {
+        match decode_global_id(id)? {
+            (type_name, uuid) if type_name == Self::TYPE_NAME => Some(Self::from_uuid(uuid)),
+            _ => None,
+        }
+    }
+}
+
+/// `base64url("<type>:<uuid>")`, the form every id has in the API.
+pub fn encode_global_id(type_name: &str, uuid: Uuid) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{type_name}:{uuid}"))
+}
+
+/// The type name and UUID of a well-formed global id (whatever the type name), or
+/// `None`. Bounded: a global id is at most a type name and a UUID.
+pub fn decode_global_id(id: &str) -> Option<(String, Uuid)> {
+    use base64::Engine as _;
+    if id.len() > 128 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (type_name, uuid) = text.split_once(':')?;
+    let valid_name = !type_name.is_empty()
+        && type_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    // Only the lower-case hyphenated form: one spelling per id, so ids compare as
+    // strings (client caches key on them).
+    if !valid_name || uuid.len() != 36 || uuid.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    Some((type_name.to_owned(), Uuid::try_parse(uuid).ok()?))
 }
 
 #[cfg(feature = "graphql")]
@@ -121,7 +195,9 @@ mod graphql {
                     _ctx: &async_graphql::ContextSelectionSet<'_>,
                     _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
                 ) -> async_graphql::ServerResult<async_graphql::Value> {
-                    Ok(async_graphql::Value::String(self.0.to_string()))
+                    Ok(async_graphql::Value::String(
+                        crate::ids::GlobalId::global_id(*self),
+                    ))
                 }
             }
         };
@@ -143,6 +219,43 @@ mod tests {
         assert_eq!(
             serde_json::to_value(id).unwrap(),
             serde_json::json!(id.to_string())
+        );
+    }
+
+    #[test]
+    fn global_ids_carry_their_type() {
+        let id = ImageId::new();
+        let global = id.global_id();
+        assert!(!global.contains(&id.to_string()), "opaque: {global}");
+        assert_eq!(ImageId::from_global_id(&global), Some(id));
+        assert_eq!(CommentId::from_global_id(&global), None);
+        assert_eq!(
+            decode_global_id(&global),
+            Some(("Image".to_owned(), id.uuid()))
+        );
+        assert_eq!(ImageId::from_global_id(&id.to_string()), None);
+        assert_eq!(ImageId::from_global_id(""), None);
+        assert_eq!(ImageId::from_global_id(&"A".repeat(10_000)), None);
+        // A UUID spelled without hyphens is not the same id twice.
+        let simple = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("Image:{}", id.uuid().simple()))
+        };
+        assert_eq!(decode_global_id(&simple), None);
+        let upper = encode_global_id("Image", id.uuid()).to_ascii_uppercase();
+        assert_eq!(decode_global_id(&upper), None);
+        let upper_uuid = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+                "Image:{}",
+                id.uuid().hyphenated().to_string().to_uppercase()
+            ))
+        };
+        assert_eq!(decode_global_id(&upper_uuid), None);
+        assert_eq!(
+            decode_global_id(&encode_global_id("No pe", id.uuid())),
+            None
         );
     }
 

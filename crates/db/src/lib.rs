@@ -11,7 +11,8 @@ pub mod schema;
 mod text_enum;
 
 pub use ids::{
-    AiCallId, BenchmarkRunId, CommentId, ContentId, GenerationId, ImageId, JobId, TokenId, UserId,
+    AiCallId, BenchmarkRunId, CommentId, ContentId, GenerationId, GlobalId, ImageId, JobId,
+    TokenId, UserId, decode_global_id, encode_global_id,
 };
 
 use std::ops::{Deref, DerefMut};

@@ -1,5 +1,6 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use imagegraph_db::GlobalId as _;
 
 use super::{BenchmarkRun, User};
 use crate::error::{Error, Result};
@@ -27,7 +28,7 @@ pub(super) struct BenchmarkHost {
 #[Object]
 impl BenchmarkRun {
     pub async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.id.global_id())
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {

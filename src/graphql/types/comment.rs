@@ -1,5 +1,6 @@
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
+use imagegraph_db::GlobalId as _;
 
 use super::{Comment, Image, User};
 use crate::error::{Error, Result};
@@ -8,7 +9,7 @@ use crate::graphql::ContextExt as _;
 #[Object]
 impl Comment {
     pub async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.id.global_id())
     }
 
     async fn image(&self, ctx: &Context<'_>) -> Result<Image> {

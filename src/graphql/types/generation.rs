@@ -1,5 +1,6 @@
 use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
+use imagegraph_db::GlobalId as _;
 
 use super::{Generation, Image, User};
 use crate::error::{Error, Result};
@@ -31,7 +32,7 @@ pub enum GenerationStatusGql {
 #[Object(name = "ImageGeneration")]
 impl Generation {
     pub async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.id.global_id())
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {

@@ -1,5 +1,6 @@
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use imagegraph_db::GlobalId as _;
 
 use super::connection::{CommentConnection, ImageConnection, TotalCount};
 use super::{Image, User};
@@ -47,7 +48,7 @@ pub(super) struct Analysis {
 #[Object]
 impl Image {
     pub async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.id.global_id())
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> Result<User> {

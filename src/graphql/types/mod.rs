@@ -8,7 +8,7 @@ mod connection;
 mod edit;
 mod generation;
 mod image;
-mod node;
+pub(super) mod node;
 mod payloads;
 mod user;
 

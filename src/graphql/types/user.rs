@@ -1,4 +1,5 @@
 use async_graphql::{Enum, ID, Object};
+use imagegraph_db::GlobalId as _;
 
 use super::User;
 use imagegraph_db::models::Role;
@@ -22,7 +23,7 @@ impl From<Role> for RoleGql {
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
-        ID(self.id.to_string())
+        ID(self.id.global_id())
     }
 
     async fn name(&self) -> &str {

@@ -1,5 +1,7 @@
 //! Typed configuration: every setting is a flag and an environment variable, grouped
-//! into one struct per concern (each validates itself) and flattened into the CLI.
+//! into one struct per concern (each validates itself). `serve` and `worker` take
+//! the whole [`Config`]; the other subcommands flatten only the groups they use
+//! ([`DatabaseSettings`], [`GcSettings`]), so their `--help` lists only those.
 //! `.env.example` documents the same names.
 
 use std::fmt;
@@ -53,6 +55,40 @@ pub struct Config {
     pub pixels: PixelConfig,
 }
 
+/// What the commands that only use the database (`migrate`, `users`) need: where it is,
+/// or where the private cluster lives.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DatabaseSettings {
+    /// Where the private PostgreSQL cluster lives (when DATABASE_URL is unset).
+    #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+impl DatabaseSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.database.validate()
+    }
+}
+
+/// What `gc` needs: the database and the object store.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GcSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// file:///path, s3://bucket/prefix or memory:// (default: DATA_DIR/objects).
+    #[arg(
+        long,
+        env = "STORAGE_URL",
+        global = true,
+        help_heading = "Storage and media"
+    )]
+    pub storage_url: Option<String>,
+}
+
 #[derive(clap::Parser)]
 struct DefaultsOnly {
     #[command(flatten)]
@@ -60,6 +96,14 @@ struct DefaultsOnly {
 }
 
 impl Config {
+    /// The database part, for `Database::resolve`.
+    pub fn database_settings(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            data_dir: self.data_dir.clone(),
+            database: self.database.clone(),
+        }
+    }
+
     /// Every setting at its default, ignoring the environment: for tests and benches.
     pub fn defaults() -> Self {
         use clap::{CommandFactory as _, FromArgMatches as _};
@@ -106,6 +150,22 @@ impl Config {
             .with_context(|| format!("reading {}", path.display()))?;
         media_secret_from_file(&path, &theirs)
     }
+}
+
+/// The log, for every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogConfig {
+    /// `text` (coloured only on a terminal) or `json` (one object per line). The
+    /// filter is `RUST_LOG` (default `info`).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::logging::LogFormat::Text,
+        global = true
+    )]
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// A signing key shorter than this could be guessed; `MEDIA_SECRET` itself must be at

@@ -25,6 +25,7 @@ fn runner(app: &Arc<App>) -> Runner<Arc<App>> {
         app.config.jobs.worker_config(),
         app.events.jobs_ready(),
     )
+    .with_trace_hook(crate::traces::continue_job)
 }
 
 fn media_lane(app: &Arc<App>) -> Runner<Arc<App>> {

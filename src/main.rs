@@ -1,12 +1,11 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use imagegraph::config::Config;
+use imagegraph::config::{Config, DatabaseSettings, GcSettings, LogConfig};
 use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::use_cases::users;
 use imagegraph::{graphql, http};
 use imagegraph_db::models::{Role, User, token};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 /// How long in-flight HTTP requests may take to finish once shutdown begins.
 const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
@@ -19,19 +18,20 @@ const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
 )]
 struct Cli {
     #[command(flatten)]
-    config: Config,
+    log: LogConfig,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Each subcommand takes the settings it uses, and no others: `--help` lists those.
 #[derive(Subcommand)]
 enum Command {
     /// Serve the GraphQL API (GraphiQL at /).
-    Serve,
+    Serve(ServerArgs),
     /// Run background job workers only (no HTTP), to scale workers out.
-    Worker,
+    Worker(ServerArgs),
     /// Apply pending database migrations.
-    Migrate,
+    Migrate(DatabaseSettings),
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Delete stored objects that no image points at.
@@ -39,13 +39,25 @@ enum Command {
         /// Leave objects younger than this alone (uploads in flight).
         #[arg(long, default_value_t = 3600)]
         grace_secs: u64,
+        #[command(flatten)]
+        settings: GcSettings,
     },
     /// Run a benchmark on this node, without a database.
     #[command(subcommand)]
     Bench(BenchCommand),
     /// Manage users and their API tokens.
-    #[command(subcommand)]
-    Users(UsersCommand),
+    Users {
+        #[command(flatten)]
+        settings: DatabaseSettings,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    #[command(flatten)]
+    config: Config,
 }
 
 #[derive(Subcommand)]
@@ -85,13 +97,15 @@ enum UsersCommand {
 fn main() -> anyhow::Result<()> {
     imagegraph::malloc::cap_arenas();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let exporter = imagegraph::logging::init(cli.log.log_format)?;
+    let result = run_command(cli);
+    if let Some(exporter) = exporter {
+        exporter.shutdown();
+    }
+    result
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Schema => {
             print!("{}", graphql::sdl());
@@ -113,15 +127,27 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let database = Database::resolve(&cli.config).await?;
+    let settings = match &cli.command {
+        Command::Serve(args) | Command::Worker(args) => args.config.database_settings(),
+        Command::Migrate(settings) | Command::Users { settings, .. } => settings.clone(),
+        Command::Gc { settings, .. } => settings.database.clone(),
+        Command::Schema | Command::Bench(_) => unreachable!("handled before the runtime starts"),
+    };
+    settings.validate()?;
+    let database = Database::resolve(&settings).await?;
     let result = match cli.command {
-        Command::Serve => serve(cli.config, &database.url).await,
-        Command::Worker => worker(cli.config, &database.url).await,
-        Command::Migrate => imagegraph_db::migrate(&database.url)
+        Command::Serve(args) => serve(args.config, &database.url).await,
+        Command::Worker(args) => worker(args.config, &database.url).await,
+        Command::Migrate(_) => imagegraph_db::migrate(&database.url)
             .await
             .map(|n| eprintln!("{n} migration(s) applied")),
-        Command::Users(command) => manage_users(cli.config, &database.url, command).await,
-        Command::Gc { grace_secs } => gc(cli.config, &database.url, grace_secs).await,
+        Command::Users { settings, command } => {
+            manage_users(&settings, &database.url, command).await
+        }
+        Command::Gc {
+            grace_secs,
+            settings,
+        } => gc(&settings, &database.url, grace_secs).await,
         Command::Schema | Command::Bench(_) => unreachable!("handled before the runtime starts"),
     };
     database.shutdown().await;
@@ -187,15 +213,17 @@ async fn worker(config: Config, database_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn gc(config: Config, database_url: &str, grace_secs: u64) -> anyhow::Result<()> {
-    let app = build_app(config, database_url).await?;
-    let report = imagegraph::use_cases::gc::sweep(
-        &app.db,
-        &app.storage,
-        std::time::Duration::from_secs(grace_secs),
+async fn gc(settings: &GcSettings, database_url: &str, grace_secs: u64) -> anyhow::Result<()> {
+    let db = imagegraph::startup::connect(database_url, &settings.database.database).await?;
+    let storage = imagegraph::storage::Storage::from_url(
+        settings.storage_url.as_deref(),
+        &settings.database.data_dir,
     )
-    .await
-    .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    .context("opening storage")?;
+    let report =
+        imagegraph::use_cases::gc::sweep(&db, &storage, std::time::Duration::from_secs(grace_secs))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     eprintln!(
         "scanned {} object(s), deleted {} orphan(s)",
         report.scanned, report.deleted
@@ -204,14 +232,14 @@ async fn gc(config: Config, database_url: &str, grace_secs: u64) -> anyhow::Resu
 }
 
 async fn manage_users(
-    config: Config,
+    settings: &DatabaseSettings,
     database_url: &str,
     command: UsersCommand,
 ) -> anyhow::Result<()> {
-    let app = build_app(config, database_url).await?;
+    let db = imagegraph::startup::connect(database_url, &settings.database).await?;
     let fail = |e: imagegraph::error::Error| anyhow::anyhow!(e.public_message());
     let find = |name: String| {
-        let db = app.db.clone();
+        let db = db.clone();
         async move {
             let mut conn = db.conn().await?;
             User::find_by_name(&mut conn, &name)
@@ -222,22 +250,22 @@ async fn manage_users(
     match command {
         UsersCommand::Create { name, admin } => {
             let role = if admin { Role::Admin } else { Role::Member };
-            let (_, token) = users::create(&app.db, &name, role).await.map_err(fail)?;
+            let (_, token) = users::create(&db, &name, role).await.map_err(fail)?;
             println!("{token}");
         }
         UsersCommand::Token { name } => {
             let user = find(name).await?;
-            let mut conn = app.db.conn().await?;
+            let mut conn = db.conn().await?;
             println!("{}", users::mint(&mut conn, &user).await.map_err(fail)?);
         }
         UsersCommand::Revoke { name } => {
             let user = find(name).await?;
-            let mut conn = app.db.conn().await?;
+            let mut conn = db.conn().await?;
             let n = token::revoke_all(&mut conn, user.id).await?;
             eprintln!("revoked {n} token(s) of `{}`", user.name);
         }
         UsersCommand::List => {
-            let mut conn = app.db.conn().await?;
+            let mut conn = db.conn().await?;
             for user in User::list(&mut conn).await? {
                 println!("{}\t{}\t{}", user.id, user.role.as_str(), user.name);
             }

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig, DatabaseSettings};
 use crate::storage::Storage;
 use imagegraph_db::local_cluster::{self, LocalCluster};
 use imagegraph_db::{self, Db};
@@ -21,14 +21,14 @@ pub struct Database {
 
 impl Database {
     /// `DATABASE_URL` when set; otherwise the private cluster under `DATA_DIR`.
-    pub async fn resolve(config: &Config) -> anyhow::Result<Self> {
-        if let Some(url) = &config.database.database_url {
+    pub async fn resolve(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        if let Some(url) = &settings.database.database_url {
             return Ok(Self {
                 url: url.clone(),
                 cluster: None,
             });
         }
-        let root = config.data_dir.join("postgres");
+        let root = settings.data_dir.join("postgres");
         tokio::task::spawn_blocking(move || {
             let cluster = LocalCluster::start(&root, local_cluster::Options { ephemeral: false })?;
             cluster.ensure_database("imagegraph")?;
@@ -48,14 +48,19 @@ impl Database {
     }
 }
 
-/// Migrates, connects and assembles the application state.
-pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc<App>> {
-    config.validate()?;
+/// Migrates and connects: all the commands that manage data need.
+pub async fn connect(database_url: &str, database: &DatabaseConfig) -> anyhow::Result<Db> {
     let applied = imagegraph_db::migrate(database_url).await?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
-    let db = Db::connect(database_url, config.database.database_pool_size).await?;
+    Db::connect(database_url, database.database_pool_size).await
+}
+
+/// Migrates, connects and assembles the application state.
+pub async fn build_app(config: Config, database_url: &str) -> anyhow::Result<Arc<App>> {
+    config.validate()?;
+    let db = connect(database_url, &config.database).await?;
     let storage = Storage::from_url(config.storage.storage_url.as_deref(), &config.data_dir)
         .context("opening storage")?;
     tracing::info!(storage = storage.description(), "storage ready");

@@ -181,6 +181,7 @@ impl Storage {
         &self.description
     }
 
+    #[tracing::instrument(level = "debug", name = "storage.put", skip_all, fields(key = %key.path(), bytes = bytes.len()))]
     pub async fn put(&self, key: &StorageKey, bytes: Bytes) -> object_store::Result<()> {
         self.store
             .put(&Path::from(key.path()), PutPayload::from_bytes(bytes))
@@ -188,11 +189,13 @@ impl Storage {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "storage.get", skip_all, fields(key = %key.path()))]
     pub async fn get(&self, key: &StorageKey) -> object_store::Result<GetResult> {
         self.store.get(&Path::from(key.path())).await
     }
 
     /// Copies an object to another key (within the same store).
+    #[tracing::instrument(level = "debug", name = "storage.copy", skip_all, fields(from = %from.path(), to = %to.path()))]
     pub async fn copy(&self, from: &StorageKey, to: &StorageKey) -> object_store::Result<()> {
         self.store
             .copy(&Path::from(from.path()), &Path::from(to.path()))
@@ -200,6 +203,7 @@ impl Storage {
     }
 
     /// Deletes an object; one already gone is not an error.
+    #[tracing::instrument(level = "debug", name = "storage.delete", skip_all, fields(key = %key.path()))]
     pub async fn delete(&self, key: &StorageKey) -> object_store::Result<()> {
         match self.store.delete(&Path::from(key.path())).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

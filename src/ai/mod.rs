@@ -6,6 +6,7 @@ mod offline;
 mod openai;
 
 use std::time::Duration;
+use tracing::Instrument as _;
 
 pub use offline::Offline;
 pub use openai::{MAX_VISION_SIDE, OpenAi, OpenAiSettings};
@@ -173,10 +174,13 @@ impl Provider {
         image: &[u8],
         format: MediaFormat,
     ) -> Result<Description, AiError> {
-        match self {
-            Self::OpenAi(p) => p.describe(image, format).await,
-            Self::Offline(p) => p.describe(image).await,
-        }
+        let span = call_span("ai.describe", self.vision_model());
+        let described = match self {
+            Self::OpenAi(p) => p.describe(image, format).instrument(span.clone()).await,
+            Self::Offline(p) => p.describe(image).instrument(span.clone()).await,
+        };
+        record_outcome(&span, described.as_ref().map(|d| &d.usage));
+        described
     }
 
     /// Fails at once when generation cannot work here, so a request is refused
@@ -195,16 +199,79 @@ impl Provider {
         prompt: &str,
         tool: &ToolSpec<'_>,
     ) -> Result<Plan, AiError> {
-        match self {
-            Self::OpenAi(p) => p.plan(instructions, prompt, tool).await,
+        let span = call_span("ai.plan", "");
+        let planned = match self {
+            Self::OpenAi(p) => {
+                p.plan(instructions, prompt, tool)
+                    .instrument(span.clone())
+                    .await
+            }
             Self::Offline(_) => Err(AiError::NotConfigured("planning edits from a prompt")),
-        }
+        };
+        record_outcome(&span, planned.as_ref().map(|p| &p.usage));
+        planned
     }
 
     pub async fn generate(&self, prompt: &str, shape: Shape) -> Result<Generated, AiError> {
-        match self {
-            Self::OpenAi(p) => p.generate(prompt, shape).await,
+        let span = call_span("ai.generate", "");
+        let generated = match self {
+            Self::OpenAi(p) => p.generate(prompt, shape).instrument(span.clone()).await,
             Self::Offline(_) => Err(AiError::NotConfigured("image generation")),
+        };
+        record_outcome(&span, generated.as_ref().map(|g| &g.usage));
+        generated
+    }
+}
+
+/// A span for one call to the provider: the model (when known before the answer),
+/// then the model that answered, its tokens and the outcome. Never the prompt.
+fn call_span(name: &'static str, model: &str) -> tracing::Span {
+    let span = match name {
+        "ai.describe" => tracing::info_span!(
+            "ai.describe",
+            gen_ai.request.model = tracing::field::Empty,
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        ),
+        "ai.plan" => tracing::info_span!(
+            "ai.plan",
+            gen_ai.request.model = tracing::field::Empty,
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        ),
+        _ => tracing::info_span!(
+            "ai.generate",
+            gen_ai.request.model = tracing::field::Empty,
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        ),
+    };
+    if !model.is_empty() {
+        span.record("gen_ai.request.model", model);
+    }
+    span
+}
+
+fn record_outcome(span: &tracing::Span, result: Result<&Usage, &AiError>) {
+    match result {
+        Ok(usage) => {
+            span.record("gen_ai.response.model", usage.model.as_str());
+            span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
+            span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
+            span.record("outcome", "ok");
+        }
+        Err(_) => {
+            span.record("outcome", "error");
+            span.record("otel.status_code", "ERROR");
         }
     }
 }

@@ -37,8 +37,9 @@ fn to_graphql(err: &Error) -> async_graphql::Error {
 
 /// Every error reaching a client carries a code. Errors without one come from
 /// async-graphql's own checks of the request (syntax, unknown fields, wrong variable
-/// types), which are all the client's to fix.
+/// types), which are all the client's to fix. Each also carries the request's id.
 pub fn ensure_codes(errors: &mut [ServerError]) {
+    tag_request_id(errors);
     for error in errors {
         let has_code = error
             .extensions
@@ -53,13 +54,36 @@ pub fn ensure_codes(errors: &mut [ServerError]) {
     }
 }
 
+/// Sets `extensions.requestId` on `errors` to the id of the request in hand, so a
+/// client's report of a failure can be found in the log.
+pub fn tag_request_id(errors: &mut [ServerError]) {
+    if errors.is_empty() {
+        return;
+    }
+    if let Some(id) = crate::request_id::current() {
+        tag_with(errors, &id);
+    }
+}
+
+/// Sets `extensions.requestId` on `errors` to `id`.
+pub fn tag_with(errors: &mut [ServerError], id: &str) {
+    for error in errors {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", id);
+    }
+}
+
 /// A whole-request error in the GraphQL response shape, for failures before execution.
 pub fn request_error(message: &str, code: ErrorCode) -> async_graphql::Response {
     let mut err = ServerError::new(message, None);
     err.extensions
         .get_or_insert_with(Default::default)
         .set("code", code.as_str());
-    async_graphql::Response::from_errors(vec![err])
+    let mut errors = vec![err];
+    tag_request_id(&mut errors);
+    async_graphql::Response::from_errors(errors)
 }
 
 /// The same for a domain error, through the one conversion (code, `retryAfter`).
@@ -67,5 +91,7 @@ pub fn request_error_from(err: &Error) -> async_graphql::Response {
     let converted = to_graphql(err);
     let mut server_error = ServerError::new(converted.message, None);
     server_error.extensions = converted.extensions;
-    async_graphql::Response::from_errors(vec![server_error])
+    let mut errors = vec![server_error];
+    tag_request_id(&mut errors);
+    async_graphql::Response::from_errors(errors)
 }

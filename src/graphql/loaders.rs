@@ -24,10 +24,18 @@ pub(crate) struct Loaders {
     pub(crate) benchmark_runs: DataLoader<RowLoader<BenchmarkRun>, HashMapCache>,
 }
 
+/// Batched loads run in a task of their own: it stays in the request's span and
+/// origin, so what it logs carries the request's id.
+fn spawn_in_request(load: futures::future::BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    use tracing::Instrument as _;
+    let origin = imagegraph_jobs::Origin::current();
+    tokio::spawn(origin.scope(load).in_current_span())
+}
+
 impl Loaders {
     pub(crate) fn new(db: &Db) -> Self {
         fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, HashMapCache> {
-            DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default())
+            DataLoader::with_cache(inner, spawn_in_request, HashMapCache::default())
         }
         let users = Arc::new(loader(RowLoader::new(db)));
         Self {

@@ -7,9 +7,11 @@ mod limits;
 mod loaders;
 mod metrics;
 mod mutation;
+mod operation_spans;
 mod outcome;
 pub mod pagination;
 mod query;
+mod request_ids;
 mod spec_variables;
 mod subscription;
 mod types;
@@ -38,10 +40,30 @@ pub use subscription::Subscription;
 pub type AppSchema = Schema<QueryRoot, Mutation, Subscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
+    schema(app, false)
+}
+
+/// The schema WebSocket operations run on: the same, plus an id, span and origin of
+/// their own for each operation (`request_ids`).
+pub fn build_websocket_schema(app: Arc<App>) -> AppSchema {
+    schema(app, true)
+}
+
+// async-graphql calls every extension for every field it resolves (a boxed future
+// each), so an extension is added only where it does something: the per-operation
+// ids on WebSockets only (HTTP requests have theirs from the HTTP layer), the
+// operation spans only when traces are exported.
+fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
-    let builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
+    let mut builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
         .limit_complexity(limits.max_complexity)
         .extension(hooks::RequestHooks { limits });
+    if websocket {
+        builder = builder.extension(request_ids::RequestIds);
+    }
+    if crate::traces::enabled() {
+        builder = builder.extension(operation_spans::OperationSpans);
+    }
     let builder = if app.config.graphql.graphql_introspection {
         builder
     } else {

@@ -90,8 +90,13 @@ pub(super) fn cors(origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static(crate::request_id::HEADER),
+            HeaderName::from_static("traceparent"),
         ])
-        .expose_headers([header::RETRY_AFTER])
+        .expose_headers([
+            header::RETRY_AFTER,
+            HeaderName::from_static(crate::request_id::HEADER),
+        ])
         .max_age(Duration::from_secs(600));
     if origins.iter().any(|origin| origin == "*") {
         return layer.allow_origin(Any);

@@ -9,6 +9,7 @@ mod linger;
 mod media;
 mod negotiate;
 mod params;
+mod request_id;
 mod server;
 mod socket_limits;
 mod web;
@@ -27,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{AppSchema, build_schema, build_websocket_schema};
 
 pub use server::serve;
 pub use web::is_built as web_assets_built;
@@ -36,6 +37,8 @@ pub use web::is_built as web_assets_built;
 pub struct HttpState {
     pub app: Arc<App>,
     pub schema: AppSchema,
+    /// The same schema with per-operation request ids, for WebSockets.
+    pub websocket_schema: AppSchema,
     /// Cancelled when the server begins to shut down: WebSockets close with 1001.
     pub shutdown: CancellationToken,
     /// `/readyz` and `/metrics` answers, reused for a second: probes and scrapers,
@@ -47,6 +50,7 @@ pub struct HttpState {
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
     let schema = build_schema(app.clone());
+    let websocket_schema = build_websocket_schema(app.clone());
     let config = &app.config;
     // Everything but the WebSocket, whose connection outlives any timeout.
     let timed = Router::new()
@@ -76,9 +80,11 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(guards::cors(&config.http.cors_allowed_origins))
+        .layer(middleware::from_fn(request_id::assign))
         .with_state(HttpState {
             app,
             schema,
+            websocket_schema,
             shutdown,
             health: Arc::default(),
             sockets: Arc::default(),

@@ -26,6 +26,7 @@ use futures::{SinkExt as _, StreamExt as _};
 use imagegraph_db::models::User;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::HttpState;
 use super::auth::{ClientAddr, authenticate_value, charge_anonymous};
@@ -99,6 +100,12 @@ pub(super) async fn websocket(
     let init_timeout = Duration::from_secs(limits.ws_connection_init_timeout_secs);
     let lifetime = Duration::from_secs(limits.ws_max_lifetime_secs);
     let max_per_user = limits.ws_max_sockets_per_user;
+    // The socket outlives the upgrade request's span: its own carries the same id, and
+    // each operation on it gets one of its own (`graphql::request_ids`).
+    let span = tracing::info_span!(
+        "socket",
+        request_id = %crate::request_id::current().unwrap_or_default()
+    );
     // Taken before the upgrade, so sockets opened at once cannot all pass the check.
     let address_slot = state
         .sockets
@@ -108,145 +115,152 @@ pub(super) async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |mut socket| async move {
-            let Some(_address_slot) = address_slot else {
-                let refusal = socket.send(Message::Close(Some(Ending::AddressSockets.frame())));
-                let _ = tokio::time::timeout(CLOSE_GRACE, refusal).await;
-                return;
-            };
-            let closer = Closer::default();
-            // The user's slot, once `connection_init` names the user: held as long as
-            // this future, that is as long as the socket.
-            let user_slot = Arc::new(Mutex::new(None));
-            // However this future ends (even dropped or panicking), the timers and the
-            // rights watcher end with it.
-            let _ends_tasks = closer.token.clone().drop_guard();
-            let initialised = CancellationToken::new();
-            let suspended = Suspended::default();
-            // Every ending is a reason plus the one token the stream stops on.
-            let timers = {
-                let (closer, initialised, shutdown) =
-                    (closer.clone(), initialised.clone(), state.shutdown.clone());
-                tokio::spawn(async move {
-                    let init = async {
-                        tokio::time::sleep(init_timeout).await;
-                        if !initialised.is_cancelled() {
-                            closer.close(Ending::InitTimeout);
-                        }
-                        std::future::pending::<()>().await;
-                    };
-                    tokio::select! {
-                        () = shutdown.cancelled() => closer.close(Ending::Shutdown),
-                        () = tokio::time::sleep(lifetime) => closer.close(Ending::Lifetime),
-                        () = init => {}
-                        () = closer.token.cancelled() => {}
-                    }
-                })
-            };
-
-            let (mut sink, stream) = socket.split();
-            let too_large = closer.clone();
-            // A read error ends the stream; a too-large message says why.
-            let stream = stream
-                .scan((), move |(), message| {
-                    std::future::ready(match message {
-                        Ok(message) => Some(Ok(message)),
-                        Err(err) => {
-                            if is_capacity_error(err) {
-                                too_large.close(Ending::TooLarge);
+        .on_upgrade(move |mut socket| {
+            async move {
+                let Some(_address_slot) = address_slot else {
+                    let refusal = socket.send(Message::Close(Some(Ending::AddressSockets.frame())));
+                    let _ = tokio::time::timeout(CLOSE_GRACE, refusal).await;
+                    return;
+                };
+                let closer = Closer::default();
+                // The user's slot, once `connection_init` names the user: held as long as
+                // this future, that is as long as the socket.
+                let user_slot = Arc::new(Mutex::new(None));
+                // However this future ends (even dropped or panicking), the timers and the
+                // rights watcher end with it.
+                let _ends_tasks = closer.token.clone().drop_guard();
+                let initialised = CancellationToken::new();
+                let suspended = Suspended::default();
+                // Every ending is a reason plus the one token the stream stops on.
+                let timers = {
+                    let (closer, initialised, shutdown) =
+                        (closer.clone(), initialised.clone(), state.shutdown.clone());
+                    tokio::spawn(async move {
+                        let init = async {
+                            tokio::time::sleep(init_timeout).await;
+                            if !initialised.is_cancelled() {
+                                closer.close(Ending::InitTimeout);
                             }
-                            None
+                            std::future::pending::<()>().await;
+                        };
+                        tokio::select! {
+                            () = shutdown.cancelled() => closer.close(Ending::Shutdown),
+                            () = tokio::time::sleep(lifetime) => closer.close(Ending::Lifetime),
+                            () = init => {}
+                            () = closer.token.cancelled() => {}
                         }
                     })
-                })
-                .take_until(closer.token.clone().cancelled_owned());
-            let app = state.app.clone();
-            let watcher_closer = closer.clone();
-            let (sockets, init_slot) = (state.sockets.clone(), user_slot.clone());
-            // A close the protocol layer sends on its own (a refused `connection_init`
-            // is 1002 there) says our reason instead when the server ended the socket.
-            let rewrite = closer.clone();
-            let replies = (&mut sink).with(move |message: Message| {
-                std::future::ready(Ok::<_, axum::Error>(match (message, rewrite.reason()) {
-                    (Message::Close(_), Some(ending)) => Message::Close(Some(ending.frame())),
-                    (message, _) => message,
-                }))
-            });
-            let serving =
-                GraphQLWebSocket::new_with_pair(replies, stream, state.schema.clone(), protocol)
-                    .on_connection_init(move |payload| async move {
-                        initialised.cancel();
-                        // Subscribed before the token is checked, so no change between the
-                        // check and the watch goes unseen.
-                        let changes = app.events.subscribe();
-                        let value = ["Authorization", "authorization"].iter().find_map(|key| {
-                            payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
-                        });
-                        let viewer = match value.as_deref() {
-                            None => None,
-                            // The cache may not have heard of a change announced just
-                            // before `changes` was subscribed: the database decides.
-                            Some(value) => match authenticate_value(&app, value).await {
-                                Ok(Some(_)) => crate::use_cases::users::find_token_user(
-                                    &app.db,
-                                    bearer_token(value),
-                                )
-                                .await
-                                .ok()
-                                .flatten(),
-                                _ => None,
-                            },
-                        };
-                        if viewer.is_none() {
-                            charge_anonymous(&app, &client).map_err(|_| {
-                                async_graphql::Error::new("too many requests without a valid token")
-                            })?;
-                        }
-                        match (value, viewer) {
-                            (Some(_), None) => {
-                                Err(async_graphql::Error::new("the token is not valid"))
+                };
+
+                let (mut sink, stream) = socket.split();
+                let too_large = closer.clone();
+                // A read error ends the stream; a too-large message says why.
+                let stream = stream
+                    .scan((), move |(), message| {
+                        std::future::ready(match message {
+                            Ok(message) => Some(Ok(message)),
+                            Err(err) => {
+                                if is_capacity_error(err) {
+                                    too_large.close(Ending::TooLarge);
+                                }
+                                None
                             }
-                            (Some(value), Some(user)) => {
-                                let Some(slot) = sockets.by_user.take(user.id, max_per_user) else {
-                                    watcher_closer.close(Ending::UserSockets);
-                                    return Err(async_graphql::Error::new(
-                                        "too many sockets for this user",
-                                    ));
-                                };
-                                *init_slot
-                                    .lock()
-                                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                                    Some(slot);
-                                tokio::spawn(watch_rights(
+                        })
+                    })
+                    .take_until(closer.token.clone().cancelled_owned());
+                let app = state.app.clone();
+                let watcher_closer = closer.clone();
+                let (sockets, init_slot) = (state.sockets.clone(), user_slot.clone());
+                // A close the protocol layer sends on its own (a refused `connection_init`
+                // is 1002 there) says our reason instead when the server ended the socket.
+                let rewrite = closer.clone();
+                let replies = (&mut sink).with(move |message: Message| {
+                    std::future::ready(Ok::<_, axum::Error>(match (message, rewrite.reason()) {
+                        (Message::Close(_), Some(ending)) => Message::Close(Some(ending.frame())),
+                        (message, _) => message,
+                    }))
+                });
+                let serving = GraphQLWebSocket::new_with_pair(
+                    replies,
+                    stream,
+                    state.websocket_schema.clone(),
+                    protocol,
+                )
+                .on_connection_init(move |payload| async move {
+                    initialised.cancel();
+                    // Subscribed before the token is checked, so no change between the
+                    // check and the watch goes unseen.
+                    let changes = app.events.subscribe();
+                    let value = ["Authorization", "authorization"].iter().find_map(|key| {
+                        payload.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+                    });
+                    let viewer = match value.as_deref() {
+                        None => None,
+                        // The cache may not have heard of a change announced just
+                        // before `changes` was subscribed: the database decides.
+                        Some(value) => match authenticate_value(&app, value).await {
+                            Ok(Some(_)) => crate::use_cases::users::find_token_user(
+                                &app.db,
+                                bearer_token(value),
+                            )
+                            .await
+                            .ok()
+                            .flatten(),
+                            _ => None,
+                        },
+                    };
+                    if viewer.is_none() {
+                        charge_anonymous(&app, &client).map_err(|_| {
+                            async_graphql::Error::new("too many requests without a valid token")
+                        })?;
+                    }
+                    match (value, viewer) {
+                        (Some(_), None) => Err(async_graphql::Error::new("the token is not valid")),
+                        (Some(value), Some(user)) => {
+                            let Some(slot) = sockets.by_user.take(user.id, max_per_user) else {
+                                watcher_closer.close(Ending::UserSockets);
+                                return Err(async_graphql::Error::new(
+                                    "too many sockets for this user",
+                                ));
+                            };
+                            *init_slot
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(slot);
+                            tokio::spawn(
+                                watch_rights(
                                     app.clone(),
                                     user.clone(),
                                     bearer_token(&value).to_owned(),
                                     changes,
                                     suspended.clone(),
                                     watcher_closer,
-                                ));
-                                Ok(connection_data(&app, Some(user), suspended))
-                            }
-                            (None, _) => Ok(connection_data(&app, None, suspended)),
+                                )
+                                .in_current_span(),
+                            );
+                            Ok(connection_data(&app, Some(user), suspended))
                         }
-                    })
-                    .serve();
-            // `serve` stops reading once the socket is to end, but a client that does
-            // not read can hold it in a send: past a short grace it is dropped.
-            tokio::select! {
-                () = serving => {}
-                () = async {
-                    closer.token.cancelled().await;
-                    tokio::time::sleep(CLOSE_GRACE).await;
-                } => {}
+                        (None, _) => Ok(connection_data(&app, None, suspended)),
+                    }
+                })
+                .serve();
+                // `serve` stops reading once the socket is to end, but a client that does
+                // not read can hold it in a send: past a short grace it is dropped.
+                tokio::select! {
+                    () = serving => {}
+                    () = async {
+                        closer.token.cancelled().await;
+                        tokio::time::sleep(CLOSE_GRACE).await;
+                    } => {}
+                }
+                if let Some(ending) = closer.reason() {
+                    let close = sink.send(Message::Close(Some(ending.frame())));
+                    let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
+                }
+                closer.token.cancel();
+                timers.abort();
+                let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
             }
-            if let Some(ending) = closer.reason() {
-                let close = sink.send(Message::Close(Some(ending.frame())));
-                let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
-            }
-            closer.token.cancel();
-            timers.abort();
-            let _ = tokio::time::timeout(CLOSE_GRACE, sink.close()).await;
+            .instrument(span)
         })
 }
 

@@ -281,3 +281,73 @@ fn serve_refuses_a_media_secret_file_shorter_than_32_bytes() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `serve` and `worker` take every server setting; the other subcommands list only
+/// what they use, so their few options are easy to find.
+#[test]
+fn each_subcommand_lists_only_the_settings_it_uses() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_imagegraph"))
+            .args(args)
+            .arg("--help")
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let server_only = [
+        "--listen-addr",
+        "--max-upload-bytes",
+        "--openai-api-key",
+        "--workers",
+        "--rate-limit-costly-burst",
+        "--media-secret",
+        "--memory-budget-mb",
+        "--metrics-token",
+    ];
+    let database = ["--database-url", "--database-pool-size", "--data-dir"];
+    for command in [&["serve"][..], &["worker"]] {
+        let text = help(command);
+        for flag in server_only
+            .iter()
+            .chain(&database)
+            .chain(&["--storage-url"])
+        {
+            assert!(text.contains(flag), "{command:?} lacks {flag}:\n{text}");
+        }
+    }
+    let narrow: [(&[&str], &[&str]); 7] = [
+        (&["users"], &database),
+        (&["users", "create"], &database),
+        (&["users", "list"], &database),
+        (&["migrate"], &database),
+        (
+            &["gc"],
+            &[
+                "--database-url",
+                "--data-dir",
+                "--storage-url",
+                "--grace-secs",
+            ],
+        ),
+        (&["schema"], &[]),
+        (&["bench", "hpl"], &["--n", "--threads"]),
+    ];
+    for (command, expected) in narrow {
+        let text = help(command);
+        for flag in expected {
+            assert!(text.contains(flag), "{command:?} lacks {flag}:\n{text}");
+        }
+        for flag in server_only {
+            assert!(!text.contains(flag), "{command:?} lists {flag}:\n{text}");
+        }
+        assert!(text.contains("--log-format"), "{command:?}:\n{text}");
+        if !command.starts_with(&["gc"]) {
+            assert!(!text.contains("--storage-url"), "{command:?}:\n{text}");
+        }
+        if matches!(command, ["schema"] | ["bench", "hpl"]) {
+            assert!(!text.contains("--database-url"), "{command:?}:\n{text}");
+        }
+    }
+}

@@ -86,7 +86,7 @@ impl Db {
             let url = url.to_owned();
             async move {
                 let mut conn = AsyncPgConnection::establish(&url).await?;
-                conn.set_instrumentation(QueryCounter(counter));
+                conn.set_instrumentation(QueryCounter(counter, Default::default()));
                 Ok(conn)
             }
             .boxed()
@@ -137,12 +137,36 @@ impl Db {
     }
 }
 
-struct QueryCounter(Arc<AtomicU64>);
+/// Counts statements, and gives each a `db.statement` span (at `debug`: only a trace
+/// exporter asks for it) whose text is recorded without its parameters when it ends.
+struct QueryCounter(Arc<AtomicU64>, std::collections::VecDeque<tracing::Span>);
 
 impl Instrumentation for QueryCounter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                let span = tracing::debug_span!(
+                    "db.statement",
+                    db.system = "postgresql",
+                    db.statement = tracing::field::Empty,
+                    error = tracing::field::Empty,
+                );
+                if !span.is_disabled() {
+                    self.1.push_back(span);
+                }
+            }
+            // The finishing event carries the SQL alone; the starting one would format
+            // the parameters too. Pipelined statements finish in the order they began.
+            InstrumentationEvent::FinishQuery { query, error, .. } => {
+                if let Some(span) = self.1.pop_front() {
+                    span.record("db.statement", tracing::field::display(query));
+                    if let Some(error) = error {
+                        span.record("error", tracing::field::display(error));
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -76,6 +76,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        request_id -> Nullable<Text>,
+        traceparent -> Nullable<Text>,
     }
 }
 

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod origin;
 pub mod queue;
 mod runner;
 
@@ -24,7 +25,8 @@ use serde::de::DeserializeOwned;
 
 pub use backoff::backoff;
 use imagegraph_db::JobId;
-pub use runner::{Runner, WorkerConfig};
+pub use origin::{Origin, Scoped};
+pub use runner::{Runner, TraceHook, WorkerConfig};
 
 /// One kind of background work.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -98,12 +100,12 @@ impl From<diesel::result::Error> for JobError {
 }
 
 /// Queues `job` to run as soon as a worker is free; call it inside the transaction
-/// that creates the work.
+/// that creates the work. The job keeps the current [`Origin`].
 pub async fn enqueue<J: Job>(
     conn: &mut AsyncPgConnection,
     job: &J,
     max_attempts: i32,
 ) -> QueryResult<JobId> {
     let payload = serde_json::to_value(job).expect("job payloads serialise");
-    queue::insert(conn, J::KIND, payload, max_attempts).await
+    queue::insert(conn, J::KIND, payload, max_attempts, &Origin::current()).await
 }

@@ -29,6 +29,12 @@ pub struct ClaimedJob {
     /// Attempts it gets before it is given up.
     #[diesel(sql_type = Integer)]
     pub max_attempts: i32,
+    /// The request that enqueued it.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub request_id: Option<String>,
+    /// The trace it continues.
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub traceparent: Option<String>,
 }
 
 /// Inserts a job of `kind`; [`crate::enqueue`] is the typed way in.
@@ -37,6 +43,7 @@ pub async fn insert(
     kind: &str,
     payload: serde_json::Value,
     max_attempts: i32,
+    origin: &crate::Origin,
 ) -> QueryResult<JobId> {
     let id = JobId::new();
     diesel::insert_into(jobs::table)
@@ -45,6 +52,8 @@ pub async fn insert(
             jobs::kind.eq(kind),
             jobs::payload.eq(payload),
             jobs::max_attempts.eq(max_attempts),
+            jobs::request_id.eq(origin.request_id.as_deref()),
+            jobs::traceparent.eq(origin.traceparent.as_deref()),
         ))
         .execute(conn)
         .await?;
@@ -68,7 +77,7 @@ pub async fn claim(
            WHERE ((status = 'QUEUED' AND run_at <= now()) OR (status = 'RUNNING' AND locked_until < now())) \
              AND kind = ANY($3) \
            ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, kind, payload, attempts, max_attempts",
+         RETURNING id, kind, payload, attempts, max_attempts, request_id, traceparent",
     )
     .bind::<Text, _>(worker)
     .bind::<BigInt, _>(lease.as_millis() as i64)

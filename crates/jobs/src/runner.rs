@@ -13,6 +13,7 @@ use imagegraph_db::{Db, JobId};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::queue::{self, ClaimedJob};
 use crate::{Job, JobError, backoff};
@@ -43,7 +44,12 @@ pub struct Runner<C> {
     /// Notified when jobs are inserted (the application forwards the database's
     /// NOTIFY); idle workers wake on it.
     wake: Arc<Notify>,
+    trace: Option<TraceHook>,
 }
+
+/// Links a job's span to the trace of the request that enqueued it (given its stored
+/// `traceparent`), and returns the `traceparent` the job's own work continues.
+pub type TraceHook = fn(&tracing::Span, Option<&str>) -> Option<String>;
 
 impl<C: Clone + Send + Sync + 'static> Runner<C> {
     /// A runner with no job types yet.
@@ -54,7 +60,15 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
             config,
             handlers: HashMap::new(),
             wake,
+            trace: None,
         }
+    }
+
+    /// Continues traces through jobs (the application knows how traces are kept).
+    #[must_use]
+    pub fn with_trace_hook(mut self, hook: TraceHook) -> Self {
+        self.trace = Some(hook);
+        self
     }
 
     /// Runs jobs of type `J`; a runner claims only the kinds registered on it.
@@ -163,7 +177,33 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
         }
     }
 
+    /// Runs a job as work of the request that enqueued it: in a span carrying its
+    /// request id, with its origin current (so jobs it enqueues keep it too).
     async fn run_job(&self, worker: &str, job: ClaimedJob, shutdown: &CancellationToken) {
+        let span = tracing::info_span!(
+            "job",
+            job = %job.id,
+            kind = job.kind,
+            request_id = tracing::field::Empty,
+        );
+        if let Some(request_id) = &job.request_id {
+            span.record("request_id", request_id.as_str());
+        }
+        let traceparent = match self.trace {
+            Some(hook) => hook(&span, job.traceparent.as_deref()),
+            None => job.traceparent.clone(),
+        };
+        let origin = crate::Origin {
+            request_id: job.request_id.clone(),
+            traceparent,
+        };
+        origin
+            .scope(self.run_claimed(worker, job, shutdown))
+            .instrument(span)
+            .await;
+    }
+
+    async fn run_claimed(&self, worker: &str, job: ClaimedJob, shutdown: &CancellationToken) {
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
             // Unreachable: only registered kinds are claimed.
             self.settle(job.id, worker, Outcome::Release).await;

@@ -64,6 +64,7 @@ enum Rendered {
     Stored { bytes: Bytes, prepared: Prepared },
 }
 
+#[tracing::instrument(name = "edit", skip_all, fields(image = %request.image_id, instructions = request.instructions.len()))]
 pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edited> {
     let mut conn = app.db.conn().await?;
     let image = Image::find(&mut conn, request.image_id)
@@ -181,6 +182,7 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
 
 /// Plans instructions from a plain-language prompt with the planner model, checks
 /// them like user input, then edits as `edit` does.
+#[tracing::instrument(name = "edit_with_prompt", skip_all, fields(image = %image_id))]
 pub async fn edit_with_prompt(
     app: &App,
     viewer: &User,

@@ -69,8 +69,8 @@ impl QueryLimits {
         // spread afresh: 30 fragments each spreading the next twice cost 2^30 steps.
         // Counted here with memo; each field counts at least 1 toward complexity, so
         // this refuses nothing the complexity limit would let through.
-        let expanded = Expansion::new(document).of_document();
-        if expanded > self.max_complexity {
+        let size = Sizes::new(document).of_document();
+        if size.fields > self.max_complexity {
             return Err(self.complexity_refusal());
         }
         let aliases = count_aliases(document);
@@ -84,7 +84,7 @@ impl QueryLimits {
                 self.max_aliases,
             ));
         }
-        let depth = Depth::new(document).of_document();
+        let depth = size.depth;
         if depth > self.max_depth {
             return Err(refusal(
                 format!(
@@ -206,15 +206,32 @@ fn nesting(query: &str) -> usize {
     deepest
 }
 
-/// Fields once every fragment spread is replaced by its fragment (saturating), each
-/// fragment counted once and remembered.
-struct Expansion<'a> {
+/// The depth (leaving out introspection) and the number of fields of a selection once
+/// every fragment spread is replaced by its fragment (saturating).
+#[derive(Clone, Copy, Default)]
+struct Size {
+    depth: usize,
+    fields: usize,
+}
+
+impl Size {
+    /// Two selections side by side.
+    fn beside(self, other: Self) -> Self {
+        Self {
+            depth: self.depth.max(other.depth),
+            fields: self.fields.saturating_add(other.fields),
+        }
+    }
+}
+
+/// `Size`s of a document, each fragment measured once and remembered.
+struct Sizes<'a> {
     document: &'a ExecutableDocument,
-    fragments: HashMap<&'a Name, usize>,
+    fragments: HashMap<&'a Name, Size>,
     visiting: Vec<&'a Name>,
 }
 
-impl<'a> Expansion<'a> {
+impl<'a> Sizes<'a> {
     fn new(document: &'a ExecutableDocument) -> Self {
         Self {
             document,
@@ -223,18 +240,26 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    fn of_document(&mut self) -> usize {
+    fn of_document(&mut self) -> Size {
         let document = self.document;
-        document.operations.iter().fold(0, |sum, (_, op)| {
-            sum.saturating_add(self.of_set(&op.node.selection_set.node))
-        })
+        document
+            .operations
+            .iter()
+            .fold(Size::default(), |size, (_, op)| {
+                size.beside(self.of_set(&op.node.selection_set.node))
+            })
     }
 
-    fn of_set(&mut self, set: &'a SelectionSet) -> usize {
-        set.items.iter().fold(0usize, |sum, item| {
-            let count = match &item.node {
+    fn of_set(&mut self, set: &'a SelectionSet) -> Size {
+        set.items.iter().fold(Size::default(), |size, item| {
+            let item = match &item.node {
                 Selection::Field(field) => {
-                    1usize.saturating_add(self.of_set(&field.node.selection_set.node))
+                    let children = self.of_set(&field.node.selection_set.node);
+                    let introspection = field.node.name.node.starts_with("__");
+                    Size {
+                        depth: if introspection { 0 } else { 1 + children.depth },
+                        fields: children.fields.saturating_add(1),
+                    }
                 }
                 Selection::InlineFragment(fragment) => {
                     self.of_set(&fragment.node.selection_set.node)
@@ -243,86 +268,26 @@ impl<'a> Expansion<'a> {
                     self.of_fragment(&spread.node.fragment_name.node)
                 }
             };
-            sum.saturating_add(count)
+            size.beside(item)
         })
     }
 
-    fn of_fragment(&mut self, name: &'a Name) -> usize {
-        if let Some(count) = self.fragments.get(name) {
-            return *count;
+    fn of_fragment(&mut self, name: &'a Name) -> Size {
+        if let Some(size) = self.fragments.get(name) {
+            return *size;
         }
         // A cycle counts nothing here; validation refuses it.
         let Some(fragment) = self.document.fragments.get(name) else {
-            return 0;
+            return Size::default();
         };
         if self.visiting.contains(&name) {
-            return 0;
+            return Size::default();
         }
         self.visiting.push(name);
-        let count = self.of_set(&fragment.node.selection_set.node);
+        let size = self.of_set(&fragment.node.selection_set.node);
         self.visiting.pop();
-        self.fragments.insert(name, count);
-        count
-    }
-}
-
-struct Depth<'a> {
-    document: &'a ExecutableDocument,
-    fragments: HashMap<&'a Name, usize>,
-    visiting: Vec<&'a Name>,
-}
-
-impl<'a> Depth<'a> {
-    fn new(document: &'a ExecutableDocument) -> Self {
-        Self {
-            document,
-            fragments: HashMap::new(),
-            visiting: Vec::new(),
-        }
-    }
-
-    fn of_document(&mut self) -> usize {
-        let document = self.document;
-        document
-            .operations
-            .iter()
-            .map(|(_, op)| self.of_set(&op.node.selection_set.node))
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn of_set(&mut self, set: &'a SelectionSet) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(field) if field.node.name.node.starts_with("__") => 0,
-                Selection::Field(field) => 1 + self.of_set(&field.node.selection_set.node),
-                Selection::InlineFragment(fragment) => {
-                    self.of_set(&fragment.node.selection_set.node)
-                }
-                Selection::FragmentSpread(spread) => {
-                    self.of_fragment(&spread.node.fragment_name.node)
-                }
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn of_fragment(&mut self, name: &'a Name) -> usize {
-        if let Some(depth) = self.fragments.get(name) {
-            return *depth;
-        }
-        let Some(fragment) = self.document.fragments.get(name) else {
-            return 0;
-        };
-        if self.visiting.contains(&name) {
-            return 0;
-        }
-        self.visiting.push(name);
-        let depth = self.of_set(&fragment.node.selection_set.node);
-        self.visiting.pop();
-        self.fragments.insert(name, depth);
-        depth
+        self.fragments.insert(name, size);
+        size
     }
 }
 
@@ -359,7 +324,7 @@ mod tests {
 
     fn depth(query: &str) -> usize {
         let document = async_graphql::parser::parse_query(query).unwrap();
-        Depth::new(&document).of_document()
+        Sizes::new(&document).of_document().depth
     }
 
     #[test]

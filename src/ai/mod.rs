@@ -46,6 +46,9 @@ impl Usage {
 #[derive(Debug, Clone)]
 pub struct Description {
     pub text: String,
+    /// Normalised keywords (`text::tags`); empty from a server that answers only in
+    /// plain text.
+    pub tags: Vec<String>,
     pub usage: Usage,
 }
 

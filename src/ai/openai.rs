@@ -3,6 +3,7 @@
 //! client is rebuilt per call, drops status codes and headers (so no Retry-After), and
 //! cannot parse `b64_json` image answers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -76,6 +77,9 @@ impl std::fmt::Debug for OpenAiSettings {
 pub struct OpenAi {
     settings: OpenAiSettings,
     http: reqwest::Client,
+    /// Set once the vision model has refused `response_format` and accepted the same
+    /// request without it: later descriptions are asked in plain text at once.
+    plain_only: AtomicBool,
 }
 
 impl OpenAi {
@@ -85,7 +89,11 @@ impl OpenAi {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("imagegraph/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { settings, http })
+        Ok(Self {
+            settings,
+            http,
+            plain_only: AtomicBool::new(false),
+        })
     }
 
     pub fn vision_model(&self) -> &str {
@@ -132,21 +140,48 @@ impl OpenAi {
         };
         let request = ChatCompletionRequest::new(self.settings.vision_model.clone(), vec![message])
             .max_tokens(i64::from(self.settings.max_tokens));
-        let response = send(self.post("chat/completions").json(&request)).await?;
+        let plain =
+            serde_json::to_value(&request).map_err(|e| AiError::BadResponse(e.to_string()))?;
+        let structured = !self.plain_only.load(Ordering::Relaxed);
+        let response = if structured {
+            let mut body = plain.clone();
+            body["response_format"] = description_format();
+            match send_checked(self.post("chat/completions").json(&body)).await {
+                Ok(response) => response,
+                // A server that cannot do structured output refuses the request (400,
+                // or 422 from some OpenAI-compatible servers). Asked again without
+                // `response_format`, once; if that is accepted, this server is asked
+                // in plain text from now on (a refusal for another reason, such as the
+                // image, fails again and is reported as before).
+                Err((Some(StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY), err)) => {
+                    tracing::info!(error = ?err, "structured description refused; asking again in plain text");
+                    let response = send(self.post("chat/completions").json(&plain)).await?;
+                    if !self.plain_only.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            model = %self.settings.vision_model,
+                            "the vision model refuses structured output (response_format): descriptions are asked in plain text and carry no tags"
+                        );
+                    }
+                    response
+                }
+                Err((_, err)) => return Err(err),
+            }
+        } else {
+            send(self.post("chat/completions").json(&plain)).await?
+        };
         let body: ChatCompletionResponse = parse(response).await?;
-        let text = body
+        let content = body
             .choices
             .into_iter()
             .find_map(|choice| choice.message.content)
-            .map(|text| text.trim().to_owned())
-            .filter(|text| !text.is_empty())
-            .ok_or_else(|| AiError::BadResponse("no description in the answer".into()))?;
+            .unwrap_or_default();
+        let (text, tags) = read_description(&content)?;
         let usage = Usage {
             model: body.model,
             prompt_tokens: body.usage.prompt_tokens,
             completion_tokens: body.usage.completion_tokens,
         };
-        Ok(Description { text, usage })
+        Ok(Description { text, tags, usage })
     }
 
     /// Asks the planner model to call `tool` with arguments matching `schema`, and
@@ -245,6 +280,71 @@ impl OpenAi {
     }
 }
 
+/// The structured answer asked of the vision model: a description and at most 10
+/// short tags (OpenAI's structured outputs; OpenAI-compatible servers such as vLLM
+/// and Ollama accept the same `response_format`).
+fn description_format() -> serde_json::Value {
+    serde_json::json!({
+        "type": "json_schema",
+        "json_schema": {
+            "name": "image_description",
+            "strict": true,
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "description": {
+                        "type": "string",
+                        "description": "What the image shows, in one or a few sentences."
+                    },
+                    "tags": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "maxItems": crate::text::MAX_TAGS,
+                        "description": "Up to 10 short lower-case keywords (one or two words each): subjects, setting, colours, style."
+                    }
+                },
+                "required": ["description", "tags"],
+                "additionalProperties": false
+            }
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct StructuredDescription {
+    description: String,
+    #[serde(default)]
+    tags: Vec<serde_json::Value>,
+}
+
+/// The description and tags in a vision model's answer: the JSON object asked for
+/// (also inside a Markdown code fence, as some servers send it), or, from a server
+/// that answered in plain text, the whole text with no tags. Tags are normalised
+/// (`text::tags`); anything but strings among them is ignored.
+fn read_description(content: &str) -> Result<(String, Vec<String>), AiError> {
+    let content = content.trim();
+    let unfenced = content
+        .strip_prefix("```json")
+        .or_else(|| content.strip_prefix("```"))
+        .and_then(|rest| rest.strip_suffix("```"))
+        .map_or(content, str::trim);
+    let (text, tags) = if unfenced.starts_with('{') {
+        let answer: StructuredDescription = serde_json::from_str(unfenced).map_err(|_| {
+            AiError::BadResponse(
+                "the answer is not the JSON asked for (cut short? raise OPENAI_MAX_TOKENS)".into(),
+            )
+        })?;
+        let tags = crate::text::tags(answer.tags.iter().filter_map(serde_json::Value::as_str));
+        (answer.description.trim().to_owned(), tags)
+    } else {
+        (content.to_owned(), Vec::new())
+    };
+    if text.is_empty() {
+        return Err(AiError::BadResponse("no description in the answer".into()));
+    }
+    Ok((text, tags))
+}
+
 /// The size string each model family accepts for a shape.
 pub(super) fn size_for(model: &str, shape: Shape) -> &'static str {
     let dalle = model.starts_with("dall-e");
@@ -288,7 +388,17 @@ struct ErrorDetail {
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Result<Response, AiError> {
-    let response = request.send().await.map_err(|e| transport_error(&e))?;
+    send_checked(request).await.map_err(|(_, err)| err)
+}
+
+/// `send`, also telling the HTTP status of a refusal (`None`: no answer).
+async fn send_checked(
+    request: reqwest::RequestBuilder,
+) -> Result<Response, (Option<StatusCode>, AiError)> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| (None, transport_error(&e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -298,7 +408,7 @@ async fn send(request: reqwest::RequestBuilder) -> Result<Response, AiError> {
     let message = serde_json::from_str::<ErrorBody>(&body)
         .map(|b| b.error.message)
         .unwrap_or_else(|_| body.chars().take(MAX_ERROR_CHARS).collect());
-    Err(match status {
+    Err((Some(status), match status {
         StatusCode::TOO_MANY_REQUESTS => AiError::RateLimited { retry_after },
         s if s.is_server_error() => AiError::Unavailable(format!("HTTP {}", s.as_u16())),
         StatusCode::REQUEST_TIMEOUT => AiError::Timeout,
@@ -306,7 +416,7 @@ async fn send(request: reqwest::RequestBuilder) -> Result<Response, AiError> {
             AiError::Rejected(format!("the API key was not accepted: {message}"))
         }
         _ => AiError::Rejected(message.chars().take(MAX_ERROR_CHARS).collect()),
-    })
+    }))
 }
 
 async fn parse<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, AiError> {
@@ -359,6 +469,28 @@ mod tests {
         headers.insert("retry-after-ms", "150".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(150)));
         assert_eq!(retry_after(&header::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn descriptions_are_read_from_json_or_plain_text() {
+        let (text, tags) = read_description(
+            r#"{"description": " A red kite. ", "tags": ["Kite", "red", "kite", 3, "sky"]}"#,
+        )
+        .unwrap();
+        assert_eq!(text, "A red kite.");
+        assert_eq!(tags, ["kite", "red", "sky"]);
+        let (text, tags) =
+            read_description("```json\n{\"description\": \"Fenced.\", \"tags\": [\"a\"]}\n```")
+                .unwrap();
+        assert_eq!((text.as_str(), tags), ("Fenced.", vec!["a".to_owned()]));
+        let (text, tags) = read_description("  Just words about a dog.  ").unwrap();
+        assert_eq!((text.as_str(), tags.len()), ("Just words about a dog.", 0));
+        for bad in ["", "   ", r#"{"description": "cut sh"#, r#"{"tags": []}"#, r#"{"description": " "}"#] {
+            assert!(
+                matches!(read_description(bad), Err(AiError::BadResponse(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use std::marker::PhantomData;
 
 use imagegraph_db::models::{self, ById};
-use imagegraph_db::page::{Page, PageRequest};
+use imagegraph_db::page::{Cursor, Page, PageRequest, Rank};
 use imagegraph_db::{Db, ImageId};
 
 use super::types::{BenchmarkRun, Comment, Generation, Image, RowObject, User};
@@ -64,16 +64,24 @@ impl Loaders {
         loaders
     }
 
-    /// Splits a page of images with their owners, keeping the owners for `owner`.
+    /// Splits a page of images with their owners (and ranks), keeping the owners for
+    /// `owner`; each image comes with its key in the list.
     pub(crate) async fn with_owners(
         &self,
-        page: Page<(models::Image, models::User)>,
-    ) -> Page<Image> {
-        let (page, owners) = page.unzip();
-        self.users
-            .feed_many(owners.into_iter().map(|user| (user.id, User(user))))
-            .await;
-        page.map(Image)
+        page: Page<(models::Image, models::User, Option<Rank>)>,
+    ) -> Page<(Image, Cursor)> {
+        let mut owners = Vec::with_capacity(page.items.len());
+        let page = page.map(|(image, owner, rank)| {
+            owners.push((owner.id, User(owner)));
+            let key = Cursor {
+                created_at: image.created_at,
+                id: image.id.uuid(),
+                rank,
+            };
+            (Image(image), key)
+        });
+        self.users.feed_many(owners).await;
+        page
     }
 }
 

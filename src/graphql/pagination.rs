@@ -1,5 +1,7 @@
 //! Relay connections over keyset cursors. Cursors are opaque to clients: base64 of
-//! `v1:<created_at micros>:<id>`.
+//! `v1:<created_at micros>:<id>`, or `r1:<rank>:<created_at micros>:<id>` in a list
+//! ordered by relevance, the rank being the bits of the `real` PostgreSQL computed, in
+//! hex (exact both ways, where a decimal could round).
 
 use async_graphql::SimpleObject;
 use base64::Engine as _;
@@ -8,7 +10,7 @@ use chrono::DateTime;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use imagegraph_db::page::{Cursor, Direction, Page, PageRequest};
+use imagegraph_db::page::{Cursor, Direction, Page, PageRequest, Rank};
 
 pub struct Limits {
     pub default: i32,
@@ -25,11 +27,11 @@ pub const COMMENTS: Limits = Limits {
 };
 
 pub fn encode_cursor(cursor: Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "v1:{}:{}",
-        cursor.created_at.timestamp_micros(),
-        cursor.id
-    ))
+    let micros = cursor.created_at.timestamp_micros();
+    URL_SAFE_NO_PAD.encode(match cursor.rank {
+        None => format!("v1:{micros}:{}", cursor.id),
+        Some(rank) => format!("r1:{:08x}:{micros}:{}", rank.0.to_bits(), cursor.id),
+    })
 }
 
 pub fn decode_cursor(text: &str) -> Result<Cursor> {
@@ -41,14 +43,38 @@ pub fn decode_cursor(text: &str) -> Result<Cursor> {
     };
     let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
     let raw = std::str::from_utf8(&raw).map_err(|_| invalid())?;
-    let mut parts = raw.splitn(3, ':');
-    let (Some("v1"), Some(micros), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+    let (rank, rest) = if let Some(rest) = raw.strip_prefix("v1:") {
+        (None, rest)
+    } else if let Some(rest) = raw.strip_prefix("r1:") {
+        let (bits, rest) = rest.split_once(':').ok_or_else(invalid)?;
+        if bits.len() != 8 {
+            return Err(invalid());
+        }
+        let rank = f32::from_bits(u32::from_str_radix(bits, 16).map_err(|_| invalid())?);
+        // PostgreSQL's ranks are finite and never negative.
+        if !rank.is_finite() || rank.is_sign_negative() {
+            return Err(invalid());
+        }
+        (Some(Rank(rank)), rest)
+    } else {
         return Err(invalid());
     };
+    let (micros, id) = rest.split_once(':').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
     let created_at = DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
     let id = Uuid::parse_str(id).map_err(|_| invalid())?;
-    Ok(Cursor { created_at, id })
+    Ok(Cursor {
+        created_at,
+        id,
+        rank,
+    })
+}
+
+/// Which cursors a list takes: ranked ones only where it is ordered by relevance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ordering {
+    Newest,
+    Relevance,
 }
 
 /// Turns Relay arguments into a page request: `first`/`after` walks from the newest,
@@ -59,6 +85,19 @@ pub fn page_request(
     last: Option<i32>,
     before: Option<&str>,
     limits: &Limits,
+) -> Result<PageRequest> {
+    ordered_page_request(first, after, last, before, limits, Ordering::Newest)
+}
+
+/// `page_request` for a list in `ordering`: a cursor made for the other ordering is
+/// refused (its key would mean nothing here).
+pub fn ordered_page_request(
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+    limits: &Limits,
+    ordering: Ordering,
 ) -> Result<PageRequest> {
     let check = |name: &str, n: i32| {
         if n < 0 || n > limits.max {
@@ -90,10 +129,26 @@ pub fn page_request(
             after,
         )
     };
+    let cursor = cursor.map(decode_cursor).transpose()?;
+    if let Some(cursor) = &cursor {
+        match (ordering, cursor.rank) {
+            (Ordering::Newest, None) | (Ordering::Relevance, Some(_)) => {}
+            (Ordering::Newest, Some(_)) => {
+                return Err(Error::bad_input(
+                    "this cursor comes from a list ordered by RELEVANCE; this list is ordered by NEWEST",
+                ));
+            }
+            (Ordering::Relevance, None) => {
+                return Err(Error::bad_input(
+                    "this cursor comes from a list ordered by NEWEST; this list is ordered by RELEVANCE",
+                ));
+            }
+        }
+    }
     Ok(PageRequest {
         direction,
         limit: count.unwrap_or(i64::from(limits.default)),
-        cursor: cursor.map(decode_cursor).transpose()?,
+        cursor,
     })
 }
 
@@ -131,13 +186,29 @@ mod tests {
         let cursor = Cursor {
             created_at: DateTime::from_timestamp_micros(1_763_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
+            rank: None,
         };
         assert_eq!(decode_cursor(&encode_cursor(cursor)).unwrap(), cursor);
+        // Ranks come back bit for bit, however many digits a decimal would need.
+        for rank in [0.0f32, 0.1, 1.0 / 3.0, f32::MIN_POSITIVE, 1e-45, 123_456.79] {
+            let ranked = Cursor {
+                rank: Some(Rank(rank)),
+                ..cursor
+            };
+            let back = decode_cursor(&encode_cursor(ranked)).unwrap();
+            assert_eq!(back, ranked);
+            assert_eq!(back.rank.unwrap().0.to_bits(), rank.to_bits());
+        }
         for bad in [
             "",
             "!!!",
             "djE6eDp5",
             &URL_SAFE_NO_PAD.encode("v2:1:00000000-0000-0000-0000-000000000000"),
+            &URL_SAFE_NO_PAD.encode("r1:7fc00000:1:00000000-0000-0000-0000-000000000000"),
+            &URL_SAFE_NO_PAD.encode("r1:bf800000:1:00000000-0000-0000-0000-000000000000"),
+            &URL_SAFE_NO_PAD.encode("r1:7f800000:1:00000000-0000-0000-0000-000000000000"),
+            &URL_SAFE_NO_PAD.encode("r1:3f80:1:00000000-0000-0000-0000-000000000000"),
+            &URL_SAFE_NO_PAD.encode("r1:1:00000000-0000-0000-0000-000000000000"),
         ] {
             assert_eq!(
                 decode_cursor(bad).unwrap_err().code(),
@@ -175,7 +246,29 @@ mod tests {
         let c = encode_cursor(Cursor {
             created_at: DateTime::from_timestamp_micros(1).unwrap(),
             id: Uuid::nil(),
+            rank: None,
         });
+        let ranked = encode_cursor(Cursor {
+            created_at: DateTime::from_timestamp_micros(1).unwrap(),
+            id: Uuid::nil(),
+            rank: Some(Rank(0.5)),
+        });
+        // A cursor of one ordering is refused by the other.
+        assert!(page_request(None, Some(&c), None, None, &IMAGES).is_ok());
+        assert_eq!(
+            page_request(None, Some(&ranked), None, None, &IMAGES)
+                .unwrap_err()
+                .code(),
+            crate::error::ErrorCode::BadUserInput
+        );
+        let relevance = |cursor: &str| {
+            ordered_page_request(None, Some(cursor), None, None, &IMAGES, Ordering::Relevance)
+        };
+        assert!(relevance(&ranked).is_ok());
+        assert_eq!(
+            relevance(&c).unwrap_err().code(),
+            crate::error::ErrorCode::BadUserInput
+        );
         assert_eq!(
             page_request(Some(1), None, None, Some(&c), &IMAGES)
                 .unwrap_err()

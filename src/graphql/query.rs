@@ -1,11 +1,13 @@
 use async_graphql::{Context, ID, Object};
 
-use super::types::{BenchmarkRunConnection, ImageConnection, Node, TotalCount, node};
+use super::types::{
+    BenchmarkRunConnection, ImageConnection, ImageFilterInput, ImageOrderGql, Node, TotalCount,
+    node,
+};
 use super::{ContextExt as _, parse_id};
 use crate::error::{Error, Result};
-use crate::graphql::pagination::{self, page_request};
+use crate::graphql::pagination::{self, ordered_page_request, page_request};
 use crate::graphql::types::{BenchmarkRun, Comment, Generation, Image, User};
-use imagegraph_db::models::image::ImageFilter;
 use imagegraph_db::models::{self, ById as _};
 use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, ImageId};
 
@@ -73,33 +75,45 @@ impl Query {
         ))
     }
 
-    /// Every image, newest first; content kept by a REPLACE is not a new image and
-    /// is listed only under its image's `versions`.
+    /// Images, newest first or by relevance to a search; content kept by a REPLACE
+    /// is not a new image and is listed only under its image's `versions`.
     #[graphql(
         complexity = "super::limits::connection_complexity(first, last, &pagination::IMAGES, child_complexity)"
     )]
     async fn images(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only images matching every condition given.")] filter: Option<
+            ImageFilterInput,
+        >,
+        #[graphql(
+            desc = "NEWEST when left out; RELEVANCE only with `filter.search`. A cursor works only in the order that made it."
+        )]
+        order_by: Option<ImageOrderGql>,
         #[graphql(desc = "At most 30; default 10.")] first: Option<i32>,
         after: Option<String>,
         #[graphql(desc = "At most 30.")] last: Option<i32>,
         before: Option<String>,
     ) -> Result<ImageConnection> {
         ctx.viewer()?;
-        let request = page_request(
+        let filter = filter
+            .map(ImageFilterInput::into_filter)
+            .transpose()?
+            .unwrap_or_default();
+        let (order, ordering) = order_by.unwrap_or_default().for_filter(&filter)?;
+        let request = ordered_page_request(
             first,
             after.as_deref(),
             last,
             before.as_deref(),
             &pagination::IMAGES,
+            ordering,
         )?;
-        let filter = ImageFilter::default();
         let mut conn = ctx.app().db.conn().await?;
-        let page = models::Image::page(&mut conn, filter, &request).await?;
+        let page = models::Image::page(&mut conn, &filter, order, &request).await?;
         drop(conn);
         let page = ctx.loaders().with_owners(page).await;
-        Ok(ImageConnection::new(
+        Ok(ImageConnection::keyed(
             page,
             &request,
             TotalCount::Images(filter),

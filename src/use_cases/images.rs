@@ -197,6 +197,7 @@ pub async fn store_prepared(
         edits: new.edits,
         comment_count: 0,
         kept_from: None,
+        tags: Vec::new(),
     };
     let keys = [original_key(&image), thumbnail_key(&image)];
     let written = futures::future::try_join(

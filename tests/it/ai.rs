@@ -251,11 +251,16 @@ async fn a_400_fails_at_once_with_the_providers_message() {
         image["analysis"]["error"],
         "the AI provider refused the request: Invalid image: the image data you provided does not represent a valid image."
     );
-    assert_eq!(
-        requests_to(&server, "/chat/completions").await.len(),
-        1,
-        "no retry"
-    );
+    // Asked once more without `response_format` (a server without structured output
+    // would refuse that with a 400 too), then failed at once: no retry of the job.
+    let requests = requests_to(&server, "/chat/completions").await;
+    assert_eq!(requests.len(), 2, "no retry");
+    let sent: Vec<Value> = requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert!(sent[0]["response_format"].is_object());
+    assert!(sent[1]["response_format"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,6 +26,7 @@ mod replicas;
 mod request_ids;
 mod s3;
 mod schema;
+mod search;
 mod subscriptions;
 mod traces;
 mod usage_labels;

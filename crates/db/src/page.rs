@@ -1,5 +1,6 @@
-//! Keyset pagination on `(created_at, id)`, newest first. Cursor encoding is the API
-//! layer's business; here a cursor is just the key of a row.
+//! Keyset pagination on `(created_at, id)`, newest first, or on `(rank, created_at,
+//! id)` for lists ordered by relevance. Cursor encoding is the API layer's business;
+//! here a cursor is just the key of a row.
 
 use chrono::{DateTime, Utc};
 use diesel::expression::{
@@ -15,6 +16,28 @@ use uuid::Uuid;
 pub struct Cursor {
     pub created_at: DateTime<Utc>,
     pub id: Uuid,
+    /// The row's relevance rank, in a list ordered by relevance (then newest first).
+    pub rank: Option<Rank>,
+}
+
+/// A relevance rank (PostgreSQL `real`), compared and hashed by its bits: it travels
+/// through a cursor and back unchanged, so comparing it with the rank PostgreSQL
+/// computes again for the next page is exact.
+#[derive(Debug, Clone, Copy)]
+pub struct Rank(pub f32);
+
+impl PartialEq for Rank {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Rank {}
+
+impl std::hash::Hash for Rank {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,7 +76,8 @@ impl PageRequest {
     }
 }
 
-/// `(<table>.created_at, <table>.id) < ($1, $2)` (or `>` walking backwards). Unlike a
+/// `(<table>.created_at, <table>.id) < ($1, $2)` (or `>` walking backwards); a
+/// cursor's rank is not looked at here (see the image search). Unlike a
 /// `sql()` literal, diesel may keep it in its prepared-statement cache: a page deep
 /// in a list costs no extra parse and plan round trip.
 #[derive(Debug, Clone, Copy)]
@@ -65,9 +89,24 @@ pub struct Keyset {
 
 impl Keyset {
     fn operator(&self) -> &'static str {
-        match self.direction {
+        self.direction.keyset_operator()
+    }
+}
+
+impl Direction {
+    /// The row comparison that walks past a cursor in this direction.
+    pub fn keyset_operator(self) -> &'static str {
+        match self {
             Direction::Forward => "<",
             Direction::Backward => ">",
+        }
+    }
+
+    /// The SQL sort order of this direction's walk.
+    pub fn sql_order(self) -> &'static str {
+        match self {
+            Direction::Forward => "DESC",
+            Direction::Backward => "ASC",
         }
     }
 }

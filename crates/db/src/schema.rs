@@ -45,6 +45,9 @@ diesel::table! {
         edits -> Nullable<Jsonb>,
         comment_count -> Int4,
         kept_from -> Nullable<Uuid>,
+        tags -> Array<Text>,
+        // search_document (tsvector) is left out on purpose: triggers write it, and
+        // only the hand-built search statements in models/image.rs read it.
     }
 }
 

@@ -12,7 +12,7 @@ use imagegraph_db::models::image::ImageFilter;
 use imagegraph_db::page::{Cursor, Page, PageRequest};
 
 /// How to count the rows a connection walks over.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) enum TotalCount {
     Images(ImageFilter),
     /// A count already at hand (an image's comments, kept on its row).
@@ -26,7 +26,7 @@ impl TotalCount {
         match self {
             Self::Images(filter) => {
                 let mut conn = ctx.app().db.conn().await?;
-                Ok(models::Image::count(&mut conn, *filter).await?)
+                Ok(models::Image::count(&mut conn, filter).await?)
             }
             Self::BenchmarkRuns(owner) => {
                 let mut conn = ctx.app().db.conn().await?;
@@ -53,17 +53,33 @@ macro_rules! connection {
         }
 
         impl $connection {
+            /// A page ordered newest first: each node's key is its `(created_at, id)`.
+            #[allow(dead_code, reason = "images come with their keys")]
             pub(crate) fn new(page: Page<$node>, request: &PageRequest, total: TotalCount) -> Self {
-                let key = |node: &$node| Cursor {
-                    created_at: node.created_at,
-                    id: node.id.uuid(),
-                };
-                let page_info = PageInfo::new(&page, request, key);
+                let keyed = page.map(|node| {
+                    let key = Cursor {
+                        created_at: node.created_at,
+                        id: node.id.uuid(),
+                        rank: None,
+                    };
+                    (node, key)
+                });
+                Self::keyed(keyed, request, total)
+            }
+
+            /// A page whose nodes come with their keys (a relevance rank, say).
+            #[allow(dead_code, reason = "only images are ordered by anything but time")]
+            pub(crate) fn keyed(
+                page: Page<($node, Cursor)>,
+                request: &PageRequest,
+                total: TotalCount,
+            ) -> Self {
+                let page_info = PageInfo::new(&page, request, |(_, key)| *key);
                 let edges = page
                     .items
                     .into_iter()
-                    .map(|node| $edge {
-                        cursor: encode_cursor(key(&node)),
+                    .map(|(node, key)| $edge {
+                        cursor: encode_cursor(key),
                         node,
                     })
                     .collect();
@@ -101,7 +117,7 @@ connection!(
     ImageConnection,
     ImageEdge,
     Image,
-    "A page of images, newest first."
+    "A page of images, newest first or by relevance to a search."
 );
 connection!(
     CommentConnection,

@@ -11,7 +11,7 @@ use crate::graphql::pagination::{self, page_request};
 use crate::use_cases::images::{original_key, thumbnail_key};
 use imagegraph_db::models::{
     self,
-    image::{AnalysisStatus, ImageFilter, ImageSource},
+    image::{AnalysisStatus, ImageFilter, ImageOrder, ImageSource},
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,16 @@ pub enum ImageSourceGql {
     Edit,
 }
 
+impl From<ImageSourceGql> for ImageSource {
+    fn from(source: ImageSourceGql) -> Self {
+        match source {
+            ImageSourceGql::Upload => Self::Upload,
+            ImageSourceGql::Generation => Self::Generation,
+            ImageSourceGql::Edit => Self::Edit,
+        }
+    }
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "AnalysisStatus")]
 pub enum AnalysisStatusGql {
@@ -30,6 +40,18 @@ pub enum AnalysisStatusGql {
     Running,
     Succeeded,
     Failed,
+}
+
+impl From<AnalysisStatusGql> for AnalysisStatus {
+    fn from(status: AnalysisStatusGql) -> Self {
+        match status {
+            AnalysisStatusGql::NotRequested => Self::NotRequested,
+            AnalysisStatusGql::Pending => Self::Pending,
+            AnalysisStatusGql::Running => Self::Running,
+            AnalysisStatusGql::Succeeded => Self::Succeeded,
+            AnalysisStatusGql::Failed => Self::Failed,
+        }
+    }
 }
 
 /// Where the AI description of an image stands.
@@ -90,6 +112,13 @@ impl Image {
         self.description.as_deref()
     }
 
+    /// Keywords from the analysis: at most 10, lower case, each at most 32
+    /// characters. Empty until an analysis succeeds, and from a vision server that
+    /// answers only in plain text.
+    async fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
     async fn analysis(&self, ctx: &Context<'_>) -> Analysis {
         let may_read_error = ctx
             .viewer()
@@ -143,12 +172,14 @@ impl Image {
         let request = page_request(first, after.as_deref(), None, None, &pagination::IMAGES)?;
         let filter = ImageFilter {
             parent_id: Some(self.id),
+            ..ImageFilter::default()
         };
         let mut conn = ctx.app().db.conn().await?;
-        let page = models::Image::page(&mut conn, filter, &request).await?;
+        let page =
+            models::Image::page(&mut conn, &filter, ImageOrder::Newest, &request).await?;
         drop(conn);
         let page = ctx.loaders().with_owners(page).await;
-        Ok(ImageConnection::new(
+        Ok(ImageConnection::keyed(
             page,
             &request,
             TotalCount::Images(filter),

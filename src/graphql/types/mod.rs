@@ -8,6 +8,7 @@ mod connection;
 mod edit;
 mod generation;
 mod image;
+mod image_filter;
 pub(super) mod node;
 mod payloads;
 mod user;
@@ -18,6 +19,7 @@ pub(super) use edit::{
     EditImageInput, EditImagePayload, EditImageWithPromptInput, EditInstructionInput, instruction,
 };
 pub(super) use generation::GenerationShape;
+pub(super) use image_filter::{ImageFilterInput, ImageOrderGql};
 pub(super) use node::Node;
 pub(super) use payloads::*;
 

@@ -332,6 +332,7 @@ async fn replace(
     updated.edited_at = now;
     updated.edits = Some(edits);
     updated.description = None;
+    updated.tags = Vec::new();
     updated.analysis_model = None;
     updated.analysis_error = None;
     updated.analysis_completed_at = None;

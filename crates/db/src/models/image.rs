@@ -1,11 +1,17 @@
 use crate::ids::{ContentId, ImageId, UserId};
 use chrono::{DateTime, Utc};
+use diesel::dsl::{AsSelect, SqlTypeOf};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{
+    Array, BigInt, Float4, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::models::User;
-use crate::page::{Direction, Page, PageRequest};
-use crate::schema::{images, users};
+use crate::page::{Page, PageRequest, Rank};
+use crate::schema::images;
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -57,26 +63,241 @@ pub struct Image {
     /// Set on the previous content that a REPLACE kept: the image it was kept from.
     /// Such a row is history, never a new image in the feed, and goes with that image.
     pub kept_from: Option<ImageId>,
+    /// Normalised keywords from the analysis (at most 10, lower case).
+    pub tags: Vec<String>,
 }
 
-/// Which images a list walks over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// Which images a list walks over. Every condition given must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ImageFilter {
     /// Only images derived from this one (its versions, kept content included);
     /// without it, only images that are not kept content (the feed).
     pub parent_id: Option<ImageId>,
+    /// Full-text search (`websearch_to_tsquery` syntax) over description, prompt, tags
+    /// and comments. The caller checks it is not blank.
+    pub search: Option<String>,
+    /// Images carrying every one of these tags (normalised by the caller).
+    pub tags: Vec<String>,
+    pub owner_id: Option<UserId>,
+    pub source: Option<ImageSource>,
+    pub analysis_status: Option<AnalysisStatus>,
+    /// Uploaded strictly after this instant.
+    pub uploaded_after: Option<DateTime<Utc>>,
+    /// Uploaded strictly before this instant.
+    pub uploaded_before: Option<DateTime<Utc>>,
 }
 
-impl ImageFilter {
-    fn apply<'a>(
-        &self,
-        query: images::BoxedQuery<'a, diesel::pg::Pg>,
-    ) -> images::BoxedQuery<'a, diesel::pg::Pg> {
-        match self.parent_id {
-            Some(parent) => query.filter(images::parent_id.eq(parent)),
-            None => query.filter(images::kept_from.is_null()),
+/// The order of a list of images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ImageOrder {
+    /// Newest first, on `(created_at, id)`.
+    #[default]
+    Newest,
+    /// Best match of the filter's search first (then newest), on `(rank, created_at,
+    /// id)`. Only with a search.
+    Relevance,
+}
+
+/// The rank of an image for the search in hand, written the same way in the select
+/// list, the order and the keyset: the rank a cursor carries compares exactly with
+/// the one computed for the next page. `ts_rank_cd` answers `real`.
+const RANK: &str = "ts_rank_cd(images.search_document, search.query)";
+
+/// `FROM ... WHERE ...` of a list of images: the images (with their owners when
+/// `with_owners`), the search's query once per statement (`search.query`), and the
+/// filter's conditions. Every value is a bind parameter: one statement per shape of
+/// filter, which diesel keeps prepared.
+struct FromWhere<'a> {
+    filter: &'a ImageFilter,
+    with_owners: bool,
+}
+
+impl FromWhere<'_> {
+    fn walk<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let filter = self.filter;
+        out.push_sql(" FROM images");
+        if self.with_owners {
+            out.push_sql(" JOIN users ON users.id = images.owner_id");
+        }
+        if let Some(search) = &filter.search {
+            out.push_sql(" CROSS JOIN websearch_to_tsquery('english', ");
+            out.push_bind_param::<Text, _>(search)?;
+            out.push_sql(") AS search(query)");
+        }
+        match &filter.parent_id {
+            Some(parent) => {
+                out.push_sql(" WHERE images.parent_id = ");
+                out.push_bind_param::<SqlUuid, _>(parent)?;
+            }
+            None => out.push_sql(" WHERE images.kept_from IS NULL"),
+        }
+        if filter.search.is_some() {
+            out.push_sql(" AND images.search_document @@ search.query");
+        }
+        if !filter.tags.is_empty() {
+            out.push_sql(" AND images.tags @> ");
+            out.push_bind_param::<Array<Text>, _>(&filter.tags)?;
+        }
+        if let Some(owner) = &filter.owner_id {
+            out.push_sql(" AND images.owner_id = ");
+            out.push_bind_param::<SqlUuid, _>(owner)?;
+        }
+        if let Some(source) = &filter.source {
+            out.push_sql(" AND images.source = ");
+            out.push_bind_param::<Text, _>(source)?;
+        }
+        if let Some(status) = &filter.analysis_status {
+            out.push_sql(" AND images.analysis_status = ");
+            out.push_bind_param::<Text, _>(status)?;
+        }
+        if let Some(after) = &filter.uploaded_after {
+            out.push_sql(" AND images.created_at > ");
+            out.push_bind_param::<Timestamptz, _>(after)?;
+        }
+        if let Some(before) = &filter.uploaded_before {
+            out.push_sql(" AND images.created_at < ");
+            out.push_bind_param::<Timestamptz, _>(before)?;
+        }
+        Ok(())
+    }
+}
+
+/// One page of images with their owners (and ranks, ordered by relevance): built by
+/// hand, like the comment pages, so that diesel keeps it prepared.
+struct ImagePage<'a> {
+    from_where: FromWhere<'a>,
+    order: ImageOrder,
+    req: &'a PageRequest,
+    /// One more than the page, to learn whether another follows.
+    limit: i64,
+    images: AsSelect<Image, Pg>,
+    users: AsSelect<User, Pg>,
+}
+
+impl<'a> ImagePage<'a> {
+    fn new(filter: &'a ImageFilter, order: ImageOrder, req: &'a PageRequest) -> Self {
+        Self {
+            from_where: FromWhere {
+                filter,
+                with_owners: true,
+            },
+            order,
+            req,
+            limit: req.limit + 1,
+            images: Image::as_select(),
+            users: User::as_select(),
         }
     }
+}
+
+impl QueryFragment<Pg> for ImagePage<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let ranked = self.order == ImageOrder::Relevance;
+        if ranked && self.from_where.filter.search.is_none() {
+            return Err(diesel::result::Error::QueryBuilderError(
+                "relevance order needs a search".into(),
+            ));
+        }
+        out.push_sql("SELECT ");
+        self.images.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.users.walk_ast(out.reborrow())?;
+        if ranked {
+            out.push_sql(&format!(", {RANK}"));
+        } else {
+            out.push_sql(", NULL::real");
+        }
+        self.from_where.walk(out.reborrow())?;
+        if let Some(cursor) = &self.req.cursor {
+            let operator = self.req.direction.keyset_operator();
+            match (ranked, &cursor.rank) {
+                (true, Some(rank)) => {
+                    out.push_sql(&format!(
+                        " AND ({RANK}, images.created_at, images.id) {operator} ("
+                    ));
+                    out.push_bind_param::<Float4, _>(&rank.0)?;
+                    out.push_sql(", ");
+                }
+                (false, None) => {
+                    out.push_sql(&format!(
+                        " AND (images.created_at, images.id) {operator} ("
+                    ));
+                }
+                _ => {
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        "a cursor of another order".into(),
+                    ));
+                }
+            }
+            out.push_bind_param::<Timestamptz, _>(&cursor.created_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<SqlUuid, _>(&cursor.id)?;
+            out.push_sql(")");
+        }
+        let order = self.req.direction.sql_order();
+        out.push_sql(" ORDER BY ");
+        if ranked {
+            out.push_sql(&format!("{RANK} {order}, "));
+        }
+        out.push_sql(&format!(
+            "images.created_at {order}, images.id {order} LIMIT "
+        ));
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        Ok(())
+    }
+}
+
+impl QueryId for ImagePage<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for ImagePage<'_> {
+    type SqlType = (
+        SqlTypeOf<AsSelect<Image, Pg>>,
+        SqlTypeOf<AsSelect<User, Pg>>,
+        Nullable<Float4>,
+    );
+}
+
+/// `count(*)` of the images a filter lets through.
+struct ImageCount<'a> {
+    from_where: FromWhere<'a>,
+}
+
+impl QueryFragment<Pg> for ImageCount<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT count(*)");
+        self.from_where.walk(out.reborrow())
+    }
+}
+
+impl QueryId for ImageCount<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for ImageCount<'_> {
+    type SqlType = BigInt;
+}
+
+/// `EXPLAIN (ANALYZE, BUFFERS)` of a statement, one line of plan per row.
+struct Explain<T>(T);
+
+impl<T: QueryFragment<Pg>> QueryFragment<Pg> for Explain<T> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("EXPLAIN (ANALYZE, BUFFERS) ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<T> QueryId for Explain<T> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<T> Query for Explain<T> {
+    type SqlType = Text;
 }
 
 impl Image {
@@ -89,37 +310,42 @@ impl Image {
     }
 
     /// A page of images with their owners, in one statement: every list shows who
-    /// posted each image.
+    /// posted each image. Ordered by relevance, each row's cursor carries its rank.
+    /// The request's cursor must be of the same order (the API layer checks).
     pub async fn page(
         conn: &mut AsyncPgConnection,
-        filter: ImageFilter,
+        filter: &ImageFilter,
+        order: ImageOrder,
         req: &PageRequest,
-    ) -> QueryResult<Page<(Image, User)>> {
-        let mut query = images::table
-            .inner_join(users::table)
-            .select((Image::as_select(), User::as_select()))
-            .into_boxed();
-        query = match filter.parent_id {
-            Some(parent) => query.filter(images::parent_id.eq(parent)),
-            None => query.filter(images::kept_from.is_null()),
-        };
-        if let Some(keyset) = req.cursor_filter("images") {
-            query = query.filter(keyset);
-        }
-        query = match req.direction {
-            Direction::Forward => query.order((images::created_at.desc(), images::id.desc())),
-            Direction::Backward => query.order((images::created_at.asc(), images::id.asc())),
-        };
-        let rows = query.limit(req.limit + 1).load(conn).await?;
+    ) -> QueryResult<Page<(Image, User, Option<Rank>)>> {
+        let rows: Vec<(Image, User, Option<f32>)> =
+            ImagePage::new(filter, order, req).load(conn).await?;
+        let rows = rows
+            .into_iter()
+            .map(|(image, user, rank)| (image, user, rank.map(Rank)))
+            .collect();
         Ok(Page::from_rows(rows, req))
     }
 
-    pub async fn count(conn: &mut AsyncPgConnection, filter: ImageFilter) -> QueryResult<i64> {
-        filter
-            .apply(images::table.into_boxed())
-            .count()
-            .get_result(conn)
-            .await
+    /// The plan PostgreSQL runs for `page`, executed (`EXPLAIN (ANALYZE, BUFFERS)`).
+    pub async fn explain_page(
+        conn: &mut AsyncPgConnection,
+        filter: &ImageFilter,
+        order: ImageOrder,
+        req: &PageRequest,
+    ) -> QueryResult<Vec<String>> {
+        Explain(ImagePage::new(filter, order, req)).load(conn).await
+    }
+
+    pub async fn count(conn: &mut AsyncPgConnection, filter: &ImageFilter) -> QueryResult<i64> {
+        ImageCount {
+            from_where: FromWhere {
+                filter,
+                with_owners: false,
+            },
+        }
+        .get_result(conn)
+        .await
     }
 
     /// Moves an unfinished analysis (PENDING or RUNNING) to `status`; false when no
@@ -129,6 +355,7 @@ impl Image {
         id: ImageId,
         status: AnalysisStatus,
         description: Option<&str>,
+        tags: &[String],
         error: Option<&str>,
     ) -> QueryResult<bool> {
         let unfinished = [AnalysisStatus::Pending, AnalysisStatus::Running];
@@ -143,6 +370,7 @@ impl Image {
                     .set((
                         images::analysis_status.eq(status),
                         images::description.eq(description),
+                        images::tags.eq(tags),
                         images::analysis_error.eq(error),
                         images::analysis_completed_at.eq(Some(Utc::now())),
                     ))
@@ -207,6 +435,7 @@ impl Image {
             images::edited_at.eq(updated.edited_at),
             images::edits.eq(&updated.edits),
             images::description.eq(&updated.description),
+            images::tags.eq(&updated.tags),
             images::analysis_status.eq(updated.analysis_status),
             images::analysis_model.eq(&updated.analysis_model),
             images::analysis_error.eq(&updated.analysis_error),

@@ -161,7 +161,11 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
         "\nsearch {:?} + tag {:?}, first 10 with 5 comments each{}, {} images; {} s per row{}",
         args.search,
         args.tag,
-        if args.total_count { " and totalCount" } else { "" },
+        if args.total_count {
+            " and totalCount"
+        } else {
+            ""
+        },
         args.images,
         args.seconds,
         if args.quick { " (quick mode)" } else { "" }

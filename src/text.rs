@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn tags_are_normalised_bounded_and_deduplicated() {
-        assert_eq!(tag("  Golden   Retriever ").as_deref(), Some("golden retriever"));
+        assert_eq!(
+            tag("  Golden   Retriever ").as_deref(),
+            Some("golden retriever")
+        );
         assert_eq!(tag("#Sunset").as_deref(), Some("sunset"));
         assert_eq!(tag("ÉTÉ").as_deref(), Some("été"));
         assert_eq!(tag(&"x".repeat(32)).map(|t| t.len()), Some(32));

@@ -149,7 +149,11 @@ impl Facts {
         if let brightness @ ("dark" | "bright") = self.brightness() {
             tags.push(brightness);
         }
-        tags.push(if self.sharpness > 500.0 { "sharp" } else { "soft" });
+        tags.push(if self.sharpness > 500.0 {
+            "sharp"
+        } else {
+            "soft"
+        });
         crate::text::tags(tags)
     }
 }
@@ -234,7 +238,10 @@ mod tests {
         assert!(tags.contains(&"portrait".to_owned()) && tags.contains(&"sharp".to_owned()));
         assert!(tags.contains(&"white".to_owned()) && tags.contains(&"black".to_owned()));
         let night = DynamicImage::ImageRgb8(RgbImage::from_pixel(50, 50, Rgb([15, 15, 30])));
-        assert_eq!(Facts::of(&night).tags(), ["black", "square", "dark", "soft"]);
+        assert_eq!(
+            Facts::of(&night).tags(),
+            ["black", "square", "dark", "soft"]
+        );
         let snow = DynamicImage::ImageRgb8(RgbImage::from_pixel(40, 40, Rgb([250, 250, 250])));
         assert!(Facts::of(&snow).tags().contains(&"bright".to_owned()));
     }

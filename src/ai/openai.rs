@@ -408,15 +408,18 @@ async fn send_checked(
     let message = serde_json::from_str::<ErrorBody>(&body)
         .map(|b| b.error.message)
         .unwrap_or_else(|_| body.chars().take(MAX_ERROR_CHARS).collect());
-    Err((Some(status), match status {
-        StatusCode::TOO_MANY_REQUESTS => AiError::RateLimited { retry_after },
-        s if s.is_server_error() => AiError::Unavailable(format!("HTTP {}", s.as_u16())),
-        StatusCode::REQUEST_TIMEOUT => AiError::Timeout,
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            AiError::Rejected(format!("the API key was not accepted: {message}"))
-        }
-        _ => AiError::Rejected(message.chars().take(MAX_ERROR_CHARS).collect()),
-    }))
+    Err((
+        Some(status),
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => AiError::RateLimited { retry_after },
+            s if s.is_server_error() => AiError::Unavailable(format!("HTTP {}", s.as_u16())),
+            StatusCode::REQUEST_TIMEOUT => AiError::Timeout,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                AiError::Rejected(format!("the API key was not accepted: {message}"))
+            }
+            _ => AiError::Rejected(message.chars().take(MAX_ERROR_CHARS).collect()),
+        },
+    ))
 }
 
 async fn parse<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, AiError> {
@@ -485,7 +488,13 @@ mod tests {
         assert_eq!((text.as_str(), tags), ("Fenced.", vec!["a".to_owned()]));
         let (text, tags) = read_description("  Just words about a dog.  ").unwrap();
         assert_eq!((text.as_str(), tags.len()), ("Just words about a dog.", 0));
-        for bad in ["", "   ", r#"{"description": "cut sh"#, r#"{"tags": []}"#, r#"{"description": " "}"#] {
+        for bad in [
+            "",
+            "   ",
+            r#"{"description": "cut sh"#,
+            r#"{"tags": []}"#,
+            r#"{"description": " "}"#,
+        ] {
             assert!(
                 matches!(read_description(bad), Err(AiError::BadResponse(_))),
                 "{bad}"

@@ -80,6 +80,10 @@ impl Query {
     #[graphql(
         complexity = "super::limits::connection_complexity(first, last, &pagination::IMAGES, child_complexity)"
     )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is an argument of the GraphQL field"
+    )]
     async fn images(
         &self,
         ctx: &Context<'_>,

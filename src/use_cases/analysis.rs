@@ -58,7 +58,7 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
     let Some(image) = Image::find(&mut conn, image_id).await? else {
         return Ok(()); // Deleted meanwhile: nothing to describe.
     };
-    if !Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Running, None, &[], None).await? {
+    if !Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Running, None, None).await? {
         return Ok(()); // Already finished by an earlier run.
     }
     Image::set_analysis_model(&mut conn, image_id, app.ai.vision_model()).await?;
@@ -99,10 +99,10 @@ pub(crate) async fn run(app: &App, image_id: ImageId) -> Result<(), JobError> {
     let mut conn = app.db.conn().await.map_err(Error::from)?;
 
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        let text = description.text.as_str();
-        let tags = &description.tags;
-        let succeeded = AnalysisStatus::Succeeded;
-        if Image::advance_analysis(conn, image_id, succeeded, Some(text), tags, None).await? {
+        let described = Some((description.text.as_str(), description.tags.as_slice()));
+        if Image::advance_analysis(conn, image_id, AnalysisStatus::Succeeded, described, None)
+            .await?
+        {
             Image::set_analysis_model(conn, image_id, &description.usage.model).await?;
             events::publish(conn, &Event::AnalysisCompleted { image_id }).await?;
         }
@@ -134,7 +134,7 @@ async fn fit_for_vision(
 /// Between attempts the analysis shows as pending again.
 pub(crate) async fn retrying(app: &App, image_id: ImageId) -> Result<()> {
     let mut conn = app.db.conn().await?;
-    Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Pending, None, &[], None).await?;
+    Image::advance_analysis(&mut conn, image_id, AnalysisStatus::Pending, None, None).await?;
     Ok(())
 }
 
@@ -142,7 +142,7 @@ pub(crate) async fn retrying(app: &App, image_id: ImageId) -> Result<()> {
 pub(crate) async fn give_up(app: &App, image_id: ImageId, message: &str) -> Result<()> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        if Image::advance_analysis(conn, image_id, AnalysisStatus::Failed, None, &[], Some(message))
+        if Image::advance_analysis(conn, image_id, AnalysisStatus::Failed, None, Some(message))
             .await?
         {
             events::publish(conn, &Event::AnalysisCompleted { image_id }).await?;

@@ -72,11 +72,7 @@ async fn users(t: &TestApp) -> Vec<User> {
 }
 
 async fn user(t: &TestApp, name: &str) -> User {
-    users(t)
-        .await
-        .into_iter()
-        .find(|u| u.name == name)
-        .unwrap()
+    users(t).await.into_iter().find(|u| u.name == name).unwrap()
 }
 
 async fn template_image(t: &TestApp) -> Image {
@@ -181,7 +177,9 @@ async fn a_structured_vision_answer_gives_normalised_tags_that_search_finds_at_o
     // Lower case, trimmed, repeats, empties and over-long ones gone, at most 10.
     assert_eq!(
         image["tags"],
-        json!(["kite", "beach", "red", "sky", "sand", "wind", "summer", "clouds", "sea", "gulls"])
+        json!([
+            "kite", "beach", "red", "sky", "sand", "wind", "summer", "clouds", "sea", "gulls"
+        ])
     );
 
     let requests = chat_requests(&server).await;
@@ -200,7 +198,11 @@ async fn a_structured_vision_answer_gives_normalised_tags_that_search_finds_at_o
         found(&t, json!({ "tags": ["Kite", "sea"] })).await,
         described
     );
-    assert!(found(&t, json!({ "tags": ["kite", "dog"] })).await.is_empty());
+    assert!(
+        found(&t, json!({ "tags": ["kite", "dog"] }))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -260,7 +262,10 @@ async fn a_server_refusing_structured_output_is_asked_again_in_plain_text_then_p
     // Remembered: the next analysis goes straight to plain text.
     let second = t.upload_png_analyzed(&t.alice.token, true).await;
     t.run_jobs().await;
-    assert_eq!(image_state(&t, &second).await["description"], "A plain answer.");
+    assert_eq!(
+        image_state(&t, &second).await["description"],
+        "A plain answer."
+    );
     assert_eq!(chat_requests(&server).await.len(), 3);
 }
 
@@ -288,8 +293,14 @@ async fn the_offline_describer_tags_what_the_pixels_show() {
         .map(|t| t.as_str().unwrap())
         .collect();
     assert_eq!(tags[0], "red", "the dominant colour first: {tags:?}");
-    assert!(tags.contains(&"landscape") && tags.contains(&"soft"), "{tags:?}");
-    assert!(!tags.contains(&"dark") && !tags.contains(&"portrait"), "{tags:?}");
+    assert!(
+        tags.contains(&"landscape") && tags.contains(&"soft"),
+        "{tags:?}"
+    );
+    assert!(
+        !tags.contains(&"dark") && !tags.contains(&"portrait"),
+        "{tags:?}"
+    );
     let image = image_state(&t, &dark).await;
     assert_eq!(image["tags"], json!(["black", "portrait", "dark", "soft"]));
 
@@ -455,7 +466,11 @@ async fn search_covers_description_prompt_tags_and_comments_in_web_search_syntax
         strings(&["A red fox in the snow"])
     );
     // Punctuation a parser could choke on is only text here.
-    assert!(found(&t, search("'); DROP TABLE images; --")).await.is_empty());
+    assert!(
+        found(&t, search("'); DROP TABLE images; --"))
+            .await
+            .is_empty()
+    );
     assert!(found(&t, search("!!! & | :* ((")).await.is_empty());
     assert_eq!(t.count_rows("images").await, 5);
 }
@@ -537,7 +552,11 @@ async fn every_filter_field_alone_and_combined() {
         "strictly before"
     );
     assert_eq!(
-        found(&t, json!({ "uploadedAfter": at(10), "uploadedBefore": at(30) })).await,
+        found(
+            &t,
+            json!({ "uploadedAfter": at(10), "uploadedBefore": at(30) })
+        )
+        .await,
         strings(&["bob sunset two"]),
         "strictly after"
     );
@@ -552,9 +571,12 @@ async fn every_filter_field_alone_and_combined() {
         strings(&["bob sunset two"])
     );
     assert!(
-        found(&t, json!({ "search": "sunset", "ownerId": bob_id, "source": "UPLOAD" }))
-            .await
-            .is_empty()
+        found(
+            &t,
+            json!({ "search": "sunset", "ownerId": bob_id, "source": "UPLOAD" })
+        )
+        .await
+        .is_empty()
     );
     assert!(
         found(&t, json!({ "tags": ["sunset", "sea"], "ownerId": bob_id }))
@@ -634,9 +656,17 @@ async fn a_filtered_search_pages_through_every_match_once_in_both_orders() {
     let tied_at = 5;
     for (i, (description, tags, comment)) in [
         ("a lantern by the door", vec!["night"], None),
-        ("lantern lantern lantern, and a lantern", vec!["night"], None),
+        (
+            "lantern lantern lantern, and a lantern",
+            vec!["night"],
+            None,
+        ),
         ("a quiet street", vec!["night", "lantern"], None),
-        ("a quiet street at dusk", vec!["night"], Some("that lantern is lovely")),
+        (
+            "a quiet street at dusk",
+            vec!["night"],
+            Some("that lantern is lovely"),
+        ),
         ("same lantern", vec!["night"], None),
         ("same lantern", vec!["night"], None),
         ("same lantern", vec!["night"], None),
@@ -645,7 +675,11 @@ async fn a_filtered_search_pages_through_every_match_once_in_both_orders() {
     .into_iter()
     .enumerate()
     {
-        let seconds = if description == "same lantern" { tied_at } else { i as i64 + 10 };
+        let seconds = if description == "same lantern" {
+            tied_at
+        } else {
+            i as i64 + 10
+        };
         let image = insert_image(&t, &template, seconds, description, |img| {
             img.tags = tags.into_iter().map(str::to_owned).collect();
         })
@@ -679,9 +713,15 @@ async fn a_filtered_search_pages_through_every_match_once_in_both_orders() {
         // Pages of two, with a better and newer match inserted after the first page:
         // it lands before the cursor, so the walk neither repeats nor skips.
         let newcomer = async || {
-            insert_image(&t, &template, 100, "lantern lantern lantern lantern", |img| {
-                img.tags = vec!["night".into(), "lantern".into()];
-            })
+            insert_image(
+                &t,
+                &template,
+                100,
+                "lantern lantern lantern lantern",
+                |img| {
+                    img.tags = vec!["night".into(), "lantern".into()];
+                },
+            )
             .await;
         };
         let walked = walk_forward(&t, &filter, order, 2, newcomer).await;
@@ -693,14 +733,13 @@ async fn a_filtered_search_pages_through_every_match_once_in_both_orders() {
 
         // Backwards the walk gives the same order (the newcomer now included).
         let backward = walk_backward(&t, &filter, order, 2).await;
-        let everything = ids(
-            &t.gql(
+        let everything = ids(&t
+            .gql(
                 &t.bob.token,
                 SEARCH,
                 json!({ "filter": filter, "order": order, "first": 30 }),
             )
-            .await,
-        );
+            .await);
         assert_eq!(backward, everything, "{order}");
         assert_eq!(everything.len(), 8);
         // Take the newcomer out again for the next order.
@@ -730,7 +769,11 @@ async fn a_filtered_search_pages_through_every_match_once_in_both_orders() {
         .iter()
         .map(|e| e["node"]["description"].as_str().unwrap())
         .collect();
-    assert_eq!(descriptions.last(), Some(&"a quiet street at dusk"), "{descriptions:?}");
+    assert_eq!(
+        descriptions.last(),
+        Some(&"a quiet street at dusk"),
+        "{descriptions:?}"
+    );
     assert!(
         descriptions[..2].contains(&"a quiet street")
             && descriptions[..2].contains(&"lantern lantern lantern, and a lantern"),
@@ -743,7 +786,11 @@ async fn a_filtered_search_pages_through_every_match_once_in_both_orders() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(tied.len(), 3);
-    assert_eq!(tied[2] - tied[0], 2, "equal ranks stay together: {descriptions:?}");
+    assert_eq!(
+        tied[2] - tied[0],
+        2,
+        "equal ranks stay together: {descriptions:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -754,14 +801,26 @@ async fn bad_search_input_is_refused_naming_the_field() {
     let cases = [
         (json!({ "filter": { "search": "" } }), "filter.search"),
         (json!({ "filter": { "search": " \t\n " } }), "filter.search"),
-        (json!({ "filter": { "search": "\u{200B}" } }), "filter.search"),
-        (json!({ "filter": { "search": "x".repeat(501) } }), "filter.search"),
-        (json!({ "filter": { "search": "a\u{0}b" } }), "filter.search"),
+        (
+            json!({ "filter": { "search": "\u{200B}" } }),
+            "filter.search",
+        ),
+        (
+            json!({ "filter": { "search": "x".repeat(501) } }),
+            "filter.search",
+        ),
+        (
+            json!({ "filter": { "search": "a\u{0}b" } }),
+            "filter.search",
+        ),
         (
             json!({ "filter": { "tags": (0..11).map(|i| format!("t{i}")).collect::<Vec<_>>() } }),
             "filter.tags",
         ),
-        (json!({ "filter": { "tags": ["x".repeat(33)] } }), "filter.tags"),
+        (
+            json!({ "filter": { "tags": ["x".repeat(33)] } }),
+            "filter.tags",
+        ),
         (json!({ "filter": { "tags": ["  "] } }), "filter.tags"),
         (json!({ "order": "RELEVANCE" }), "orderBy"),
         (
@@ -792,7 +851,11 @@ async fn bad_search_input_is_refused_naming_the_field() {
     let longest = format!("kettle {}", "x".repeat(493));
     assert_eq!(longest.chars().count(), 500);
     let body = t
-        .gql(&t.alice.token, SEARCH, json!({ "filter": { "search": longest } }))
+        .gql(
+            &t.alice.token,
+            SEARCH,
+            json!({ "filter": { "search": longest } }),
+        )
         .await;
     assert!(body["errors"].is_null(), "{body}");
     let ten: Vec<String> = (0..10).map(|_| "y".repeat(32)).collect();
@@ -816,7 +879,11 @@ async fn bad_search_input_is_refused_naming_the_field() {
     // A cursor works only in the order that made it.
     let search = json!({ "search": "kettle" });
     let newest = t
-        .gql(&t.alice.token, SEARCH, json!({ "filter": search, "first": 1 }))
+        .gql(
+            &t.alice.token,
+            SEARCH,
+            json!({ "filter": search, "first": 1 }),
+        )
         .await;
     let relevance = t
         .gql(
@@ -966,9 +1033,14 @@ async fn a_search_is_answered_within_its_bounds_for_long_comment_threads() {
     let mut conn = t.app.db.conn().await.unwrap();
     let author = user(&t, "bob").await;
     for i in 0..50 {
-        Comment::insert(&mut conn, image.id, author.id, &format!("later comment {i}"))
-            .await
-            .unwrap();
+        Comment::insert(
+            &mut conn,
+            image.id,
+            author.id,
+            &format!("later comment {i}"),
+        )
+        .await
+        .unwrap();
         // Comments are ordered by time; keep them apart.
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

@@ -175,8 +175,7 @@ impl Image {
             ..ImageFilter::default()
         };
         let mut conn = ctx.app().db.conn().await?;
-        let page =
-            models::Image::page(&mut conn, &filter, ImageOrder::Newest, &request).await?;
+        let page = models::Image::page(&mut conn, &filter, ImageOrder::Newest, &request).await?;
         drop(conn);
         let page = ctx.loaders().with_owners(page).await;
         Ok(ImageConnection::keyed(

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::image::{AnalysisStatusGql, ImageSourceGql};
 use crate::error::{Error, Result};
-use crate::graphql::parse_id;
 use crate::graphql::pagination::Ordering;
+use crate::graphql::parse_id;
 use crate::text::{MAX_TAG_CHARS, MAX_TAGS};
 use imagegraph_db::UserId;
 use imagegraph_db::models::image::{ImageFilter, ImageOrder};
@@ -76,11 +76,7 @@ impl ImageFilterInput {
                 tags.push(tag);
             }
         }
-        let owner_id = self
-            .owner_id
-            .as_ref()
-            .map(parse_id::<UserId>)
-            .transpose()?;
+        let owner_id = self.owner_id.as_ref().map(parse_id::<UserId>).transpose()?;
         Ok(ImageFilter {
             parent_id: None,
             search,

@@ -4,9 +4,7 @@ use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{
-    Array, BigInt, Float4, Nullable, Text, Timestamptz, Uuid as SqlUuid,
-};
+use diesel::sql_types::{Array, BigInt, Float4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::models::User;
@@ -219,9 +217,7 @@ impl QueryFragment<Pg> for ImagePage<'_> {
                     out.push_sql(", ");
                 }
                 (false, None) => {
-                    out.push_sql(&format!(
-                        " AND (images.created_at, images.id) {operator} ("
-                    ));
+                    out.push_sql(&format!(" AND (images.created_at, images.id) {operator} ("));
                 }
                 _ => {
                     return Err(diesel::result::Error::QueryBuilderError(
@@ -349,15 +345,19 @@ impl Image {
     }
 
     /// Moves an unfinished analysis (PENDING or RUNNING) to `status`; false when no
-    /// analysis was in progress, which keeps the analysis job idempotent.
+    /// analysis was in progress, which keeps the analysis job idempotent. A finished
+    /// one sets the description and tags (`described`), none when `None`.
     pub async fn advance_analysis(
         conn: &mut AsyncPgConnection,
         id: ImageId,
         status: AnalysisStatus,
-        description: Option<&str>,
-        tags: &[String],
+        described: Option<(&str, &[String])>,
         error: Option<&str>,
     ) -> QueryResult<bool> {
+        let (description, tags) = match described {
+            Some((text, tags)) => (Some(text), tags),
+            None => (None, &[][..]),
+        };
         let unfinished = [AnalysisStatus::Pending, AnalysisStatus::Running];
         let query = diesel::update(
             images::table

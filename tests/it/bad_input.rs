@@ -103,6 +103,15 @@ fn cases(image_id: &str, max_upload: usize) -> Vec<Case> {
             json!({ "a": after }),
         )
     };
+    let search = "query($f: ImageFilter, $o: ImageOrder, $a: String) { images(filter: $f, orderBy: $o, first: 2, after: $a) { edges { cursor } } }";
+    let images_search =
+        |filter: Value, order: &str| gql(search, json!({ "f": filter, "o": order }));
+    let images_search_after = |text: &str, after: &str| {
+        gql(
+            search,
+            json!({ "f": { "search": text }, "o": "RELEVANCE", "a": after }),
+        )
+    };
     vec![
         // Not JSON, or not a GraphQL request.
         case("invalid JSON", a, raw("{"), bad),
@@ -153,6 +162,16 @@ fn cases(image_id: &str, max_upload: usize) -> Vec<Case> {
         case("cursor of another version", a, images_after(&cursor("v2:1700000000000000:0193a5b0-7c1e-7d3a-9f00-000000000000")), bad),
         case("cursor with a bad uuid", a, images_after(&cursor("v1:1700000000000000:nope")), bad),
         case("cursor with a bad time", a, images_after(&cursor("v1:99999999999999999999:0193a5b0-7c1e-7d3a-9f00-000000000000")), bad),
+        case("ranked cursor in a list by time", a, images_after(&cursor("r1:3f000000:1700000000000000:0193a5b0-7c1e-7d3a-9f00-000000000000")), bad),
+        case("cursor with a NaN rank", a, images_search_after("kettle", &cursor("r1:7fc00000:1700000000000000:0193a5b0-7c1e-7d3a-9f00-000000000000")), bad),
+        case("time cursor in a list by relevance", a, images_search_after("kettle", &cursor("v1:1700000000000000:0193a5b0-7c1e-7d3a-9f00-000000000000")), bad),
+        // Searches.
+        case("blank search", a, images_search(json!({ "search": " " }), "NEWEST"), bad),
+        case("search over 500 characters", a, images_search(json!({ "search": "w".repeat(501) }), "NEWEST"), bad),
+        case("relevance without a search", a, images_search(json!({ "tags": ["red"] }), "RELEVANCE"), bad),
+        case("eleven tags", a, images_search(json!({ "tags": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] }), "NEWEST"), bad),
+        case("a tag over 32 characters", a, images_search(json!({ "tags": ["t".repeat(33)] }), "NEWEST"), bad),
+        case("owner id of another type", a, images_search(json!({ "ownerId": image_id }), "NEWEST"), bad),
         case("negative page size", a, gql("{ images(first: -1) { totalCount } }", json!({})), bad),
         case("page too large", a, gql("{ images(first: 1000) { totalCount } }", json!({})), bad),
         case("comment page too large", a, gql("query($i: ID!) { image(id: $i) { comments(first: 81) { totalCount } } }", json!({ "i": image_id })), bad),

@@ -206,6 +206,72 @@ async fn a_structured_vision_answer_gives_normalised_tags_that_search_finds_at_o
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_new_description_replaces_the_old_words_in_the_next_request() {
+    let server = MockServer::start().await;
+    let first = json!({ "description": "A kite on a string.", "tags": ["kite"] });
+    let second = json!({ "description": "A zeppelin over the town.", "tags": ["airship"] });
+    Mock::given(path("/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chat_completion(&first.to_string())))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(chat_completion(&second.to_string())),
+        )
+        .mount(&server)
+        .await;
+    let t = ai_app(&server, |c| c.jobs.workers = 0).await;
+    let id = t.upload_png_analyzed(&t.alice.token, true).await;
+    t.run_jobs().await;
+    let search = |words: &str| json!({ "filter": { "search": words } });
+    assert_eq!(
+        ids(&t.gql(&t.bob.token, SEARCH, search("kite")).await),
+        vec![id.clone()]
+    );
+
+    let asked = t
+        .gql(
+            &t.alice.token,
+            "mutation($id: ID!) { analyzeImage(input: { imageId: $id }) { image { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(asked["errors"].is_null(), "{asked}");
+    assert_eq!(t.run_jobs().await, 1);
+    for gone in ["kite", "string"] {
+        assert!(
+            ids(&t.gql(&t.bob.token, SEARCH, search(gone)).await).is_empty(),
+            "{gone}"
+        );
+    }
+    for word in ["zeppelin", "airship", "town"] {
+        assert_eq!(
+            ids(&t.gql(&t.bob.token, SEARCH, search(word)).await),
+            vec![id.clone()],
+            "{word}"
+        );
+    }
+
+    // Replacing the content clears description and tags, and the search follows.
+    let replaced = t
+        .gql(
+            &t.alice.token,
+            "mutation($in: EditImageInput!) { editImage(input: $in) { image { id description tags } } }",
+            json!({ "in": { "imageId": id, "instructions": [{ "grayscale": true }], "save": "REPLACE", "analyze": false } }),
+        )
+        .await;
+    assert!(replaced["errors"].is_null(), "{replaced}");
+    assert_eq!(replaced["data"]["editImage"]["image"]["tags"], json!([]));
+    assert!(ids(&t.gql(&t.bob.token, SEARCH, search("zeppelin")).await).is_empty());
+    assert!(
+        found(&t, json!({ "tags": ["airship"] })).await.is_empty(),
+        "the kept version keeps its tags, but it is not in the list"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_plain_text_answer_gives_a_description_and_no_tags() {
     let server = MockServer::start().await;
     Mock::given(path("/chat/completions"))

@@ -1113,3 +1113,52 @@ async fn a_search_is_answered_within_its_bounds_for_long_comment_threads() {
     assert!(found(&t, json!({ "search": "narwhal" })).await.is_empty());
     assert_eq!(found(&t, json!({ "search": "later" })).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_statements_stay_prepared_one_per_shape() {
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    let t = TestApp::start().await;
+    let template = template_image(&t).await;
+    insert_image(&t, &template, 1, "a teapot", |_| {}).await;
+    let mut conn = t.app.db.conn().await.unwrap();
+    for words in ["teapot", "kettle", "\"tea pot\" or cup"] {
+        for order in [
+            imagegraph_db::models::image::ImageOrder::Newest,
+            imagegraph_db::models::image::ImageOrder::Relevance,
+        ] {
+            let filter = imagegraph_db::models::image::ImageFilter {
+                search: Some(words.into()),
+                tags: vec!["x".into()],
+                ..Default::default()
+            };
+            Image::page(
+                &mut conn,
+                &filter,
+                order,
+                &imagegraph_db::page::PageRequest::first(10),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let prepared: Vec<Prepared> = diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let searches: Vec<&str> = prepared
+        .iter()
+        .map(|p| p.statement.as_str())
+        .filter(|s| s.contains("websearch_to_tsquery"))
+        .collect();
+    // Two shapes (by time, by rank), each prepared once for three different searches:
+    // the words are parameters, never part of the statement.
+    assert_eq!(searches.len(), 2, "{searches:#?}");
+    assert!(
+        searches.iter().all(|s| !s.contains("teapot")),
+        "{searches:#?}"
+    );
+}

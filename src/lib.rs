@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod logging;
 pub mod malloc;
 pub mod media;
+pub mod passwords;
 pub mod memory_budget;
 pub mod ratelimit;
 pub mod request_id;

@@ -1,8 +1,8 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imagegraph::config::{Config, DatabaseSettings, GcSettings, LogConfig};
-use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::passwords::{self, Password};
+use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::use_cases::users;
 use imagegraph::{graphql, http};
 use imagegraph_db::models::{Role, User, token};
@@ -313,9 +313,9 @@ fn read_password() -> anyhow::Result<Password> {
         .take(passwords::MAX_PASSWORD_BYTES as u64 + 3)
         .read_to_string(&mut input)
         .context("reading the password from stdin")?;
-    let password = input
-        .strip_suffix('\n')
-        .map_or(input.as_str(), |line| line.strip_suffix('\r').unwrap_or(line));
+    let password = input.strip_suffix('\n').map_or(input.as_str(), |line| {
+        line.strip_suffix('\r').unwrap_or(line)
+    });
     anyhow::ensure!(
         !password.contains('\n'),
         "the password must be one line on stdin"

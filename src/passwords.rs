@@ -35,8 +35,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// A hash of 32 random bytes that were thrown away, made with the parameters above (a
 /// unit test holds them equal): checks with no real hash to compare run against it.
-pub const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$puntUhDIdy8zXF7pQjMqvg$CFFQr9nBIvLnxBT4MAO90+JAUdM6D5ljuKTzx3iB/hw";
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$puntUhDIdy8zXF7pQjMqvg$CFFQr9nBIvLnxBT4MAO90+JAUdM6D5ljuKTzx3iB/hw";
 
 /// A password in hand: kept out of `Debug` (and so out of logs).
 #[derive(Clone)]
@@ -178,10 +177,16 @@ mod tests {
             .hash(Password::new("correct horse battery".into()))
             .await
             .unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(
             hasher
-                .verify(Some(hash.clone()), Password::new("correct horse battery".into()))
+                .verify(
+                    Some(hash.clone()),
+                    Password::new("correct horse battery".into())
+                )
                 .await
                 .unwrap()
         );

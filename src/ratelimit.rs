@@ -156,7 +156,8 @@ impl<K: Hash + Eq> RateLimiter<K> {
                 let cutoff = *cutoff;
                 buckets.map.retain(|_, bucket| bucket.updated > cutoff);
             }
-            buckets.sweep_at = (buckets.map.len() * 2).clamp(MIN_SWEEP_AT.min(self.max_keys), self.max_keys);
+            buckets.sweep_at =
+                (buckets.map.len() * 2).clamp(MIN_SWEEP_AT.min(self.max_keys), self.max_keys);
         }
         let bucket = buckets.map.entry(key).or_insert(Bucket {
             tokens: rate.burst,

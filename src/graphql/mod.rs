@@ -26,8 +26,8 @@ use async_graphql::{Context, Schema};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::use_cases::users::Authenticated;
-use imagegraph_db::{GlobalId, TokenId};
 use imagegraph_db::models::User;
+use imagegraph_db::{GlobalId, TokenId};
 use loaders::Loaders;
 
 pub use mutation::Mutation;

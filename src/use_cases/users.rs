@@ -72,7 +72,9 @@ fn validate_token_name(name: &str) -> Result<&str> {
     if count == 0 || count > MAX_TOKEN_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(Error::bad_field(
             "name",
-            format!("`name` must be 1 to {MAX_TOKEN_NAME_CHARS} characters, none of them control characters"),
+            format!(
+                "`name` must be 1 to {MAX_TOKEN_NAME_CHARS} characters, none of them control characters"
+            ),
         ));
     }
     Ok(name)
@@ -150,7 +152,12 @@ pub struct NewToken {
 /// a wrong password, a user without a password and a disabled user all get the same
 /// answer after the same Argon2 work. Attempts are rate-limited per client address
 /// and per name before any hashing.
-pub async fn login(app: &App, client: IpAddr, name: &str, password: Password) -> Result<(User, NewToken)> {
+pub async fn login(
+    app: &App,
+    client: IpAddr,
+    name: &str,
+    password: Password,
+) -> Result<(User, NewToken)> {
     let name = validate_name("name", name)?;
     passwords::check_length("password", password.as_str(), false)?;
     app.limits.login_addresses.take(client)?;
@@ -199,8 +206,7 @@ pub async fn create_api_token(db: &Db, viewer: &User, name: &str) -> Result<NewT
         }
         let token = new_token();
         let api_token =
-            token::insert_named(conn, viewer.id, &hash_token(&token), name, TokenKind::Api)
-                .await?;
+            token::insert_named(conn, viewer.id, &hash_token(&token), name, TokenKind::Api).await?;
         Ok(NewToken { token, api_token })
     })
     .await

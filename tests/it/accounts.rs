@@ -132,11 +132,16 @@ async fn login_answers_a_wrong_name_and_a_wrong_password_alike_and_in_the_same_t
             let start = Instant::now();
             let body = login(&t, name, password).await;
             into.push(start.elapsed());
-            assert_eq!(body["data"].is_null(), name != "alice" || password != PASSWORD);
+            assert_eq!(
+                body["data"].is_null(),
+                name != "alice" || password != PASSWORD
+            );
         }
     }
     let (ok, wrong, unknown) = (mean(&ok), mean(&wrong), mean(&unknown));
-    eprintln!("login mean of 10: success {ok:?}, wrong password {wrong:?}, unknown name {unknown:?}");
+    eprintln!(
+        "login mean of 10: success {ok:?}, wrong password {wrong:?}, unknown name {unknown:?}"
+    );
     let ratio = wrong.as_secs_f64().max(unknown.as_secs_f64())
         / wrong.as_secs_f64().min(unknown.as_secs_f64());
     assert!(
@@ -175,7 +180,11 @@ async fn bad_passwords_and_names_are_bad_input_naming_the_field() {
     // 64 characters of every kind allowed is fine.
     let long = format!("a-b_c.{}", "z".repeat(58));
     let body = t
-        .gql(&t.admin.token, create, json!({ "n": long, "p": "ten chars!" }))
+        .gql(
+            &t.admin.token,
+            create,
+            json!({ "n": long, "p": "ten chars!" }),
+        )
         .await;
     assert_eq!(body["data"]["createUser"]["user"]["name"], long, "{body}");
 
@@ -193,7 +202,11 @@ async fn bad_passwords_and_names_are_bad_input_naming_the_field() {
     assert_eq!(field(&body), Some("newPassword"), "{body}");
     set_password(&t, "alice", PASSWORD).await;
     let body = t
-        .gql(&t.alice.token, change, json!({ "c": "not it at all", "n": "a new password" }))
+        .gql(
+            &t.alice.token,
+            change,
+            json!({ "c": "not it at all", "n": "a new password" }),
+        )
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     assert_eq!(field(&body), Some("currentPassword"), "{body}");
@@ -201,7 +214,9 @@ async fn bad_passwords_and_names_are_bad_input_naming_the_field() {
     // Token names: trimmed, 1 to 64 characters.
     let create_token = "mutation($n: String!) { createApiToken(input: { name: $n }) { token } }";
     for name in ["   ", &"t".repeat(65)] {
-        let body = t.gql(&t.alice.token, create_token, json!({ "n": name })).await;
+        let body = t
+            .gql(&t.alice.token, create_token, json!({ "n": name }))
+            .await;
         assert_eq!(field(&body), Some("name"), "{body}");
     }
 }
@@ -258,10 +273,7 @@ async fn login_is_rate_limited_per_name_and_per_address() {
     let body = login_from(&t, "ALICE", PASSWORD, Some("10.0.0.3")).await;
     assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
     let retry_after = body["errors"][0]["extensions"]["retryAfter"].as_u64();
-    assert!(
-        retry_after.is_some_and(|s| (1..=60).contains(&s)),
-        "{body}"
-    );
+    assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["retryable"], true);
     // Another name is unaffected.
     let body = login_from(&t, "bob", PASSWORD, Some("10.0.0.3")).await;
@@ -274,7 +286,11 @@ async fn login_is_rate_limited_per_name_and_per_address() {
     }
     let body = login_from(&t, "bob", PASSWORD, Some("10.0.0.9")).await;
     assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
-    assert!(body["errors"][0]["extensions"]["retryAfter"].as_u64().is_some());
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .is_some()
+    );
     // Another address may still sign bob in.
     let body = login_from(&t, "bob", PASSWORD, Some("10.0.0.10")).await;
     token_of(&body);
@@ -285,7 +301,11 @@ async fn admins_manage_users_and_members_are_forbidden() {
     let t = TestApp::start().await;
     let create = "mutation($n: String!, $r: Role!) { createUser(input: { name: $n, password: \"long enough password\", role: $r }) { user { id name role disabled } } }";
     let body = t
-        .gql(&t.admin.token, create, json!({ "n": "carol", "r": "MEMBER" }))
+        .gql(
+            &t.admin.token,
+            create,
+            json!({ "n": "carol", "r": "MEMBER" }),
+        )
         .await;
     let carol = body["data"]["createUser"]["user"].clone();
     assert_eq!(carol["name"], "carol", "{body}");
@@ -296,7 +316,11 @@ async fn admins_manage_users_and_members_are_forbidden() {
 
     // Members may do none of it.
     let body = t
-        .gql(&t.alice.token, create, json!({ "n": "mallory", "r": "ADMIN" }))
+        .gql(
+            &t.alice.token,
+            create,
+            json!({ "n": "mallory", "r": "ADMIN" }),
+        )
         .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let update = "mutation($i: ID!, $r: Role, $d: Boolean) { updateUser(input: { id: $i, role: $r, disabled: $d }) { user { name role disabled } } }";
@@ -325,7 +349,11 @@ async fn admins_manage_users_and_members_are_forbidden() {
 
     // An admin changes roles and pages through users.
     let body = t
-        .gql(&t.admin.token, update, json!({ "i": carol_id, "r": "ADMIN" }))
+        .gql(
+            &t.admin.token,
+            update,
+            json!({ "i": carol_id, "r": "ADMIN" }),
+        )
         .await;
     assert_eq!(
         body["data"]["updateUser"]["user"],
@@ -351,14 +379,18 @@ async fn admins_manage_users_and_members_are_forbidden() {
     assert_eq!(second["data"]["users"]["pageInfo"]["hasNextPage"], false);
 
     // The last active admin cannot be demoted or disabled, by themselves or anyone.
-    let admin_id = t.gql(&t.admin.token, "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin_id =
+        t.gql(&t.admin.token, "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let body = t
         .gql(&t.admin.token, update, json!({ "i": carol_id, "d": true }))
         .await;
-    assert_eq!(body["data"]["updateUser"]["user"]["disabled"], true, "{body}");
+    assert_eq!(
+        body["data"]["updateUser"]["user"]["disabled"], true,
+        "{body}"
+    );
     for (vars, expected) in [
         (json!({ "i": admin_id, "r": "MEMBER" }), "role"),
         (json!({ "i": admin_id, "d": true }), "disabled"),
@@ -368,24 +400,28 @@ async fn admins_manage_users_and_members_are_forbidden() {
         assert_eq!(field(&body), Some(expected), "{body}");
     }
     assert_eq!(
-        t.gql(&t.admin.token, "{ viewer { role } }", json!({})).await["data"]["viewer"]["role"],
+        t.gql(&t.admin.token, "{ viewer { role } }", json!({}))
+            .await["data"]["viewer"]["role"],
         "ADMIN"
     );
     // With carol enabled again there are two: the admin may step down.
     t.gql(&t.admin.token, update, json!({ "i": carol_id, "d": false }))
         .await;
     let body = t
-        .gql(&t.admin.token, update, json!({ "i": admin_id, "r": "MEMBER" }))
+        .gql(
+            &t.admin.token,
+            update,
+            json!({ "i": admin_id, "r": "MEMBER" }),
+        )
         .await;
-    assert_eq!(body["data"]["updateUser"]["user"]["role"], "MEMBER", "{body}");
+    assert_eq!(
+        body["data"]["updateUser"]["user"]["role"], "MEMBER",
+        "{body}"
+    );
     // Unknown and malformed ids.
     let carol_token = token_of(&login(&t, "carol", "long enough password").await);
     let body = t
-        .gql(
-            &carol_token,
-            update,
-            json!({ "i": image, "d": true }),
-        )
+        .gql(&carol_token, update, json!({ "i": image, "d": true }))
         .await;
     assert_eq!(field(&body), Some("id"), "an image's id: {body}");
 }
@@ -394,10 +430,11 @@ async fn admins_manage_users_and_members_are_forbidden() {
 async fn a_disabled_users_tokens_stop_on_http_and_their_socket_closes() {
     let t = TestApp::start().await;
     set_password(&t, "alice", PASSWORD).await;
-    let alice_id = t.gql(&t.alice.token, "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice_id =
+        t.gql(&t.alice.token, "{ viewer { id } }", json!({})).await["data"]["viewer"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     // Cached by now; and a socket open with the same token.
     assert_eq!(viewer_status(&t, &t.alice.token).await, 200);
     let mut socket = Client::connect(t.addr, Some(&t.alice.token), false)
@@ -409,7 +446,10 @@ async fn a_disabled_users_tokens_stop_on_http_and_their_socket_closes() {
     let body = t
         .gql(&t.admin.token, update, json!({ "i": alice_id, "d": true }))
         .await;
-    assert_eq!(body["data"]["updateUser"]["user"]["disabled"], true, "{body}");
+    assert_eq!(
+        body["data"]["updateUser"]["user"]["disabled"], true,
+        "{body}"
+    );
     let took = refused_soon(&t, &t.alice.token).await;
     eprintln!("disabled user's token refused after {took:?}");
     assert_eq!(socket.close_code(Duration::from_secs(5)).await, Some(4403));
@@ -458,23 +498,35 @@ async fn revoking_a_token_stops_it_on_http_and_its_socket_and_only_its_own() {
     assert_eq!(viewer_status(&t, &token).await, 200);
 
     let body = t.gql(&t.alice.token, revoke, json!({ "i": id })).await;
-    assert_eq!(body["data"]["revokeApiToken"]["revokedApiTokenId"], id.as_str());
+    assert_eq!(
+        body["data"]["revokeApiToken"]["revokedApiTokenId"],
+        id.as_str()
+    );
     let took = refused_soon(&t, &token).await;
     eprintln!("revoked token refused after {took:?}");
     assert_eq!(socket.close_code(Duration::from_secs(5)).await, Some(4403));
     // Twice is NOT_FOUND; alice's other token and socket carry on.
     let body = t.gql(&t.alice.token, revoke, json!({ "i": id })).await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
-    let answer = other.round_trip("q").await.expect("the other socket answers");
+    let answer = other
+        .round_trip("q")
+        .await
+        .expect("the other socket answers");
     assert_eq!(answer["data"]["viewer"]["name"], "alice", "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_tokens_lists_own_live_tokens_without_secrets_and_is_bounded() {
     let t = TestApp::start().await;
-    let create = "mutation($n: String!) { createApiToken(input: { name: $n }) { token apiToken { id } } }";
-    let body = t.gql(&t.alice.token, create, json!({ "n": "laptop" })).await;
-    let secret = body["data"]["createApiToken"]["token"].as_str().unwrap().to_owned();
+    let create =
+        "mutation($n: String!) { createApiToken(input: { name: $n }) { token apiToken { id } } }";
+    let body = t
+        .gql(&t.alice.token, create, json!({ "n": "laptop" }))
+        .await;
+    let secret = body["data"]["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let token_id = body["data"]["createApiToken"]["apiToken"]["id"]
         .as_str()
         .unwrap()
@@ -490,12 +542,20 @@ async fn api_tokens_lists_own_live_tokens_without_secrets_and_is_bounded() {
         .await;
     let tokens = list["data"]["viewer"]["apiTokens"].as_array().unwrap();
     let names: Vec<&str> = tokens.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["cli", "laptop"], "own tokens only, oldest first: {list}");
+    assert_eq!(
+        names,
+        ["cli", "laptop"],
+        "own tokens only, oldest first: {list}"
+    );
     let text = list.to_string();
     assert!(!text.contains(&secret) && !text.contains(&t.alice.token) && !text.contains("igt_"));
     // The ApiToken type has no field for a secret or its hash.
     let body = t
-        .gql(&t.alice.token, "{ viewer { apiTokens { token } } }", json!({}))
+        .gql(
+            &t.alice.token,
+            "{ viewer { apiTokens { token } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     // Another user's tokens are not for listing, even by an admin.
@@ -523,9 +583,16 @@ async fn api_tokens_lists_own_live_tokens_without_secrets_and_is_bounded() {
          FROM users u, generate_series(1, 98) g WHERE u.name = 'alice'",
     )
     .await;
-    let body = t.gql(&t.alice.token, create, json!({ "n": "one too many" })).await;
+    let body = t
+        .gql(&t.alice.token, create, json!({ "n": "one too many" }))
+        .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("100"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("100")
+    );
     // Signing in at the cap never fails: it rolls the oldest earlier sign-in over.
     set_password(&t, "alice", PASSWORD).await;
     let first = token_of(&login(&t, "alice", PASSWORD).await);
@@ -533,7 +600,11 @@ async fn api_tokens_lists_own_live_tokens_without_secrets_and_is_bounded() {
     let second = token_of(&login(&t, "alice", PASSWORD).await);
     assert_eq!(viewer_status(&t, &second).await, 200);
     refused_soon(&t, &first).await;
-    assert_eq!(viewer_status(&t, &secret).await, 200, "API tokens are never rolled over");
+    assert_eq!(
+        viewer_status(&t, &secret).await,
+        200,
+        "API tokens are never rolled over"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -569,16 +640,27 @@ async fn last_used_at_is_recorded_at_most_once_a_minute() {
     assert_eq!(read().await.as_deref(), Some(first.as_str()));
     // As the API shows it.
     let body = t
-        .gql(&t.alice.token, "{ viewer { apiTokens { lastUsedAt } } }", json!({}))
+        .gql(
+            &t.alice.token,
+            "{ viewer { apiTokens { lastUsedAt } } }",
+            json!({}),
+        )
         .await;
-    assert!(body["data"]["viewer"]["apiTokens"][0]["lastUsedAt"].is_string(), "{body}");
+    assert!(
+        body["data"]["viewer"]["apiTokens"][0]["lastUsedAt"].is_string(),
+        "{body}"
+    );
 
     // A minute later (made so in the database), the next request records it again,
     // without announcing a change: other sockets and cached tokens are left alone.
     let mut socket = Client::connect(t.addr, Some(&t.alice.token), false)
         .await
         .unwrap();
-    sql(&t, "UPDATE api_tokens SET last_used_at = now() - interval '2 minutes'").await;
+    sql(
+        &t,
+        "UPDATE api_tokens SET last_used_at = now() - interval '2 minutes'",
+    )
+    .await;
     t.app.tokens.forget_all();
     assert_eq!(viewer_status(&t, &t.alice.token).await, 200);
     t.app.tokens.last_used_writes_settled().await;
@@ -599,27 +681,49 @@ async fn change_password_revokes_every_other_token_but_the_current_one() {
         .unwrap();
     let change = "mutation($c: String!, $n: String!) { changePassword(input: { currentPassword: $c, newPassword: $n }) { user { name } revokedTokenCount } }";
     let body = t
-        .gql(&session, change, json!({ "c": PASSWORD, "n": "a brand new password" }))
+        .gql(
+            &session,
+            change,
+            json!({ "c": PASSWORD, "n": "a brand new password" }),
+        )
         .await;
     assert_eq!(
         body["data"]["changePassword"],
         json!({ "user": { "name": "alice" }, "revokedTokenCount": 2 }),
         "the CLI token and the other session: {body}"
     );
-    assert_eq!(viewer_status(&t, &session).await, 200, "the current token is kept");
+    assert_eq!(
+        viewer_status(&t, &session).await,
+        200,
+        "the current token is kept"
+    );
     refused_soon(&t, &other_session).await;
     refused_soon(&t, &t.alice.token).await;
     assert_eq!(socket.close_code(Duration::from_secs(5)).await, Some(4403));
-    assert_eq!(viewer_status(&t, &t.bob.token).await, 200, "others keep theirs");
+    assert_eq!(
+        viewer_status(&t, &t.bob.token).await,
+        200,
+        "others keep theirs"
+    );
     // The old password no longer signs in; the new one does.
-    assert_eq!(error_code(&login(&t, "alice", PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&login(&t, "alice", PASSWORD).await),
+        Some("UNAUTHENTICATED")
+    );
     token_of(&login(&t, "alice", "a brand new password").await);
 
     // A user without a password sets a first one with an empty current password.
     let body = t
-        .gql(&t.bob.token, change, json!({ "c": "", "n": "bob's first password" }))
+        .gql(
+            &t.bob.token,
+            change,
+            json!({ "c": "", "n": "bob's first password" }),
+        )
         .await;
-    assert_eq!(body["data"]["changePassword"]["revokedTokenCount"], 0, "{body}");
+    assert_eq!(
+        body["data"]["changePassword"]["revokedTokenCount"], 0,
+        "{body}"
+    );
     token_of(&login(&t, "bob", "bob's first password").await);
 }
 
@@ -633,11 +737,18 @@ async fn account_mutations_are_counted_and_limited() {
     let create = "mutation { createApiToken(input: { name: \"x\" }) { token } }";
     for _ in 0..2 {
         let body = t.gql(&t.alice.token, create, json!({})).await;
-        assert!(body["data"]["createApiToken"]["token"].is_string(), "{body}");
+        assert!(
+            body["data"]["createApiToken"]["token"].is_string(),
+            "{body}"
+        );
     }
     let body = t.gql(&t.alice.token, create, json!({})).await;
     assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
-    assert!(body["errors"][0]["extensions"]["retryAfter"].as_u64().is_some());
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .is_some()
+    );
     set_password(&t, "bob", PASSWORD).await;
     token_of(&login(&t, "bob", PASSWORD).await);
     t.app.usage.flush(&t.app.db).await.unwrap();
@@ -653,7 +764,10 @@ async fn account_mutations_are_counted_and_limited() {
         .unwrap();
     let names: Vec<String> = names.into_iter().map(|n| n.name).collect();
     for expected in ["token.create", "user.login", "createApiToken", "login"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
 }
 
@@ -694,7 +808,11 @@ async fn cli_sets_passwords_that_sign_in() {
     };
     // One trailing newline is dropped (a `\r\n` too); inner spaces are kept.
     let out = run(&["users", "password", "alice"], "  spaced password \r\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body = login(&t, "alice", "  spaced password ").await;
     assert_eq!(body["data"]["login"]["user"]["name"], "alice", "{body}");
     assert_eq!(
@@ -716,7 +834,11 @@ async fn cli_sets_passwords_that_sign_in() {
         &["users", "create", "dave", "--admin", "--password-stdin"],
         "dave's password\n",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
     let token = stdout.trim();

@@ -46,7 +46,11 @@ impl ApiToken {
     }
 }
 
-fn redacted(f: &mut fmt::Formatter<'_>, name: &str, fields: &[(&str, &dyn fmt::Debug)]) -> fmt::Result {
+fn redacted(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    fields: &[(&str, &dyn fmt::Debug)],
+) -> fmt::Result {
     let mut out = f.debug_struct(name);
     for (field, value) in fields {
         out.field(field, value);

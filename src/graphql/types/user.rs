@@ -68,7 +68,9 @@ impl User {
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiToken>> {
         let viewer = ctx.viewer()?;
         if viewer.id != self.id {
-            return Err(Error::forbidden("only the user themselves can list their tokens"));
+            return Err(Error::forbidden(
+                "only the user themselves can list their tokens",
+            ));
         }
         let tokens = crate::use_cases::users::api_tokens(&ctx.app().db, viewer).await?;
         Ok(tokens.into_iter().map(ApiToken).collect())

@@ -88,11 +88,7 @@ pub async fn find_user(
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .filter(users::disabled_at.is_null())
-        .select((
-            User::as_select(),
-            api_tokens::id,
-            api_tokens::last_used_at,
-        ))
+        .select((User::as_select(), api_tokens::id, api_tokens::last_used_at))
         .first(conn)
         .await
         .optional()?;

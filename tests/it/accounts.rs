@@ -666,6 +666,16 @@ async fn last_used_at_is_recorded_at_most_once_a_minute() {
     t.app.tokens.last_used_writes_settled().await;
     let again = read().await.unwrap();
     assert_ne!(again, first);
+    // Were the write announced, the cache would drop alice's token (a NOTIFY arrives
+    // within milliseconds) and the next request would look it up again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = t.app.db.queries_executed();
+    assert_eq!(viewer_status(&t, &t.alice.token).await, 200);
+    assert_eq!(
+        t.app.db.queries_executed() - before,
+        0,
+        "the token is still cached"
+    );
     let answer = socket.round_trip("q").await.expect("the socket stays open");
     assert_eq!(answer["data"]["viewer"]["name"], "alice", "{answer}");
 }

@@ -80,6 +80,20 @@ fn validate_token_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
+/// The key an address's sign-in allowance is kept under: an IPv6 client's /64 (one
+/// host usually holds a whole /64, and could otherwise sign in from 2^64 addresses).
+fn address_key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+        IpAddr::V4(_) => client,
+    }
+}
+
 /// The key a name's sign-in allowance is kept under.
 fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()
@@ -160,7 +174,7 @@ pub async fn login(
 ) -> Result<(User, NewToken)> {
     let name = validate_name("name", name)?;
     passwords::check_length("password", password.as_str(), false)?;
-    app.limits.login_addresses.take(client)?;
+    app.limits.login_addresses.take(address_key(client))?;
     app.limits.login_names.take(name_key(name))?;
     let mut conn = app.db.conn().await?;
     let found = User::find_credentials(&mut conn, name).await?;
@@ -431,4 +445,35 @@ pub async fn bootstrap_admin(db: &Db) -> Result<Option<String>> {
     drop(conn);
     let (_, token) = create(db, "admin", Role::Admin).await?;
     Ok(Some(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_ascii_and_sized() {
+        assert_eq!(validate_name("name", "  a.b-c_9 ").unwrap(), "a.b-c_9");
+        for bad in ["", " ", "a b", "\u{430}lice", "é", &"x".repeat(65), "a/b"] {
+            assert_eq!(
+                validate_name("name", bad).unwrap_err().field(),
+                Some("name"),
+                "{bad}"
+            );
+        }
+        assert!(validate_name("name", &"x".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), v4);
+    }
 }

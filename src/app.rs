@@ -26,6 +26,8 @@ pub struct App {
     pub bodies: Arc<crate::memory_budget::MemoryBudget>,
     pub limits: crate::ratelimit::RateLimits,
     pub tokens: Arc<crate::token_cache::TokenCache>,
+    /// Argon2id hashing on blocking threads, a bounded number at once.
+    pub passwords: crate::passwords::PasswordHasher,
 }
 
 impl App {
@@ -59,6 +61,8 @@ impl App {
             config.pixels.memory_budget_mb,
             config.pixels.wait(),
         );
+        let passwords =
+            crate::passwords::PasswordHasher::new(config.rate_limits.password_hash_concurrency);
         Ok(Arc::new(Self {
             config,
             db,
@@ -71,6 +75,7 @@ impl App {
             bodies,
             limits,
             tokens: Default::default(),
+            passwords,
         }))
     }
 }

@@ -645,6 +645,73 @@ pub struct RateLimitConfig {
         global = true
     )]
     pub rate_limit_comments_per_minute: f64,
+
+    /// Sign-in attempts (`login`) one client address may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_LOGIN_BURST",
+        default_value_t = 10,
+        global = true
+    )]
+    pub rate_limit_login_burst: u32,
+
+    /// How fast an address's allowance of sign-in attempts refills, per minute (0: no
+    /// limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_LOGIN_PER_MINUTE",
+        default_value_t = 10.0,
+        global = true
+    )]
+    pub rate_limit_login_per_minute: f64,
+
+    /// Sign-in attempts (and `changePassword` checks) one user name may take in a
+    /// burst, from any address: bounds guessing one account's password from many.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_LOGIN_NAME_BURST",
+        default_value_t = 5,
+        global = true
+    )]
+    pub rate_limit_login_name_burst: u32,
+
+    /// How fast a name's allowance of sign-in attempts refills, per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_LOGIN_NAME_PER_MINUTE",
+        default_value_t = 5.0,
+        global = true
+    )]
+    pub rate_limit_login_name_per_minute: f64,
+
+    /// Account changes (createUser, updateUser, createApiToken, revokeApiToken,
+    /// changePassword) a user may make in a burst.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_ACCOUNTS_BURST",
+        default_value_t = 20,
+        global = true
+    )]
+    pub rate_limit_accounts_burst: u32,
+
+    /// How fast a user's allowance of account changes refills, per minute (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_ACCOUNTS_PER_MINUTE",
+        default_value_t = 20.0,
+        global = true
+    )]
+    pub rate_limit_accounts_per_minute: f64,
+
+    /// Password hashes (Argon2id, about 19 MiB and tens of milliseconds of a core each)
+    /// computed at once; more wait their turn (0: half the cores, at least one).
+    #[arg(
+        long,
+        env = "PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 0,
+        global = true
+    )]
+    pub password_hash_concurrency: usize,
 }
 
 /// What one member may keep stored; admins are exempt.
@@ -859,6 +926,21 @@ impl RateLimitConfig {
                 "COMMENTS",
                 self.rate_limit_comments_per_minute,
                 self.rate_limit_comments_burst,
+            ),
+            (
+                "LOGIN",
+                self.rate_limit_login_per_minute,
+                self.rate_limit_login_burst,
+            ),
+            (
+                "LOGIN_NAME",
+                self.rate_limit_login_name_per_minute,
+                self.rate_limit_login_name_burst,
+            ),
+            (
+                "ACCOUNTS",
+                self.rate_limit_accounts_per_minute,
+                self.rate_limit_accounts_burst,
             ),
         ] {
             ensure!(

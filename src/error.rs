@@ -16,8 +16,17 @@ use imagegraph_jobs::JobError;
 #[derive(Debug, Clone)]
 pub enum Error {
     BadInput(String),
+    /// Bad input in one named input field (`extensions.field`: its name in the
+    /// schema, e.g. `password`): `BAD_USER_INPUT` like `BadInput`.
+    BadField {
+        field: &'static str,
+        message: String,
+    },
     NotFound(&'static str),
     Unauthenticated,
+    /// `login` refused: the same answer for an unknown name, a wrong password, a
+    /// user without a password and a disabled user.
+    WrongCredentials,
     Forbidden(String),
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
@@ -114,15 +123,31 @@ impl Error {
         Self::BadInput(msg.to_string())
     }
 
+    /// Bad input in the input field `field` (named in `extensions.field`).
+    pub fn bad_field(field: &'static str, msg: impl fmt::Display) -> Self {
+        Self::BadField {
+            field,
+            message: msg.to_string(),
+        }
+    }
+
+    /// The input field a `BAD_USER_INPUT` is about, when it is about one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::BadField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     pub fn forbidden(msg: impl fmt::Display) -> Self {
         Self::Forbidden(msg.to_string())
     }
 
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadInput(_) => ErrorCode::BadUserInput,
+            Self::BadInput(_) | Self::BadField { .. } => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::Unauthenticated | Self::WrongCredentials => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
@@ -138,6 +163,7 @@ impl Error {
     pub fn public_message(&self) -> String {
         match self {
             Self::BadInput(msg)
+            | Self::BadField { message: msg, .. }
             | Self::Forbidden(msg)
             | Self::PayloadTooLarge(msg)
             | Self::UnsupportedMediaType(msg)
@@ -151,6 +177,7 @@ impl Error {
             Self::Unauthenticated => {
                 "authentication required: send `Authorization: Bearer <token>`".to_owned()
             }
+            Self::WrongCredentials => "wrong name or password".to_owned(),
             Self::QuotaExceeded(q) => format!(
                 "quota exceeded: {} would be {} of at most {}",
                 q.quota,
@@ -258,8 +285,10 @@ impl From<Error> for JobError {
                 after: Some(retry_after),
             },
             Error::BadInput(_)
+            | Error::BadField { .. }
             | Error::NotFound(_)
             | Error::Unauthenticated
+            | Error::WrongCredentials
             | Error::Forbidden(_)
             | Error::PayloadTooLarge(_)
             | Error::UnsupportedMediaType(_)

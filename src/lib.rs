@@ -19,6 +19,7 @@ pub mod logging;
 pub mod malloc;
 pub mod media;
 pub mod memory_budget;
+pub mod passwords;
 pub mod ratelimit;
 pub mod request_id;
 pub mod startup;

@@ -1,6 +1,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imagegraph::config::{Config, DatabaseSettings, GcSettings, LogConfig};
+use imagegraph::passwords::{self, Password};
 use imagegraph::startup::{Background, Database, build_app};
 use imagegraph::use_cases::users;
 use imagegraph::{graphql, http};
@@ -85,7 +86,14 @@ enum UsersCommand {
         name: String,
         #[arg(long)]
         admin: bool,
+        /// Also give the user a password (for `login`), read from stdin: one line,
+        /// its trailing newline dropped.
+        #[arg(long)]
+        password_stdin: bool,
     },
+    /// Set a user's password (for `login`), read from stdin: one line, its trailing
+    /// newline dropped. The user's tokens keep working.
+    Password { name: String },
     /// Mint another API token for a user; prints it alone on stdout.
     Token { name: String },
     /// Revoke every token of a user.
@@ -248,10 +256,32 @@ async fn manage_users(
         }
     };
     match command {
-        UsersCommand::Create { name, admin } => {
+        UsersCommand::Create {
+            name,
+            admin,
+            password_stdin,
+        } => {
             let role = if admin { Role::Admin } else { Role::Member };
-            let (_, token) = users::create(&db, &name, role).await.map_err(fail)?;
+            let token = if password_stdin {
+                let password = read_password()?;
+                let hasher = passwords::PasswordHasher::new(1);
+                let user = users::create_with_password(&db, &hasher, &name, role, password)
+                    .await
+                    .map_err(fail)?;
+                let mut conn = db.conn().await?;
+                users::mint(&mut conn, &user).await.map_err(fail)?
+            } else {
+                users::create(&db, &name, role).await.map_err(fail)?.1
+            };
             println!("{token}");
+        }
+        UsersCommand::Password { name } => {
+            let password = read_password()?;
+            let hasher = passwords::PasswordHasher::new(1);
+            let user = users::set_password(&db, &hasher, &name, password)
+                .await
+                .map_err(fail)?;
+            eprintln!("set the password of `{}`", user.name);
         }
         UsersCommand::Token { name } => {
             let user = find(name).await?;
@@ -272,6 +302,25 @@ async fn manage_users(
         }
     }
     Ok(())
+}
+
+/// One line of stdin with its trailing newline (`\n` or `\r\n`) dropped, and nothing
+/// else changed: spaces may be part of a password.
+fn read_password() -> anyhow::Result<Password> {
+    use std::io::Read as _;
+    let mut input = String::new();
+    std::io::stdin()
+        .take(passwords::MAX_PASSWORD_BYTES as u64 + 3)
+        .read_to_string(&mut input)
+        .context("reading the password from stdin")?;
+    let password = input.strip_suffix('\n').map_or(input.as_str(), |line| {
+        line.strip_suffix('\r').unwrap_or(line)
+    });
+    anyhow::ensure!(
+        !password.contains('\n'),
+        "the password must be one line on stdin"
+    );
+    Ok(Password::new(password.to_owned()))
 }
 
 fn bench_hpl(n: usize, nb: Option<usize>, threads: Option<usize>, seed: u64) -> anyhow::Result<()> {

@@ -29,6 +29,12 @@ pub struct RateLimits {
     pub edits: RateLimiter<UserId>,
     /// Per user, on comments added or changed.
     pub comments: RateLimiter<UserId>,
+    /// Per client address, on sign-in attempts.
+    pub login_addresses: RateLimiter<IpAddr>,
+    /// Per user name (lower case), on sign-in attempts and password checks.
+    pub login_names: RateLimiter<String>,
+    /// Per user, on account changes (users, tokens, passwords).
+    pub accounts: RateLimiter<UserId>,
 }
 
 impl RateLimits {
@@ -55,6 +61,18 @@ impl RateLimits {
                 limits.rate_limit_comments_burst,
                 limits.rate_limit_comments_per_minute,
             ),
+            login_addresses: RateLimiter::new(
+                limits.rate_limit_login_burst,
+                limits.rate_limit_login_per_minute,
+            ),
+            login_names: RateLimiter::new(
+                limits.rate_limit_login_name_burst,
+                limits.rate_limit_login_name_per_minute,
+            ),
+            accounts: RateLimiter::new(
+                limits.rate_limit_accounts_burst,
+                limits.rate_limit_accounts_per_minute,
+            ),
         }
     }
 }
@@ -62,6 +80,7 @@ impl RateLimits {
 pub struct RateLimiter<K> {
     /// `None`: unlimited.
     rate: Option<Rate>,
+    max_keys: usize,
     buckets: Mutex<Buckets<K>>,
 }
 
@@ -83,19 +102,29 @@ struct Bucket {
 }
 
 const MIN_SWEEP_AT: usize = 1024;
+/// Most buckets one limiter keeps. Past it (after full buckets are swept), the half
+/// touched longest ago is dropped: a flood of one-off keys (made-up user names, many
+/// addresses) cannot grow memory without bound, and the buckets kept are the ones in
+/// use, so an attacker's own keys survive longest.
+const MAX_KEYS: usize = 100_000;
 
 impl<K: Hash + Eq> RateLimiter<K> {
     /// `per_minute` of 0 turns the limit off.
     pub fn new(burst: u32, per_minute: f64) -> Self {
+        Self::with_max_keys(burst, per_minute, MAX_KEYS)
+    }
+
+    fn with_max_keys(burst: u32, per_minute: f64, max_keys: usize) -> Self {
         let rate = (per_minute > 0.0).then(|| Rate {
             burst: f64::from(burst.max(1)),
             per_second: per_minute / 60.0,
         });
         Self {
+            max_keys: max_keys.max(2),
             rate,
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
-                sweep_at: MIN_SWEEP_AT,
+                sweep_at: MIN_SWEEP_AT.min(max_keys.max(2)),
             }),
         }
     }
@@ -119,7 +148,16 @@ impl<K: Hash + Eq> RateLimiter<K> {
             buckets
                 .map
                 .retain(|_, bucket| rate.refilled(bucket, now) < rate.burst);
-            buckets.sweep_at = (buckets.map.len() * 2).max(MIN_SWEEP_AT);
+            if buckets.map.len() >= self.max_keys {
+                // Keep the half touched most recently; amortised O(1) per new key.
+                let mut times: Vec<Instant> = buckets.map.values().map(|b| b.updated).collect();
+                let middle = times.len() / 2;
+                let (_, cutoff, _) = times.select_nth_unstable(middle);
+                let cutoff = *cutoff;
+                buckets.map.retain(|_, bucket| bucket.updated > cutoff);
+            }
+            buckets.sweep_at =
+                (buckets.map.len() * 2).clamp(MIN_SWEEP_AT.min(self.max_keys), self.max_keys);
         }
         let bucket = buckets.map.entry(key).or_insert(Bucket {
             tokens: rate.burst,
@@ -177,6 +215,21 @@ mod tests {
         for _ in 0..100 {
             assert!(unlimited.take_at("a", now).is_ok());
         }
+    }
+
+    #[test]
+    fn the_map_is_bounded_and_keeps_recent_keys() {
+        let limiter = RateLimiter::with_max_keys(1, 1.0, 100);
+        let start = Instant::now();
+        // Every key drains its bucket, so sweeping full buckets frees nothing.
+        for key in 0..1_000_usize {
+            let now = start + Duration::from_millis(key as u64);
+            limiter.take_at(key, now).unwrap();
+            assert!(limiter.buckets.lock().unwrap().map.len() <= 100);
+        }
+        // The most recent key is still limited.
+        let later = start + Duration::from_millis(1_000);
+        assert!(limiter.take_at(999, later).is_err());
     }
 
     #[test]

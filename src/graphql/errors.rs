@@ -11,15 +11,20 @@ impl From<Error> for async_graphql::Error {
     }
 }
 
-/// The message and code, and `retryable: true` when trying again later may work.
+/// The message and code, `field` when bad input is about one input field, and
+/// `retryable: true` when trying again later may work.
 fn to_graphql(err: &Error) -> async_graphql::Error {
     let (code, retryable, retry_after) = (err.code(), err.is_retryable(), err.retry_after_secs());
+    let field = err.field();
     let quota = match err {
         Error::QuotaExceeded(quota) => Some(*quota),
         _ => None,
     };
     async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
         ext.set("code", code.as_str());
+        if let Some(field) = field {
+            ext.set("field", field);
+        }
         if let Some(q) = quota {
             ext.set("quota", q.quota);
             ext.set("used", q.used);

@@ -1,6 +1,7 @@
 //! The GraphQL schema. It knows nothing of HTTP: the HTTP layer attaches the viewer
 //! and fresh loaders to each request with `prepare_request`.
 
+mod accounts;
 pub mod errors;
 mod hooks;
 mod limits;
@@ -17,27 +18,34 @@ mod subscription;
 mod types;
 mod usage;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::{Context, Schema};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use imagegraph_db::GlobalId;
+use crate::use_cases::users::Authenticated;
 use imagegraph_db::models::User;
+use imagegraph_db::{GlobalId, TokenId};
 use loaders::Loaders;
 
 pub use mutation::Mutation;
 pub use outcome::Executed;
 pub use query::Query;
 
-/// The query root: the core API and the metrics.
+/// The query root: the core API, the metrics and the accounts.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(query::Query, metrics::MetricsQuery);
+pub struct QueryRoot(query::Query, metrics::MetricsQuery, accounts::AccountsQuery);
+
+/// The mutation root: the core API and the accounts.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(mutation::Mutation, accounts::AccountsMutation);
 pub use subscription::Subscription;
 
-pub type AppSchema = Schema<QueryRoot, Mutation, Subscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
 pub fn build_schema(app: Arc<App>) -> AppSchema {
     schema(app, false)
@@ -55,7 +63,7 @@ pub fn build_websocket_schema(app: Arc<App>) -> AppSchema {
 // operation spans only when traces are exported.
 fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
-    let mut builder = Schema::build(QueryRoot::default(), Mutation, Subscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), Subscription)
         .limit_complexity(limits.max_complexity)
         .extension(hooks::RequestHooks { limits });
     if websocket {
@@ -74,7 +82,7 @@ fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), Mutation, Subscription)
+    Schema::build(QueryRoot::default(), MutationRoot::default(), Subscription)
         .finish()
         .sdl()
 }
@@ -83,14 +91,29 @@ pub fn sdl() -> String {
 #[derive(Clone)]
 pub struct Viewer(pub Option<User>);
 
-/// Attaches per-request data: who is asking, and loaders whose cache lives as long
-/// as the request.
+/// The token a request or connection authenticated with (`changePassword` keeps it).
+#[derive(Clone, Copy)]
+pub struct RequestToken(pub Option<TokenId>);
+
+/// The address a request or connection comes from (sign-in attempts are limited
+/// per address).
+#[derive(Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Attaches per-request data: who is asking, with which token, from where, and
+/// loaders whose cache lives as long as the request.
 pub fn prepare_request(
     request: async_graphql::Request,
     app: &App,
-    viewer: Option<User>,
+    viewer: Option<Authenticated>,
+    client: IpAddr,
 ) -> async_graphql::Request {
-    request.data(Viewer(viewer)).data(Loaders::new(&app.db))
+    let token = viewer.as_ref().map(|auth| auth.token_id);
+    request
+        .data(Viewer(viewer.map(|auth| auth.user)))
+        .data(RequestToken(token))
+        .data(ClientIp(client))
+        .data(Loaders::new(&app.db))
 }
 
 /// Set on a WebSocket connection while its rights are in doubt (its user was just
@@ -113,11 +136,14 @@ impl Suspended {
 /// connection outlives any one event.
 pub fn connection_data(
     app: &App,
-    viewer: Option<User>,
+    viewer: Option<Authenticated>,
     suspended: Suspended,
+    client: IpAddr,
 ) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
-    data.insert(Viewer(viewer));
+    data.insert(RequestToken(viewer.as_ref().map(|auth| auth.token_id)));
+    data.insert(Viewer(viewer.map(|auth| auth.user)));
+    data.insert(ClientIp(client));
     data.insert(suspended);
     data.insert(Loaders::uncached(&app.db));
     data.insert(subscription::SocketSubscriptions::new(
@@ -130,6 +156,10 @@ pub(crate) trait ContextExt {
     fn app(&self) -> &Arc<App>;
     fn viewer(&self) -> Result<&User>;
     fn loaders(&self) -> &Loaders;
+    /// The viewer with the token the request came with.
+    fn authenticated(&self) -> Result<Authenticated>;
+    /// The client's address (unspecified when the transport did not say).
+    fn client_ip(&self) -> IpAddr;
 }
 
 impl ContextExt for Context<'_> {
@@ -148,6 +178,20 @@ impl ContextExt for Context<'_> {
 
     fn loaders(&self) -> &Loaders {
         self.data_unchecked::<Loaders>()
+    }
+
+    fn authenticated(&self) -> Result<Authenticated> {
+        let user = self.viewer()?.clone();
+        let token_id = self
+            .data_opt::<RequestToken>()
+            .and_then(|token| token.0)
+            .ok_or(Error::Unauthenticated)?;
+        Ok(Authenticated { user, token_id })
+    }
+
+    fn client_ip(&self) -> IpAddr {
+        self.data_opt::<ClientIp>()
+            .map_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), |ip| ip.0)
     }
 }
 

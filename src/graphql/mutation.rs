@@ -10,7 +10,7 @@ use crate::use_cases::{analysis, benchmark, comments, edits, generation, images}
 #[derive(Default)]
 pub struct Mutation;
 
-#[Object]
+#[Object(name = "CoreMutation")]
 impl Mutation {
     /// Stores an image sent as a multipart file or as base64. JPEG, PNG, WebP and GIF
     /// are accepted; the format is recognised from the bytes.

@@ -8,8 +8,7 @@ use axum::response::Response;
 
 use super::{HttpState, error_response, graphql_error_response};
 use crate::app::App;
-use crate::use_cases::users;
-use imagegraph_db::models::User;
+use crate::use_cases::users::{self, Authenticated};
 
 /// The address a request comes from: the peer, or with TRUST_FORWARDED_FOR the last
 /// `X-Forwarded-For` entry, the one our own proxy appended (earlier entries are the
@@ -52,7 +51,7 @@ pub(super) async fn authenticate(
     app: &App,
     headers: &HeaderMap,
     client: &ClientAddr,
-) -> Result<Option<User>, Response> {
+) -> Result<Option<Authenticated>, Response> {
     let outcome = match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(value) => authenticate_value(app, value.to_str().unwrap_or_default()).await,
@@ -70,7 +69,10 @@ pub(super) fn charge_anonymous(app: &App, client: &ClientAddr) -> Result<(), cra
 }
 
 /// The user a `Bearer` value names. A value that names nobody is refused with 401.
-pub(super) async fn authenticate_value(app: &App, value: &str) -> Result<Option<User>, Response> {
+pub(super) async fn authenticate_value(
+    app: &App,
+    value: &str,
+) -> Result<Option<Authenticated>, Response> {
     let unauthorized = |msg: &str| {
         graphql_error_response(
             StatusCode::UNAUTHORIZED,
@@ -84,7 +86,7 @@ pub(super) async fn authenticate_value(app: &App, value: &str) -> Result<Option<
         ));
     };
     match users::authenticate(&app.db, &app.tokens, app.events.epoch(), token).await {
-        Ok(Some(user)) => Ok(Some(user)),
+        Ok(Some(auth)) => Ok(Some(auth)),
         Ok(None) => Err(unauthorized("the token is not valid")),
         Err(err) => {
             let status = if err.is_retryable() {

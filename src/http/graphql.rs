@@ -115,7 +115,8 @@ pub(super) async fn post(
     match batch {
         BatchRequest::Single(request) => {
             let executed = Executed::default();
-            let request = prepare_request(request, &state.app, viewer).data(executed.clone());
+            let request =
+                prepare_request(request, &state.app, viewer, client.0).data(executed.clone());
             let response = state.schema.execute(request).await;
             respond(kind, BatchResponse::Single(response), executed.get())
         }
@@ -132,7 +133,10 @@ pub(super) async fn post(
         BatchRequest::Batch(requests) => {
             let requests = requests
                 .into_iter()
-                .map(|r| prepare_request(r, &state.app, viewer.clone()).data(Executed::default()))
+                .map(|r| {
+                    prepare_request(r, &state.app, viewer.clone(), client.0)
+                        .data(Executed::default())
+                })
                 .collect();
             // Each answer in a batch carries its own errors; the batch itself ran.
             let response = state
@@ -201,7 +205,7 @@ pub(super) async fn get(
         return response;
     }
     let executed = Executed::default();
-    let request = prepare_request(request, &state.app, viewer).data(executed.clone());
+    let request = prepare_request(request, &state.app, viewer, client.0).data(executed.clone());
     let response = state.schema.execute(request).await;
     respond(kind, BatchResponse::Single(response), executed.get())
 }

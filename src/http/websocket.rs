@@ -2,8 +2,8 @@
 //! comes in the `connection_init` payload: `{"Authorization": "Bearer <token>"}`.
 //!
 //! A socket holds no more rights than its token: when the database announces a change
-//! of its user (a token revoked, the user deleted or its role changed, from any
-//! replica), operations on the socket are answered as unauthenticated at once, the
+//! of its user (a token revoked, the user deleted, disabled or its role changed, from
+//! any replica), operations on the socket are answered as unauthenticated at once, the
 //! token is checked again against the database, and the socket is closed with 4403
 //! unless it still stands for the same user with the same role. The same check runs
 //! after the event listener reconnects (announcements may have been missed), and a
@@ -33,6 +33,7 @@ use super::auth::{ClientAddr, authenticate_value, charge_anonymous};
 use crate::app::App;
 use crate::events::Event;
 use crate::graphql::{Suspended, connection_data};
+use crate::use_cases::users::Authenticated;
 
 /// Why the server ended a socket; the first reason wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,13 +200,17 @@ pub(super) async fn websocket(
                         // The cache may not have heard of a change announced just
                         // before `changes` was subscribed: the database decides.
                         Some(value) => match authenticate_value(&app, value).await {
-                            Ok(Some(_)) => crate::use_cases::users::find_token_user(
+                            Ok(Some(auth)) => crate::use_cases::users::find_token_user(
                                 &app.db,
                                 bearer_token(value),
                             )
                             .await
                             .ok()
-                            .flatten(),
+                            .flatten()
+                            .map(|user| Authenticated {
+                                user,
+                                token_id: auth.token_id,
+                            }),
                             _ => None,
                         },
                     };
@@ -216,7 +221,8 @@ pub(super) async fn websocket(
                     }
                     match (value, viewer) {
                         (Some(_), None) => Err(async_graphql::Error::new("the token is not valid")),
-                        (Some(value), Some(user)) => {
+                        (Some(value), Some(auth)) => {
+                            let user = auth.user.clone();
                             let Some(slot) = sockets.by_user.take(user.id, max_per_user) else {
                                 watcher_closer.close(Ending::UserSockets);
                                 return Err(async_graphql::Error::new(
@@ -237,9 +243,9 @@ pub(super) async fn websocket(
                                 )
                                 .in_current_span(),
                             );
-                            Ok(connection_data(&app, Some(user), suspended))
+                            Ok(connection_data(&app, Some(auth), suspended, client.0))
                         }
-                        (None, _) => Ok(connection_data(&app, None, suspended)),
+                        (None, _) => Ok(connection_data(&app, None, suspended, client.0)),
                     }
                 })
                 .serve();

@@ -135,6 +135,7 @@ pub(crate) async fn run(app: &App, generation_id: GenerationId) -> Result<(), Jo
         name: String::new(),
         role: imagegraph_db::models::Role::Member,
         created_at: Utc::now(),
+        disabled_at: None,
     };
     let new_image = NewImage {
         source: ImageSource::Generation,

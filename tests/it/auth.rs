@@ -203,6 +203,7 @@ async fn cached_tokens_are_forgotten_when_revoked() {
     t.app.events.wait_connected().await;
     let query = "{ viewer { name } }";
     t.gql(&t.alice.token, query, json!({})).await;
+    t.app.tokens.last_used_writes_settled().await;
     let before = t.app.db.queries_executed();
     let body = t.gql(&t.alice.token, query, json!({})).await;
     assert_eq!(body["data"]["viewer"]["name"], "alice");

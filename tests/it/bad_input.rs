@@ -84,6 +84,8 @@ fn cases(image_id: &str, max_upload: usize) -> Vec<Case> {
     let upload_b64 =
         "mutation($b: String!) { uploadImage(input: { base64: $b }) { image { id } } }";
     let edit = "mutation($in: EditImageInput!) { editImage(input: $in) { image { id } preview } }";
+    let login =
+        "mutation($n: String!, $p: String!) { login(input: { name: $n, password: $p }) { token } }";
     let edit_with = |instructions: Value| {
         gql(
             edit,
@@ -214,6 +216,16 @@ fn cases(image_id: &str, max_upload: usize) -> Vec<Case> {
         case("crop outside the image", a, edit_with(json!([{ "crop": { "x": 250, "y": 0, "width": 100, "height": 10 } }])), bad),
         case("no instructions", a, edit_with(json!([])), bad),
         case("NaN-like factor", a, raw(&format!(r#"{{"query": "mutation {{ editImage(input: {{ imageId: \"{image_id}\", instructions: [{{ contrast: 1e999 }}], save: NEW_VERSION }}) {{ image {{ id }} }} }}"}}"#)), bad),
+        // Accounts.
+        case("login with a name of spaces", Who::Nobody, gql(login, json!({ "n": "a b", "p": "long enough password" })), bad),
+        case("login with a megabyte password", Who::Nobody, gql(login, json!({ "n": "alice", "p": "x".repeat(1 << 20) })), bad),
+        case("login with an unknown name", Who::Nobody, gql(login, json!({ "n": "nobody", "p": "long enough password" })), "UNAUTHENTICATED"),
+        case("createUser as a member", a, gql("mutation { createUser(input: { name: \"eve\", password: \"long enough password\" }) { user { id } } }", json!({})), "FORBIDDEN"),
+        case("a token name of 65 characters", a, gql("mutation($n: String!) { createApiToken(input: { name: $n }) { token } }", json!({ "n": "t".repeat(65) })), bad),
+        case("a token name with a newline", a, gql("mutation { createApiToken(input: { name: \"a\\nb\" }) { token } }", json!({})), bad),
+        case("revoking an image id", a, gql("mutation($i: ID!) { revokeApiToken(input: { id: $i }) { revokedApiTokenId } }", json!({ "i": image_id })), bad),
+        case("a new password of 9 characters", a, gql("mutation { changePassword(input: { currentPassword: \"\", newPassword: \"123456789\" }) { revokedTokenCount } }", json!({})), bad),
+        case("users as a member", a, gql("{ users(first: 31) { totalCount } }", json!({})), "FORBIDDEN"),
     ]
 }
 

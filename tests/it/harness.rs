@@ -174,6 +174,9 @@ pub(crate) fn test_config(data_dir: PathBuf) -> Config {
     config.rate_limits.rate_limit_uploads_per_minute = 0.0;
     config.rate_limits.rate_limit_edits_per_minute = 0.0;
     config.rate_limits.rate_limit_comments_per_minute = 0.0;
+    config.rate_limits.rate_limit_login_per_minute = 0.0;
+    config.rate_limits.rate_limit_login_name_per_minute = 0.0;
+    config.rate_limits.rate_limit_accounts_per_minute = 0.0;
     config.http.web_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/web"));
     config.jobs.job_backoff_ms = 20;
     config.jobs.job_lease_ms = 2_000;

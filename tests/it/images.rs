@@ -334,6 +334,7 @@ async fn node_resolves_images_comments_and_users() {
         (&user_id, "User"),
     ] {
         // One lookup in the table the id names (the token comes from memory).
+        t.app.tokens.last_used_writes_settled().await;
         let before = t.app.db.queries_executed();
         let body = t.gql(&t.alice.token, query, json!({ "id": id })).await;
         assert_eq!(body["data"]["node"]["__typename"], typename, "{body}");

@@ -17,6 +17,9 @@ const DB_PASSWORD: &str = "pw-Secret-4f9a1c77";
 const API_KEY: &str = "sk-live-Secret-7d3e5b21";
 const MEDIA_SECRET: &str = "media-Secret-0123456789abcdef0123456789";
 const METRICS_TOKEN: &str = "metrics-Secret-b2c4e6";
+const USER_PASSWORD: &str = "user-Secret-93ab17c2";
+const WRONG_PASSWORD: &str = "wrong-Secret-5e7d0c44";
+const NEW_PASSWORD: &str = "new-Secret-a1f3b5d7";
 
 /// A process environment whose whole log (stderr) goes to one file.
 struct Run {
@@ -147,6 +150,15 @@ async fn no_secret_reaches_the_log_of_a_whole_run() {
     assert!(created.status.success(), "{}", run.log());
     let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("igt_"), "{token}");
+    let mut set_password = run.command(&["users", "password", "alice"]);
+    set_password.stdin(Stdio::piped()).stdout(Stdio::null());
+    let mut child = set_password.spawn().unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{USER_PASSWORD}\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success(), "{}", run.log());
     let server = run.spawn(&["serve"]);
     let base = format!("http://127.0.0.1:{port}");
     wait_for_http(&format!("{base}/readyz"), Duration::from_secs(60)).await;
@@ -173,6 +185,60 @@ async fn no_secret_reaches_the_log_of_a_whole_run() {
     )
     .await;
     assert_eq!(status, 401);
+
+    // Signing in, rightly and wrongly, a new password, a new API token.
+    let login =
+        "mutation($n: String!, $p: String!) { login(input: {name: $n, password: $p}) { token } }";
+    let (_, body) = gql(
+        &client,
+        &base,
+        None,
+        json!({ "query": login, "variables": { "n": "alice", "p": WRONG_PASSWORD } }),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    let (_, body) = gql(
+        &client,
+        &base,
+        None,
+        json!({ "query": login, "variables": { "n": "alice", "p": USER_PASSWORD } }),
+    )
+    .await;
+    let session = body["data"]["login"]["token"].as_str().unwrap().to_owned();
+    let (_, body) = gql(
+        &client,
+        &base,
+        Some(&format!("Bearer {session}")),
+        json!({
+            "query": "mutation($c: String!, $n: String!) { changePassword(input: {currentPassword: $c, newPassword: $n}) { revokedTokenCount } }",
+            "variables": { "c": USER_PASSWORD, "n": NEW_PASSWORD },
+        }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["changePassword"]["revokedTokenCount"], 1,
+        "{body}"
+    );
+    let (_, body) = gql(
+        &client,
+        &base,
+        Some(&format!("Bearer {session}")),
+        json!({ "query": "mutation { createApiToken(input: {name: \"ci\"}) { token } }" }),
+    )
+    .await;
+    let api_token = body["data"]["createApiToken"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The CLI token was revoked by the password change: the rest of the run uses the
+    // session's.
+    let cli_token = token;
+    let token = session;
+    let bearer = format!("Bearer {token}");
+
     let (status, _) = gql(
         &client,
         &base,
@@ -297,6 +363,11 @@ async fn no_secret_reaches_the_log_of_a_whole_run() {
         token.as_str(),
         &token["igt_".len()..],
         wrong.as_str(),
+        api_token.as_str(),
+        cli_token.as_str(),
+        USER_PASSWORD,
+        WRONG_PASSWORD,
+        NEW_PASSWORD,
         API_KEY,
         MEDIA_SECRET,
         METRICS_TOKEN,

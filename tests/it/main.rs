@@ -1,6 +1,7 @@
 //! One integration test binary: every test talks HTTP to a real server backed by a
 //! real PostgreSQL database of its own.
 
+mod accounts;
 mod ai;
 mod auth;
 mod bad_input;

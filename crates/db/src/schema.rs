@@ -7,6 +7,9 @@ diesel::table! {
         token_hash -> Bytea,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        name -> Text,
+        kind -> Text,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -57,6 +60,8 @@ diesel::table! {
         name -> Text,
         role -> Text,
         created_at -> Timestamptz,
+        password_hash -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 

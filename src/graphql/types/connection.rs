@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
-use super::{BenchmarkRun, Comment, Image};
+use super::{BenchmarkRun, Comment, Image, User};
 use crate::error::Result;
 use crate::graphql::ContextExt as _;
 use crate::graphql::pagination::{PageInfo, encode_cursor};
@@ -19,6 +19,8 @@ pub(crate) enum TotalCount {
     Known(i64),
     /// Benchmark runs: everyone's, or one owner's.
     BenchmarkRuns(Option<UserId>),
+    /// Every user.
+    Users,
 }
 
 impl TotalCount {
@@ -31,6 +33,10 @@ impl TotalCount {
             Self::BenchmarkRuns(owner) => {
                 let mut conn = ctx.app().db.conn().await?;
                 Ok(models::BenchmarkRun::count(&mut conn, *owner).await?)
+            }
+            Self::Users => {
+                let mut conn = ctx.app().db.conn().await?;
+                Ok(models::User::count(&mut conn).await?)
             }
             Self::Known(count) => Ok(*count),
         }
@@ -130,4 +136,10 @@ connection!(
     BenchmarkRunEdge,
     BenchmarkRun,
     "A page of benchmark runs, newest first."
+);
+connection!(
+    UserConnection,
+    UserEdge,
+    User,
+    "A page of users, newest first."
 );

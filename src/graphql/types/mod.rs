@@ -2,6 +2,7 @@
 //! row type, so that the GraphQL fields (which need the app, the loaders, signed
 //! URLs) are written here while the rows know nothing of GraphQL.
 
+mod account;
 mod benchmark;
 mod comment;
 mod connection;
@@ -13,8 +14,9 @@ pub(super) mod node;
 mod payloads;
 mod user;
 
+pub(super) use account::*;
 pub(super) use benchmark::{BenchmarkProgress, RunBenchmarkInput, RunBenchmarkPayload};
-pub(super) use connection::{BenchmarkRunConnection, ImageConnection, TotalCount};
+pub(super) use connection::{BenchmarkRunConnection, ImageConnection, TotalCount, UserConnection};
 pub(super) use edit::{
     EditImageInput, EditImagePayload, EditImageWithPromptInput, EditInstructionInput, instruction,
 };

@@ -1,10 +1,10 @@
 use async_graphql::{Context, ID, Interface};
 
-use super::{BenchmarkRun, Comment, Generation, Image, User};
+use super::{ApiToken, BenchmarkRun, Comment, Generation, Image, User};
 use crate::error::{Error, Result};
 use crate::graphql::ContextExt as _;
 use imagegraph_db::models;
-use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, GlobalId, ImageId, UserId};
+use imagegraph_db::{BenchmarkRunId, CommentId, GenerationId, GlobalId, ImageId, TokenId, UserId};
 
 /// Ids one `nodes` call may ask for.
 pub(crate) const MAX_NODES: usize = 100;
@@ -18,6 +18,7 @@ pub(crate) enum Node {
     User(User),
     ImageGeneration(Generation),
     BenchmarkRun(BenchmarkRun),
+    ApiToken(ApiToken),
 }
 
 /// The object a global id names, with one lookup chosen by the type the id carries.
@@ -64,6 +65,14 @@ pub(crate) async fn load(
             .await?
             .filter(|run| viewer.may_manage(run.owner_id))
             .map(Node::BenchmarkRun),
+        // Only the viewer's own live tokens: anyone else's id is `null`, as unknown.
+        TokenId::TYPE_NAME => {
+            let mut conn = ctx.app().db.conn().await?;
+            models::token::find(&mut conn, TokenId::from_uuid(uuid))
+                .await?
+                .filter(|token| token.user_id == viewer.id && token.revoked_at.is_none())
+                .map(|token| Node::ApiToken(ApiToken(token)))
+        }
         _ => None,
     })
 }

@@ -90,6 +90,7 @@ impl Comment {
                 name: row.author_name,
                 role: row.author_role,
                 created_at: row.author_created_at,
+                disabled_at: row.author_disabled_at,
             });
             grouped
                 .entry(row.comment.image_id)
@@ -117,6 +118,8 @@ struct CommentWithAuthor {
     author_role: Role,
     #[diesel(sql_type = Timestamptz)]
     author_created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamptz>)]
+    author_disabled_at: Option<DateTime<Utc>>,
 }
 
 /// `comments(first: n)` under many images: a `LATERAL` subquery per image over
@@ -142,7 +145,7 @@ impl QueryFragment<Pg> for CommentPages<'_> {
         out.push_sql(
             ") AS i(id) CROSS JOIN LATERAL ( \
              SELECT comments.*, u.name AS author_name, u.role AS author_role, \
-                    u.created_at AS author_created_at \
+                    u.created_at AS author_created_at, u.disabled_at AS author_disabled_at \
              FROM comments JOIN users u ON u.id = comments.author_id \
              WHERE comments.image_id = i.id",
         );

@@ -739,7 +739,10 @@ async fn jpeg_geometry_is_lossless_when_aligned_and_decoded_otherwise() {
             height: 201,
         },
     ];
-    let stored = run(json!([{ "rotate": 90 }, { "crop": { "x": 16, "y": 32, "width": 300, "height": 201 } }])).await;
+    let stored = run(
+        json!([{ "rotate": 90 }, { "crop": { "x": 16, "y": 32, "width": 300, "height": 201 } }]),
+    )
+    .await;
     let expected = edit::apply(source.clone(), &aligned).unwrap().to_rgb8();
     assert!(mean_diff(&stored, &expected) < 0.5);
 

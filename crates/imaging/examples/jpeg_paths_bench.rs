@@ -10,8 +10,9 @@
 //!   shrink-on-load (`prepare_upload`);
 //! * resize to 400 px wide end to end (decode + resize + JPEG q90), full decode vs
 //!   shrink-on-load;
-//! * rotate 90 end to end: decode + rotate + JPEG q90, vs the lossless transform
-//!   alone, vs `lossless_edit` (transform + verifying decode + thumbnail).
+//! * rotate end to end: decode + rotate + JPEG q90, vs the lossless transform
+//!   alone, vs `lossless_edit` (transform + verifying decode + thumbnail), on the
+//!   image and on a 4032 x 3024 one (sides multiples of the MCU).
 
 use std::time::Instant;
 
@@ -112,21 +113,56 @@ fn main() {
         resize_before / resize_after
     );
 
-    let rotate_decode = best_ms(reps, || {
-        let (_, image) = decode(&bytes, LIMITS).unwrap();
-        let out: DynamicImage = edit::apply(image, &[E::Rotate(90)]).unwrap();
-        std::hint::black_box(encode(&out, MediaFormat::Jpeg, 90).unwrap());
-    });
-    let rotate_transform = best_ms(reps, || {
-        let mut transform = turbojpeg::Transform::op(turbojpeg::TransformOp::Rot90);
-        transform.perfect = true;
-        transform.copy_none = true;
-        std::hint::black_box(turbojpeg::transform(&transform, &bytes).unwrap());
-    });
-    let rotate_lossless = best_ms(reps, || {
-        std::hint::black_box(lossless_edit(&bytes, LIMITS, &[E::Rotate(90)]).unwrap().unwrap());
-    });
-    println!(
-        "rotate 90                   decode+encode {rotate_decode:7.1} ms   lossless transform {rotate_transform:7.1} ms   lossless_edit (with verify + thumbnail) {rotate_lossless:7.1} ms"
-    );
+    // 3000 is not a multiple of the 16-pixel MCU of 4:2:0: a quarter turn clockwise
+    // would move the partial bottom row of MCUs to the left edge, so it takes the
+    // decode path; a quarter turn anticlockwise (partial row stays at the bottom)
+    // is lossless. A 4032 x 3024 photo (both sides multiples of 16) is lossless
+    // both ways.
+    let phone = encode_jpeg(&photo(4032, 3024), 90).expect("encodable");
+    for (name, bytes, op, degrees) in [
+        (
+            "4000x3000 rotate 270",
+            &bytes,
+            turbojpeg::TransformOp::Rot270,
+            270,
+        ),
+        (
+            "4000x3000 rotate 90 ",
+            &bytes,
+            turbojpeg::TransformOp::Rot90,
+            90,
+        ),
+        (
+            "4032x3024 rotate 90 ",
+            &phone,
+            turbojpeg::TransformOp::Rot90,
+            90,
+        ),
+    ] {
+        let list = [E::Rotate(degrees)];
+        let decoded = best_ms(reps, || {
+            let (_, image) = decode(bytes, LIMITS).unwrap();
+            let out: DynamicImage = edit::apply(image, &list).unwrap();
+            std::hint::black_box(encode(&out, MediaFormat::Jpeg, 90).unwrap());
+        });
+        let lossless = lossless_edit(bytes, LIMITS, &list).unwrap().is_some();
+        if !lossless {
+            println!(
+                "{name}  decode+rotate+encode {decoded:7.1} ms   lossless: not perfect, takes the decode path"
+            );
+            continue;
+        }
+        let transform = best_ms(reps, || {
+            let mut transform = turbojpeg::Transform::op(op);
+            transform.perfect = true;
+            transform.copy_none = true;
+            std::hint::black_box(turbojpeg::transform(&transform, bytes).unwrap());
+        });
+        let whole = best_ms(reps, || {
+            std::hint::black_box(lossless_edit(bytes, LIMITS, &list).unwrap().unwrap());
+        });
+        println!(
+            "{name}  decode+rotate+encode {decoded:7.1} ms   lossless transform {transform:6.1} ms   lossless_edit (+ verifying decode, thumbnail) {whole:6.1} ms"
+        );
+    }
 }

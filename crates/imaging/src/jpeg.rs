@@ -46,7 +46,7 @@ pub(crate) fn scale_for(
     let fits = |factor: &ScalingFactor, side: u32, min: u32| {
         let scaled = factor.scale(side as usize);
         scaled >= min as usize
-            && (side as usize % factor.denom() == 0 || scaled >= MIN_PARTIAL_SIDE)
+            && ((side as usize).is_multiple_of(factor.denom()) || scaled >= MIN_PARTIAL_SIDE)
     };
     FACTORS
         .into_iter()
@@ -256,7 +256,7 @@ pub(crate) fn transform(
     } else {
         (mcu_w as u32, mcu_h as u32)
     };
-    if crop.x % mcu_w != 0 || crop.y % mcu_h != 0 {
+    if !crop.x.is_multiple_of(mcu_w) || !crop.y.is_multiple_of(mcu_h) {
         return Err(NotLossless::UnalignedCrop);
     }
     if !perfect(turn, width, height, header.subsamp) {
@@ -284,8 +284,8 @@ pub(crate) fn transform(
 /// whole MCUs for the turn to move no partial one.
 fn perfect(turn: Turn, width: u32, height: u32, subsamp: Subsamp) -> bool {
     let (mcu_w, mcu_h) = subsamp.mcu_size();
-    let whole_w = width % mcu_w as u32 == 0;
-    let whole_h = height % mcu_h as u32 == 0;
+    let whole_w = width.is_multiple_of(mcu_w as u32);
+    let whole_h = height.is_multiple_of(mcu_h as u32);
     match turn {
         Turn::Identity | Turn::Transpose => true,
         Turn::FlipHorizontal | Turn::Rotate270 => whole_w,

@@ -342,11 +342,7 @@ pub fn fit_within(
     };
     let (_, mut decoded) = decode_at_least(bytes, limits, target.0, target.1)?;
     if (decoded.width(), decoded.height()) != target {
-        decoded = decoded.resize_exact(
-            target.0,
-            target.1,
-            image::imageops::FilterType::Triangle,
-        );
+        decoded = decoded.resize_exact(target.0, target.1, image::imageops::FilterType::Triangle);
     }
     Ok((encode(&decoded, MediaFormat::Jpeg, 85)?, MediaFormat::Jpeg))
 }

@@ -7,8 +7,8 @@ use imagegraph_imaging::edit::{
     self, EditInstruction as E, Fit, FlipAxis, encode_jpeg, shrink_on_load, validate,
 };
 use imagegraph_imaging::{
-    ImageError, MediaFormat, UploadLimits, decode, decode_at_least, lossless_edit,
-    prepare_upload, render_thumbnail, thumbnail_size,
+    ImageError, MediaFormat, UploadLimits, decode, decode_at_least, lossless_edit, prepare_upload,
+    render_thumbnail, thumbnail_size,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -165,8 +165,7 @@ fn truncated_and_corrupt_jpegs_decide_as_the_full_decode_does() {
         ("header only", &headless),
     ] {
         let full = decode(broken, LIMITS).map(|(_, image)| image.dimensions());
-        let scaled =
-            decode_at_least(broken, LIMITS, 400, 300).map(|(_, image)| image.dimensions());
+        let scaled = decode_at_least(broken, LIMITS, 400, 300).map(|(_, image)| image.dimensions());
         let upload = prepare_upload(broken, LIMITS).map(|p| (p.width, p.height));
         match &full {
             Err(err) => {
@@ -227,7 +226,10 @@ fn every_exif_orientation_gives_an_upright_thumbnail() {
             thumbnail_size(full.width(), full.height())
         );
         let mad = mean_diff(&ours, &reference);
-        assert!(mad < 4.0, "orientation {orientation}: mean difference {mad}");
+        assert!(
+            mad < 4.0,
+            "orientation {orientation}: mean difference {mad}"
+        );
         // Turned the wrong way, the thumbnail would be far off.
         if orientation != 1 {
             let unturned = full_thumbnail(&plain);
@@ -288,7 +290,11 @@ fn resize_edits_decode_smaller_with_the_same_size_and_close_pixels() {
             let list = [resize, E::Brightness(1.1)];
             let reference = edit::apply(full.clone(), &list).unwrap();
             let ours = edited(&bytes, &list, None);
-            assert_eq!(ours.dimensions(), reference.dimensions(), "{w}x{h} {resize:?}");
+            assert_eq!(
+                ours.dimensions(),
+                reference.dimensions(),
+                "{w}x{h} {resize:?}"
+            );
             let mad = mean_diff(&ours, &reference);
             assert!(mad < 4.0, "{w}x{h} {resize:?}: mean difference {mad}");
         }
@@ -318,9 +324,8 @@ fn previews_of_scale_free_edits_decode_smaller() {
         vec![E::Brightness(1.2)],
     ] {
         let preview = list.len() == 1 && matches!(list[0], E::Brightness(_));
-        assert_eq!(
-            shrink_on_load(3000, 2100, &list, None).is_some(),
-            false,
+        assert!(
+            shrink_on_load(3000, 2100, &list, None).is_none(),
             "{list:?}"
         );
         assert_eq!(

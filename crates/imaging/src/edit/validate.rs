@@ -59,9 +59,11 @@ pub fn validate(
 /// The size `instructions` make of a `width` x `height` image (as far as they are
 /// valid for it: an invalid step leaves the size unchanged).
 pub fn output_size(width: u32, height: u32, instructions: &[EditInstruction]) -> (u32, u32) {
-    instructions.iter().fold((width, height), |(w, h), instruction| {
-        step(instruction, w, h, u64::MAX).unwrap_or((w, h))
-    })
+    instructions
+        .iter()
+        .fold((width, height), |(w, h), instruction| {
+            step(instruction, w, h, u64::MAX).unwrap_or((w, h))
+        })
 }
 
 fn check_factor(name: &str, factor: f32) -> Result<(), String> {

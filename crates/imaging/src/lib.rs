@@ -8,11 +8,14 @@ pub mod cost;
 pub mod edit;
 mod error;
 mod format;
+mod jpeg;
+mod lossless;
 mod upload;
 
 pub use error::{ImageError, Result};
 pub use format::MediaFormat;
+pub use lossless::lossless_edit;
 pub use upload::{
-    Prepared, Probe, UploadLimits, check_shape, decode, encode, fit_within, prepare_upload, probe,
-    render_thumbnail,
+    Prepared, Probe, UploadLimits, check_shape, decode, decode_at_least, encode, fit_within,
+    prepare_upload, probe, render_thumbnail, thumbnail_size,
 };

@@ -59,11 +59,16 @@ pub struct Prepared {
 
 /// Checks an upload from its header (format, size, pixel count, shape) before any
 /// pixel is decoded, then decodes it and renders the thumbnail.
+///
+/// A large JPEG is decoded only at the DCT scale its thumbnail needs (see
+/// [`decode_at_least`]); the whole file is still read and checked.
 pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
     let probed = probe(bytes, limits)?;
     check_shape(probed.width, probed.height, limits)?;
-    let (format, image, reduced) = decode_8bit(bytes, limits)?;
-    let (thumbnail, thumbnail_format) = render_thumbnail(&image)?;
+    let size = thumbnail_size(probed.width, probed.height);
+    let (format, image, reduced) = decode_8bit_at_least(bytes, limits, size)?;
+    let shrunk = (image.width(), image.height()) != (probed.width, probed.height);
+    let (thumbnail, thumbnail_format) = render_thumbnail_sized(&image, size, shrunk)?;
     let reencoded = if reduced {
         Some(encode(&image, format, 90)?)
     } else {
@@ -71,8 +76,8 @@ pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
     };
     Ok(Prepared {
         format,
-        width: image.width(),
-        height: image.height(),
+        width: probed.width,
+        height: probed.height,
         thumbnail,
         thumbnail_format,
         reencoded,
@@ -150,17 +155,79 @@ fn reader(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, ImageReade
 /// samples reduced to 8 bits; sizes are checked from the header before any pixel
 /// is decoded. GIFs give their first frame.
 pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
-    let (format, image, _) = decode_8bit(bytes, limits)?;
+    let (format, image, _) = decode_8bit_at_least(bytes, limits, (u32::MAX, u32::MAX))?;
     Ok((format, image))
 }
 
-/// `decode`, and whether samples were reduced to 8 bits.
-fn decode_8bit(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage, bool)> {
+/// [`decode`], but a JPEG that is at least twice `min_width` x `min_height`
+/// (displayed, after EXIF orientation) is decoded through libjpeg-turbo's DCT
+/// scaling at the smallest of 1/2, 1/4 and 1/8 still at least that size
+/// (shrink-on-load); callers finish with a resize to their exact target. The size
+/// limits apply to the declared full size before anything is decoded, the whole
+/// entropy-coded stream is still read, and a file libjpeg-turbo does not decode
+/// cleanly (truncated, corrupt, or of a kind it handles differently) is decoded in
+/// full instead, so what is refused is exactly what [`decode`] refuses. Other
+/// formats are always decoded in full.
+pub fn decode_at_least(
+    bytes: &[u8],
+    limits: UploadLimits,
+    min_width: u32,
+    min_height: u32,
+) -> Result<(MediaFormat, DynamicImage)> {
+    let (format, image, _) = decode_8bit_at_least(bytes, limits, (min_width, min_height))?;
+    Ok((format, image))
+}
+
+/// Whether an EXIF orientation swaps width and height.
+pub(crate) fn transposes(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// What a decode of these bytes would start from: the format, the stored size
+/// (checked against the limits) and the EXIF orientation; no pixel decoded.
+pub(crate) fn stored_shape(
+    bytes: &[u8],
+    limits: UploadLimits,
+) -> Result<(MediaFormat, (u32, u32), Orientation)> {
     let (format, reader) = reader(bytes, limits)?;
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (raw_width, raw_height) = decoder.dimensions();
     check_pixels(raw_width, raw_height, limits)?;
     let orientation = decoder.orientation().map_err(decode_error)?;
+    Ok((format, (raw_width, raw_height), orientation))
+}
+
+/// `decode_at_least`, and whether samples were reduced to 8 bits.
+fn decode_8bit_at_least(
+    bytes: &[u8],
+    limits: UploadLimits,
+    (min_width, min_height): (u32, u32),
+) -> Result<(MediaFormat, DynamicImage, bool)> {
+    let (format, reader) = reader(bytes, limits)?;
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (raw_width, raw_height) = decoder.dimensions();
+    check_pixels(raw_width, raw_height, limits)?;
+    let orientation = decoder.orientation().map_err(decode_error)?;
+    if format == MediaFormat::Jpeg {
+        // The target is displayed; the decoder works on the stored image.
+        let (need_w, need_h) = if transposes(orientation) {
+            (min_height, min_width)
+        } else {
+            (min_width, min_height)
+        };
+        if let Some(mut image) =
+            crate::jpeg::decode_scaled(bytes, raw_width, raw_height, need_w, need_h)
+        {
+            image.apply_orientation(orientation);
+            return Ok((format, image, false));
+        }
+    }
     let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     // Reduced before turning, so the turn moves half the bytes; everything after
     // decoding (edits, encoders, the cost model) works in 8 bits.
@@ -242,8 +309,10 @@ fn decode_error(err: image::ImageError) -> ImageError {
 }
 
 /// The image as it is when its longer side is at most `max_side` (and it is not a
-/// GIF); otherwise scaled to fit (a GIF's first frame) and sent as JPEG. For
-/// consumers with a size cap of their own, such as vision models.
+/// GIF); otherwise scaled to fit (a GIF's first frame) and sent as JPEG, upright
+/// (EXIF orientation applied). For consumers with a size cap of their own, such as
+/// vision models. A large JPEG is decoded at the DCT scale the result needs (see
+/// [`decode_at_least`]).
 pub fn fit_within(
     bytes: &[u8],
     format: MediaFormat,
@@ -255,20 +324,72 @@ pub fn fit_within(
     if width.max(height) <= max_side && format != MediaFormat::Gif {
         return Ok((bytes.to_vec(), format));
     }
-    let mut decoded = image::load_from_memory_with_format(bytes, format.to_image_format())
-        .map_err(decode_error)?;
-    if decoded.width().max(decoded.height()) > max_side {
-        decoded = decoded.resize(max_side, max_side, image::imageops::FilterType::Triangle);
+    // The stored image's own size sets the limits: it was accepted under them.
+    let limits = UploadLimits {
+        max_bytes: bytes.len(),
+        max_pixels: u64::from(width) * u64::from(height),
+        max_side: 0,
+        max_aspect_ratio: 0,
+    };
+    let (displayed_w, displayed_h) = match stored_shape(bytes, limits)? {
+        (_, _, orientation) if transposes(orientation) => (height, width),
+        _ => (width, height),
+    };
+    let target = if displayed_w.max(displayed_h) > max_side {
+        resize_dimensions(displayed_w, displayed_h, max_side, max_side)
+    } else {
+        (displayed_w, displayed_h)
+    };
+    let (_, mut decoded) = decode_at_least(bytes, limits, target.0, target.1)?;
+    if (decoded.width(), decoded.height()) != target {
+        decoded = decoded.resize_exact(target.0, target.1, image::imageops::FilterType::Triangle);
     }
     Ok((encode(&decoded, MediaFormat::Jpeg, 85)?, MediaFormat::Jpeg))
 }
 
+/// The image crate's `resize_dimensions` without fill: the largest size with the
+/// aspect of `width` x `height` inside `box_w` x `box_h` (at least 1 x 1).
+fn resize_dimensions(width: u32, height: u32, box_w: u32, box_h: u32) -> (u32, u32) {
+    let ratio = (f64::from(box_w) / f64::from(width)).min(f64::from(box_h) / f64::from(height));
+    let side = |s: u32| ((f64::from(s) * ratio).round() as u32).max(1);
+    (side(width), side(height))
+}
+
+/// The size of the thumbnail of a `width` x `height` image.
+pub fn thumbnail_size(width: u32, height: u32) -> (u32, u32) {
+    if width.max(height) > THUMBNAIL_SIZE {
+        resize_dimensions(width, height, THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    } else {
+        (width, height)
+    }
+}
+
 /// Thumbnails keep transparency as PNG; everything else becomes a compact JPEG.
 pub fn render_thumbnail(image: &DynamicImage) -> Result<(Vec<u8>, MediaFormat)> {
-    let small = if image.width().max(image.height()) > THUMBNAIL_SIZE {
-        image.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
-    } else {
+    render_thumbnail_sized(image, thumbnail_size(image.width(), image.height()), false)
+}
+
+/// `render_thumbnail` of an image that may have been decoded smaller than its
+/// full size: the thumbnail is `size`, as computed from the full size.
+/// An image decoded smaller (`shrunk`) is finished with the engine's Lanczos
+/// resize: the box sampling of full-size thumbnails aliases when the ratio left
+/// is small, as it is after DCT scaling.
+pub(crate) fn render_thumbnail_sized(
+    image: &DynamicImage,
+    (width, height): (u32, u32),
+    shrunk: bool,
+) -> Result<(Vec<u8>, MediaFormat)> {
+    let small = if (image.width(), image.height()) == (width, height) {
         image.clone()
+    } else if shrunk {
+        let exact = crate::edit::EditInstruction::Resize {
+            width: Some(width),
+            height: Some(height),
+            fit: crate::edit::Fit::Fill,
+        };
+        crate::edit::apply(image.clone(), &[exact])?
+    } else {
+        image.thumbnail_exact(width, height)
     };
     let format = if small.color().has_alpha() {
         MediaFormat::Png

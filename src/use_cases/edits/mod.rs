@@ -114,22 +114,57 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
     let probe = imaging::probe(&original, limits)?;
     let needed =
         cost::edit_job(&probe, &instructions, output).saturating_add(original.len() as u64);
+    // Shrink-on-load: a JPEG decoded only as large as the edit's result needs.
+    let preview_side = (save == SaveMode::Preview).then_some(PREVIEW_SIDE);
+    let shrink = edit::shrink_on_load(probe.width, probe.height, &instructions, preview_side);
+    let full_size = edit::output_size(probe.width, probe.height, &instructions);
+    // Rotations, flips and crops of a JPEG kept as JPEG: tried losslessly first.
+    let try_lossless = save != SaveMode::Preview
+        && source_format == MediaFormat::Jpeg
+        && format == MediaFormat::Jpeg;
 
     let (rendered, timings) = app
         .pixels
         .run(
             needed,
             move || -> Result<(Rendered, Vec<(&'static str, Duration)>)> {
-                let (_, mut pixels) = imaging::decode(&original, limits)?;
+                if try_lossless {
+                    let started = Instant::now();
+                    if let Some((bytes, prepared)) =
+                        imaging::lossless_edit(&original, limits, &instructions)?
+                    {
+                        check_size(bytes.len(), max_bytes)?;
+                        // One transform did every instruction: each is charged its share.
+                        let share = started.elapsed() / instructions.len().max(1) as u32;
+                        let timings = instructions
+                            .iter()
+                            .map(|instruction| (wire::operation_name(instruction), share))
+                            .collect();
+                        let bytes = Bytes::from(bytes);
+                        return Ok((Rendered::Stored { bytes, prepared }, timings));
+                    }
+                }
+                let (run, mut pixels) = match shrink {
+                    Some(plan) => {
+                        let (_, pixels) = imaging::decode_at_least(
+                            &original,
+                            limits,
+                            plan.min_width,
+                            plan.min_height,
+                        )?;
+                        (plan.instructions, pixels)
+                    }
+                    None => (instructions.clone(), imaging::decode(&original, limits)?.1),
+                };
                 drop(original);
                 let mut timings = Vec::with_capacity(instructions.len());
-                for instruction in &instructions {
+                for (instruction, asked) in run.iter().zip(&instructions) {
                     let started = Instant::now();
                     pixels = edit::apply(pixels, std::slice::from_ref(instruction))?;
-                    timings.push((wire::operation_name(instruction), started.elapsed()));
+                    timings.push((wire::operation_name(asked), started.elapsed()));
                 }
                 let rendered = if save == SaveMode::Preview {
-                    Rendered::Preview(preview(pixels)?)
+                    Rendered::Preview(preview(pixels, full_size)?)
                 } else {
                     stored(&pixels, format, max_bytes)?
                 };
@@ -263,12 +298,7 @@ pub async fn edit_with_prompt(
 /// as it would be stored like one.
 fn stored(pixels: &DynamicImage, format: MediaFormat, max_bytes: usize) -> Result<Rendered> {
     let bytes = imaging::encode(pixels, format, JPEG_QUALITY)?;
-    if bytes.len() > max_bytes {
-        return Err(Error::PayloadTooLarge(format!(
-            "the edited image would be {} bytes; the limit is {max_bytes} bytes",
-            bytes.len()
-        )));
-    }
+    check_size(bytes.len(), max_bytes)?;
     let (thumbnail, thumbnail_format) = imaging::render_thumbnail(pixels)?;
     let prepared = Prepared {
         format,
@@ -284,16 +314,40 @@ fn stored(pixels: &DynamicImage, format: MediaFormat, max_bytes: usize) -> Resul
     })
 }
 
-fn preview(pixels: DynamicImage) -> Result<String> {
-    let small = if pixels.width().max(pixels.height()) > PREVIEW_SIDE {
+/// A result stored like an upload may be no larger than one.
+fn check_size(len: usize, max_bytes: usize) -> Result<()> {
+    if len > max_bytes {
+        return Err(Error::PayloadTooLarge(format!(
+            "the edited image would be {len} bytes; the limit is {max_bytes} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The preview of a result the full decode would make `full_size`: fitted in
+/// `PREVIEW_SIDE`, sized from `full_size` even when the edit started from a smaller
+/// decode (shrink-on-load), so the preview's size never depends on it.
+fn preview(pixels: DynamicImage, (full_w, full_h): (u32, u32)) -> Result<String> {
+    let (width, height) = if full_w.max(full_h) > PREVIEW_SIDE {
+        // The engine's own Contain plan: the size fitting the box has always had.
         let fit = EditInstruction::Resize {
             width: Some(PREVIEW_SIDE),
             height: Some(PREVIEW_SIDE),
             fit: Fit::Contain,
         };
-        edit::apply(pixels, &[fit])?
+        edit::output_size(full_w, full_h, &[fit])
     } else {
+        (full_w, full_h)
+    };
+    let small = if (pixels.width(), pixels.height()) == (width, height) {
         pixels
+    } else {
+        let exact = EditInstruction::Resize {
+            width: Some(width),
+            height: Some(height),
+            fit: Fit::Fill,
+        };
+        edit::apply(pixels, &[exact])?
     };
     let format = if small.color().has_alpha() {
         MediaFormat::Png

@@ -36,7 +36,7 @@ use crate::error::{ImageError, Result};
 
 pub use codec::{EncodeError, decode, encode_jpeg};
 pub(crate) use resize::{PassOrder, ResizePlan, pass_order, plan as resize_plan};
-pub use validate::{InvalidInstruction, MAX_INSTRUCTIONS, validate};
+pub use validate::{InvalidInstruction, MAX_INSTRUCTIONS, output_size, validate};
 
 /// One editing step. See the module docs for the JSON form.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -193,6 +193,99 @@ fn apply_one(mut px: Pixels, instruction: &EditInstruction) -> Result<Pixels> {
         }
     }
     Ok(px)
+}
+
+/// How an edit may start from an image decoded smaller than its full size
+/// (shrink-on-load, [`crate::decode_at_least`]) and still give a result of the same
+/// size, with pixels close to the full decode's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShrinkOnLoad {
+    /// Smallest displayed size the decoded image may have.
+    pub min_width: u32,
+    /// Smallest displayed height the decoded image may have.
+    pub min_height: u32,
+    /// The instructions to run on that image instead (same length and kinds: a
+    /// leading resize is given its exact target size, so the result's size does
+    /// not depend on the size decoded).
+    pub instructions: Vec<EditInstruction>,
+}
+
+/// Whether an edit of a `width` x `height` (displayed) image may decode the image
+/// smaller, and how: when the first instruction is a resize, the image need only
+/// be as large as what the resize reads at the result's scale; for a preview
+/// (`preview_side`) of instructions that do not depend on the pixel scale
+/// (enhance factors, grayscale, rotations, flips), only as large as the preview.
+/// Results of a smaller decode must then be brought to the full decode's size by
+/// the caller: a preview to the size [`output_size`] gives, fitted in its side.
+/// `None` when the full image is needed. The instructions must have passed
+/// [`validate`].
+pub fn shrink_on_load(
+    width: u32,
+    height: u32,
+    instructions: &[EditInstruction],
+    preview_side: Option<u32>,
+) -> Option<ShrinkOnLoad> {
+    let (first, rest) = instructions.split_first()?;
+    if let EditInstruction::Resize {
+        width: to_w,
+        height: to_h,
+        fit,
+    } = *first
+    {
+        let plan = resize::plan(width, height, to_w, to_h, fit);
+        let (min_width, min_height, first) = if plan.cover {
+            // Scaled to cover the box, then centre-cropped: the whole image is read
+            // at that scale.
+            let scale = (f64::from(plan.width) / f64::from(width))
+                .max(f64::from(plan.height) / f64::from(height));
+            let side = |s: u32| ((f64::from(s) * scale).ceil() as u32).clamp(1, s);
+            (side(width), side(height), *first)
+        } else {
+            let exact = EditInstruction::Resize {
+                width: Some(plan.width),
+                height: Some(plan.height),
+                fit: Fit::Fill,
+            };
+            (plan.width, plan.height, exact)
+        };
+        let mut instructions = Vec::with_capacity(instructions.len());
+        instructions.push(first);
+        instructions.extend_from_slice(rest);
+        return Some(ShrinkOnLoad {
+            min_width,
+            min_height,
+            instructions,
+        });
+    }
+    let side = preview_side?;
+    let mut turned = false;
+    for instruction in instructions {
+        match instruction {
+            EditInstruction::Brightness(_)
+            | EditInstruction::Contrast(_)
+            | EditInstruction::Saturation(_)
+            | EditInstruction::Grayscale
+            | EditInstruction::Flip(_)
+            | EditInstruction::Rotate(180) => {}
+            EditInstruction::Rotate(_) => turned = !turned,
+            _ => return None,
+        }
+    }
+    let (w, h) = output_size(width, height, instructions);
+    if w.max(h) <= side {
+        return None;
+    }
+    let fitted = resize::plan(w, h, Some(side), Some(side), Fit::Contain);
+    let (min_width, min_height) = if turned {
+        (fitted.height, fitted.width)
+    } else {
+        (fitted.width, fitted.height)
+    };
+    Some(ShrinkOnLoad {
+        min_width,
+        min_height,
+        instructions: instructions.to_vec(),
+    })
 }
 
 /// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.

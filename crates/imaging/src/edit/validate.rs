@@ -56,6 +56,16 @@ pub fn validate(
     Ok(())
 }
 
+/// The size `instructions` make of a `width` x `height` image (as far as they are
+/// valid for it: an invalid step leaves the size unchanged).
+pub fn output_size(width: u32, height: u32, instructions: &[EditInstruction]) -> (u32, u32) {
+    instructions
+        .iter()
+        .fold((width, height), |(w, h), instruction| {
+            step(instruction, w, h, u64::MAX).unwrap_or((w, h))
+        })
+}
+
 fn check_factor(name: &str, factor: f32) -> Result<(), String> {
     if factor.is_finite() && (0.0..=MAX_FACTOR).contains(&factor) {
         Ok(())

@@ -1,0 +1,141 @@
+//! Lossless JPEG geometry: an edit made only of rotations, flips and crops, run on
+//! the DCT coefficients by libjpeg-turbo (no decode, no re-encode, no generation
+//! loss).
+
+use image::metadata::Orientation;
+
+use crate::edit::{EditInstruction, FlipAxis};
+use crate::error::Result;
+use crate::format::MediaFormat;
+use crate::jpeg::{self, Rect, Turn};
+use crate::upload::{
+    Prepared, UploadLimits, decode_at_least, render_thumbnail_sized, stored_shape, thumbnail_size,
+};
+
+/// The single turn and crop (in the turned image's coordinates) that the EXIF
+/// orientation and then `instructions` make of an image stored `width` x
+/// `height`; `None` when an instruction is not a rotation, flip or crop. The
+/// instructions must have passed [`crate::edit::validate`] for the displayed size.
+pub(crate) fn plan(
+    orientation: Turn,
+    width: u32,
+    height: u32,
+    instructions: &[EditInstruction],
+) -> Option<(Turn, Rect)> {
+    let mut turn = orientation;
+    let (w, h) = turn.size(width, height);
+    let mut rect = Rect {
+        x: 0,
+        y: 0,
+        width: w,
+        height: h,
+    };
+    for instruction in instructions {
+        let step = match *instruction {
+            EditInstruction::Rotate(90) => Turn::Rotate90,
+            EditInstruction::Rotate(180) => Turn::Rotate180,
+            EditInstruction::Rotate(270) => Turn::Rotate270,
+            EditInstruction::Flip(FlipAxis::Horizontal) => Turn::FlipHorizontal,
+            EditInstruction::Flip(FlipAxis::Vertical) => Turn::FlipVertical,
+            EditInstruction::Crop {
+                x,
+                y,
+                width,
+                height,
+            } => {
+                rect = Rect {
+                    x: rect.x + x,
+                    y: rect.y + y,
+                    width,
+                    height,
+                };
+                continue;
+            }
+            _ => return None,
+        };
+        // The crop so far, carried through the turn of the whole image.
+        let (tw, th) = turn.size(width, height);
+        rect = step.map_rect(tw, th, rect);
+        turn = turn.then(step);
+    }
+    Some((turn, rect))
+}
+
+fn orientation_turn(orientation: Orientation) -> Turn {
+    match orientation {
+        Orientation::NoTransforms => Turn::Identity,
+        Orientation::Rotate90 => Turn::Rotate90,
+        Orientation::Rotate180 => Turn::Rotate180,
+        Orientation::Rotate270 => Turn::Rotate270,
+        Orientation::FlipHorizontal => Turn::FlipHorizontal,
+        Orientation::FlipVertical => Turn::FlipVertical,
+        Orientation::Rotate90FlipH => Turn::Transpose,
+        Orientation::Rotate270FlipH => Turn::Transverse,
+    }
+}
+
+/// Runs an edit made only of `rotate`, `flip` and `crop` on a JPEG as one
+/// libjpeg-turbo lossless transform, returning the new JPEG's bytes and its
+/// facts and thumbnail, as an upload would have them; `Ok(None)` when the edit
+/// must take the decode path instead ([`crate::edit::apply`], then encoding),
+/// which gives the same size and, up to the JPEG round trip, the same pixels:
+///
+/// * the image is not a JPEG, or not one libjpeg-turbo reads cleanly (truncated
+///   or corrupt files go to the decode path, which refuses them as before), or an
+///   instruction is not a rotation, flip or crop;
+/// * a crop's top-left corner, in the turned image, is not on the MCU grid (8 or
+///   16 pixels, by chroma subsampling): a lossless crop can only start there;
+/// * the turn would move a partial MCU from the right or bottom edge (a size that
+///   is not a multiple of the MCU): libjpeg-turbo refuses it as imperfect, and
+///   trimming the edge would change the result's size.
+///
+/// An EXIF orientation other than 1 is applied first, in the same transform, and
+/// no metadata is copied (the decode path drops it too), so the result is upright
+/// with no orientation tag. `instructions` must have passed
+/// [`crate::edit::validate`] for the displayed size. The result is verified by
+/// decoding it (at the thumbnail's DCT scale): only a decodable JPEG of the
+/// planned size is returned; otherwise the decode path runs.
+pub fn lossless_edit(
+    bytes: &[u8],
+    limits: UploadLimits,
+    instructions: &[EditInstruction],
+) -> Result<Option<(Vec<u8>, Prepared)>> {
+    if MediaFormat::sniff(bytes) != Some(MediaFormat::Jpeg) {
+        return Ok(None);
+    }
+    let (_, (width, height), orientation) = stored_shape(bytes, limits)?;
+    let Some((turn, crop)) = plan(orientation_turn(orientation), width, height, instructions)
+    else {
+        return Ok(None);
+    };
+    let Ok(out) = jpeg::transform(bytes, width, height, turn, crop) else {
+        return Ok(None);
+    };
+    // Verified as an upload would be: a JPEG of the planned size, upright, that
+    // decodes. Anything else (libjpeg-turbo having adjusted the crop for an image
+    // with unusual sampling factors, say) leaves the edit to the decode path.
+    let Ok((format, (out_w, out_h), out_orientation)) = stored_shape(&out, limits) else {
+        return Ok(None);
+    };
+    if format != MediaFormat::Jpeg
+        || (out_w, out_h) != (crop.width, crop.height)
+        || out_orientation != Orientation::NoTransforms
+    {
+        return Ok(None);
+    }
+    let size = thumbnail_size(out_w, out_h);
+    let Ok((_, small)) = decode_at_least(&out, limits, size.0, size.1) else {
+        return Ok(None);
+    };
+    let shrunk = (small.width(), small.height()) != (out_w, out_h);
+    let (thumbnail, thumbnail_format) = render_thumbnail_sized(&small, size, shrunk)?;
+    let prepared = Prepared {
+        format: MediaFormat::Jpeg,
+        width: out_w,
+        height: out_h,
+        thumbnail,
+        thumbnail_format,
+        reencoded: None,
+    };
+    Ok(Some((out, prepared)))
+}

@@ -226,9 +226,9 @@ pub async fn create_api_token(db: &Db, auth: &Authenticated, name: &str) -> Resu
         let Some((_, None)) = User::lock_credentials(conn, viewer.id).await? else {
             return Err(Error::Unauthenticated);
         };
-        if !token::find(conn, auth.token_id)
+        if token::find(conn, auth.token_id)
             .await?
-            .is_some_and(|token| token.revoked_at.is_none())
+            .is_none_or(|token| token.revoked_at.is_some())
         {
             return Err(Error::Unauthenticated);
         }

@@ -143,15 +143,15 @@ impl AccountsMutation {
         ctx: &Context<'_>,
         input: CreateApiTokenInput,
     ) -> Result<CreateApiTokenPayload> {
-        let viewer = ctx.viewer()?;
+        let auth = ctx.authenticated()?;
         let app = ctx.app();
-        app.limits.accounts.take(viewer.id)?;
+        app.limits.accounts.take(auth.user.id)?;
         let new = app
             .usage
             .function(
                 "token.create",
-                Some(viewer.id),
-                users::create_api_token(&app.db, viewer, &input.name),
+                Some(auth.user.id),
+                users::create_api_token(&app.db, &auth, &input.name),
             )
             .await?;
         Ok(CreateApiTokenPayload {

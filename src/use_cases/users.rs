@@ -183,6 +183,7 @@ pub async fn login(
         Some((user, hash)) if !user.is_disabled() => (Some(user), hash),
         _ => (None, None),
     };
+    let checked = stored.clone();
     let matches = app.passwords.verify(stored, password).await?;
     let Some(user) = user.filter(|_| matches) else {
         return Err(Error::WrongCredentials);
@@ -190,6 +191,13 @@ pub async fn login(
     let mut conn = app.db.conn().await?;
     let token = conn
         .transaction::<_, Error, _>(async |conn| {
+            // The hash was checked outside any lock (it may have waited seconds for a
+            // slot): if the password changed meanwhile (changePassword revokes every
+            // other token) or the user was disabled, the old password mints nothing.
+            match User::lock_credentials(conn, user.id).await? {
+                Some((hash, None)) if hash == checked => {}
+                _ => return Err(Error::WrongCredentials),
+            }
             let token = new_token();
             let api_token = token::insert_named(
                 conn,
@@ -207,12 +215,23 @@ pub async fn login(
 }
 
 /// `createApiToken`: a named token for the viewer, at most [`MAX_LIVE_TOKENS`] live.
-pub async fn create_api_token(db: &Db, viewer: &User, name: &str) -> Result<NewToken> {
+pub async fn create_api_token(db: &Db, auth: &Authenticated, name: &str) -> Result<NewToken> {
     let name = validate_token_name(name)?;
+    let viewer = &auth.user;
     let mut conn = db.conn().await?;
     conn.transaction::<_, Error, _>(async |conn| {
-        // The user's row locked: two requests at once cannot both pass the count.
-        User::lock(conn, viewer.id).await?;
+        // The user's row locked: two requests at once cannot both pass the count, and
+        // a token revoked (changePassword, revokeApiToken) or a user disabled since
+        // the request was authenticated cannot mint a successor that outlives it.
+        let Some((_, None)) = User::lock_credentials(conn, viewer.id).await? else {
+            return Err(Error::Unauthenticated);
+        };
+        if token::find(conn, auth.token_id)
+            .await?
+            .is_none_or(|token| token.revoked_at.is_some())
+        {
+            return Err(Error::Unauthenticated);
+        }
         if token::count_live(conn, viewer.id).await? >= MAX_LIVE_TOKENS {
             return Err(Error::bad_input(format!(
                 "a user may hold at most {MAX_LIVE_TOKENS} live tokens; revoke one first"
@@ -259,6 +278,7 @@ pub async fn change_password(
     let mut conn = app.db.conn().await?;
     let stored = User::password_hash(&mut conn, user.id).await?;
     drop(conn);
+    let checked = stored.clone();
     let right = match stored {
         None => current.as_str().is_empty(),
         stored @ Some(_) => app.passwords.verify(stored, current).await?,
@@ -272,6 +292,16 @@ pub async fn change_password(
     let hash = app.passwords.hash(new).await?;
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, Error, _>(async |conn| {
+        // Two changes at once checked the same current password: only the first wins.
+        match User::lock_credentials(conn, user.id).await? {
+            Some((stored, _)) if stored == checked => {}
+            _ => {
+                return Err(Error::bad_field(
+                    "currentPassword",
+                    "`currentPassword` is not the user's password",
+                ));
+            }
+        }
         User::set_password_hash(conn, user.id, &hash).await?;
         Ok(token::revoke_all_but(conn, user.id, Some(auth.token_id)).await?)
     })

@@ -15,6 +15,7 @@ mod gc;
 mod graphql_http;
 mod harness;
 mod images;
+mod legacy_names;
 mod limits;
 mod logs;
 mod media;

@@ -157,17 +157,21 @@ impl User {
             .optional()
     }
 
-    /// Locks the user's row until the transaction ends (to serialise checks made on
-    /// their behalf, such as how many tokens they hold).
-    pub async fn lock(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<()> {
+    /// Locks the user's row until the transaction ends and returns its password hash
+    /// and disabled time (`None`: no such user). Whoever mints a token after checking
+    /// a password (or a token) reads these again under the lock, so a password changed
+    /// or a user disabled meanwhile is seen.
+    pub async fn lock_credentials(
+        conn: &mut AsyncPgConnection,
+        id: UserId,
+    ) -> QueryResult<Option<(Option<String>, Option<DateTime<Utc>>)>> {
         users::table
             .find(id)
-            .select(users::id)
+            .select((users::password_hash, users::disabled_at))
             .for_update()
-            .first::<UserId>(conn)
+            .first(conn)
             .await
-            .optional()?;
-        Ok(())
+            .optional()
     }
 
     /// Locks every active (not disabled) admin's row and returns their ids: whoever

@@ -665,8 +665,11 @@ pub struct RateLimitConfig {
     )]
     pub rate_limit_login_per_minute: f64,
 
-    /// Sign-in attempts (and `changePassword` checks) one user name may take in a
-    /// burst, from any address: bounds guessing one account's password from many.
+    /// Failed sign-in attempts (and failed `changePassword` checks) one user name may
+    /// take in a burst from one address; from all addresses together, ten times as
+    /// many. Only failures count, and one address cannot spend a name's whole
+    /// allowance, so nobody locks an account out from one address; guessing one
+    /// account's password from many addresses stays bounded.
     #[arg(
         long,
         env = "RATE_LIMIT_LOGIN_NAME_BURST",
@@ -675,7 +678,8 @@ pub struct RateLimitConfig {
     )]
     pub rate_limit_login_name_burst: u32,
 
-    /// How fast a name's allowance of sign-in attempts refills, per minute (0: no limit).
+    /// How fast a name's allowance of failed sign-in attempts refills, per minute, per
+    /// address (ten times that from all addresses; 0: no limit).
     #[arg(
         long,
         env = "RATE_LIMIT_LOGIN_NAME_PER_MINUTE",

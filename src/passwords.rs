@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -83,6 +84,25 @@ fn argon2() -> Argon2<'static> {
 /// Hashes and checks passwords on blocking threads, a bounded number at once.
 pub struct PasswordHasher {
     slots: Arc<Semaphore>,
+    /// Checks waiting for a slot now; past [`WAITERS_PER_SLOT`] per slot a new one is
+    /// refused at once as rate-limited instead of joining a queue it cannot leave in
+    /// time (a flood from many addresses would otherwise hold every sign-in for
+    /// [`QUEUE_WAIT`]).
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+}
+
+/// Queued checks allowed per hashing slot: about a second of work each at ~50 ms a hash.
+const WAITERS_PER_SLOT: usize = 16;
+
+/// Takes a place in the queue; gives it back when dropped (the wait ended or the
+/// request went away).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl PasswordHasher {
@@ -95,14 +115,23 @@ impl PasswordHasher {
         };
         Self {
             slots: Arc::new(Semaphore::new(slots)),
+            waiting: Arc::default(),
+            max_waiting: slots.saturating_mul(WAITERS_PER_SLOT),
         }
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let waiting = Waiting(self.waiting.clone());
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_waiting {
+            return Err(Error::RateLimited {
+                retry_after: Duration::from_secs(1),
+            });
+        }
         let permit = tokio::time::timeout(QUEUE_WAIT, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| Error::Unavailable("password checking"))?
             .map_err(Error::internal)?;
+        drop(waiting);
         // The permit moves into the blocking task: a request that gives up does not
         // free a slot its hash still holds.
         Ok(tokio::task::spawn_blocking(move || {
@@ -168,6 +197,36 @@ mod tests {
             real.hash.map(|h| h.len()),
             "same output length"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once_and_frees_its_places() {
+        let hasher = Arc::new(PasswordHasher::new(1));
+        let held = hasher.slots.clone().acquire_owned().await.unwrap();
+        let queued: Vec<_> = (0..WAITERS_PER_SLOT)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    hasher
+                        .verify(None, Password::new("a guess at it".into()))
+                        .await
+                })
+            })
+            .collect();
+        while hasher.waiting.load(Ordering::Relaxed) < WAITERS_PER_SLOT {
+            tokio::task::yield_now().await;
+        }
+        let refused = hasher.verify(None, Password::new("one more".into())).await;
+        assert!(
+            matches!(refused, Err(Error::RateLimited { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(hasher.waiting.load(Ordering::Relaxed), WAITERS_PER_SLOT);
+        drop(held);
+        for task in queued {
+            assert!(!task.await.unwrap().unwrap(), "no real hash: never a match");
+        }
+        assert_eq!(hasher.waiting.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

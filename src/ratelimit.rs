@@ -31,11 +31,20 @@ pub struct RateLimits {
     pub comments: RateLimiter<UserId>,
     /// Per client address, on sign-in attempts.
     pub login_addresses: RateLimiter<IpAddr>,
-    /// Per user name (lower case), on sign-in attempts and password checks.
+    /// Per user name (lower case) from all addresses, on failed sign-in attempts and
+    /// password checks: ten times the per-address allowance below, so guessing one
+    /// account's password from many addresses is bounded, and one address alone
+    /// cannot lock the account out.
     pub login_names: RateLimiter<String>,
+    /// Per user name and client address, on failed sign-in attempts.
+    pub login_name_addresses: RateLimiter<(String, IpAddr)>,
     /// Per user, on account changes (users, tokens, passwords).
     pub accounts: RateLimiter<UserId>,
 }
+
+/// How many times one address's allowance of failed sign-ins for a name all addresses
+/// together get.
+const ALL_ADDRESSES: u32 = 10;
 
 impl RateLimits {
     pub fn from_config(config: &Config) -> Self {
@@ -66,6 +75,12 @@ impl RateLimits {
                 limits.rate_limit_login_per_minute,
             ),
             login_names: RateLimiter::new(
+                limits
+                    .rate_limit_login_name_burst
+                    .saturating_mul(ALL_ADDRESSES),
+                limits.rate_limit_login_name_per_minute * f64::from(ALL_ADDRESSES),
+            ),
+            login_name_addresses: RateLimiter::new(
                 limits.rate_limit_login_name_burst,
                 limits.rate_limit_login_name_per_minute,
             ),
@@ -135,6 +150,34 @@ impl<K: Hash + Eq> RateLimiter<K> {
             .map_err(|retry_after| Error::RateLimited { retry_after })
     }
 
+    /// Refuses when `key` has no token left, without taking one (and without keeping
+    /// a bucket for a key it has not seen): for allowances charged only on failure.
+    pub fn check(&self, key: &K) -> Result<(), Error> {
+        self.check_at(key, Instant::now())
+            .map_err(|retry_after| Error::RateLimited { retry_after })
+    }
+
+    fn check_at(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let Some(rate) = self.rate else {
+            return Ok(());
+        };
+        let buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match buckets.map.get(key) {
+            Some(bucket) => {
+                let tokens = rate.refilled(bucket, now);
+                if tokens >= 1.0 {
+                    Ok(())
+                } else {
+                    Err(Duration::from_secs_f64((1.0 - tokens) / rate.per_second))
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
     fn take_at(&self, key: K, now: Instant) -> Result<(), Duration> {
         let Some(rate) = self.rate else {
             return Ok(());
@@ -185,6 +228,23 @@ impl Rate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_refuses_only_what_take_would_and_takes_nothing() {
+        let limiter = RateLimiter::new(2, 60.0);
+        let start = Instant::now();
+        for _ in 0..5 {
+            assert!(limiter.check_at(&1, start).is_ok());
+        }
+        assert!(
+            limiter.buckets.lock().unwrap().map.is_empty(),
+            "no bucket kept"
+        );
+        assert!(limiter.take_at(1, start).is_ok());
+        assert!(limiter.take_at(1, start).is_ok());
+        assert_eq!(limiter.check_at(&1, start).unwrap_err().as_millis(), 1000);
+        assert!(limiter.check_at(&1, start + Duration::from_secs(1)).is_ok());
+    }
 
     #[test]
     fn a_burst_then_the_refill_rate() {

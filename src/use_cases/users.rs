@@ -175,7 +175,11 @@ pub async fn login(
     let name = validate_name("name", name)?;
     passwords::check_length("password", password.as_str(), false)?;
     app.limits.login_addresses.take(address_key(client))?;
-    app.limits.login_names.take(name_key(name))?;
+    // A name's allowances are spent by failures only (checked here, charged below), so
+    // the owner signing in costs nothing and a stranger cannot lock them out.
+    let name_address = (name_key(name), address_key(client));
+    app.limits.login_names.check(&name_address.0)?;
+    app.limits.login_name_addresses.check(&name_address)?;
     let mut conn = app.db.conn().await?;
     let found = User::find_credentials(&mut conn, name).await?;
     drop(conn);
@@ -186,6 +190,9 @@ pub async fn login(
     let checked = stored.clone();
     let matches = app.passwords.verify(stored, password).await?;
     let Some(user) = user.filter(|_| matches) else {
+        // Spent whether or not a token is left: a refusal is already on its way.
+        let _ = app.limits.login_names.take(name_address.0.clone());
+        let _ = app.limits.login_name_addresses.take(name_address);
         return Err(Error::WrongCredentials);
     };
     let mut conn = app.db.conn().await?;
@@ -263,8 +270,9 @@ pub async fn api_tokens(db: &Db, viewer: &User) -> Result<Vec<ApiToken>> {
 
 /// `changePassword`: checks the current password (rate-limited as sign-ins are),
 /// sets the new one and revokes every other token of the user, keeping the one the
-/// request came with. A user without a password yet sets one with an empty
-/// `currentPassword`. Returns how many tokens were revoked.
+/// request came with. A user without a password has no current one to give: a token
+/// alone (which may have leaked) never sets a password; the first one comes from
+/// `createUser` or the CLI's `users password`. Returns how many tokens were revoked.
 pub async fn change_password(
     app: &App,
     auth: &Authenticated,
@@ -274,16 +282,14 @@ pub async fn change_password(
     passwords::check_length("currentPassword", current.as_str(), false)?;
     passwords::check_length("newPassword", new.as_str(), true)?;
     let user = &auth.user;
-    app.limits.login_names.take(name_key(&user.name))?;
+    app.limits.login_names.check(&name_key(&user.name))?;
     let mut conn = app.db.conn().await?;
     let stored = User::password_hash(&mut conn, user.id).await?;
     drop(conn);
     let checked = stored.clone();
-    let right = match stored {
-        None => current.as_str().is_empty(),
-        stored @ Some(_) => app.passwords.verify(stored, current).await?,
-    };
+    let right = stored.is_some() && app.passwords.verify(stored, current).await?;
     if !right {
+        let _ = app.limits.login_names.take(name_key(&user.name));
         return Err(Error::bad_field(
             "currentPassword",
             "`currentPassword` is not the user's password",

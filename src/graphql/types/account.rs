@@ -142,7 +142,8 @@ pub(crate) struct RevokeApiTokenPayload {
 
 #[derive(InputObject)]
 pub(crate) struct ChangePasswordInput {
-    /// The password now; the empty string for a user who has none yet.
+    /// The password now. A user with none gets a first one from the CLI
+    /// (`imagegraph users password NAME`).
     pub current_password: String,
     /// At least 10 characters, at most 1024 bytes.
     pub new_password: String,

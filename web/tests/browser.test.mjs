@@ -41,6 +41,25 @@ describe('browser', { timeout: 600_000 }, () => {
     await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage });
   };
 
+  /** The page at 375 px wide: a screenshot, and nothing wider than the screen. */
+  const narrowShot = async (name) => {
+    await page.setViewportSize({ width: 375, height: 812 });
+    try {
+      await page.screenshot({ path: join(RESULTS, `${name}-375.png`), fullPage: true });
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      // What sticks out, to say so when the page is too wide.
+      const culprits = await page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((el) => el.getBoundingClientRect().right > 375.5)
+          .slice(0, 5)
+          .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
+      );
+      assert.ok(wide <= 375, `${name} at 375 px is ${wide} px wide: ${culprits.join(', ')}`);
+    } finally {
+      await page.setViewportSize({ width: 1024, height: 768 });
+    }
+  };
+
   before(async () => {
     service = await startService({ logFile: join(RESULTS, 'service.log') });
     graphql = apiClient(service.origin, service.token);
@@ -187,8 +206,11 @@ describe('browser', { timeout: 600_000 }, () => {
   test('sign-in refuses a bad token with a clear message, then accepts the real one', async () => {
     const response = await page.goto(`${service.origin}/app/`);
     assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    // Name and password come first; the token is the second way, folded away.
+    await page.getByLabel('Name', { exact: true }).waitFor({ timeout: TIMEOUT });
+    await page.getByText('Sign in with an API token instead').click();
     await page.getByLabel('API token').fill('igt_not-a-real-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
     await page
       .getByRole('alert')
       .getByText('Your token was not accepted')
@@ -196,8 +218,10 @@ describe('browser', { timeout: 600_000 }, () => {
     await shot('sign-in-refused');
 
     await page.getByLabel('API token').fill(service.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
     await page.locator('.viewer-name', { hasText: 'admin' }).waitFor({ timeout: TIMEOUT });
+    // A pasted token is not the gallery's to revoke: no id is kept for it.
+    assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.tokenId')), null);
   });
 
   test('the feed shows the first page, and scrolling loads the second with endCursor', async () => {
@@ -372,6 +396,345 @@ describe('browser', { timeout: 600_000 }, () => {
     await shot('edit-saved');
   });
 
+  // ---- Accounts: password sign-in, sign-out, tokens, users ----------------------------
+
+  const ALICE = { name: 'alice', password: 'alice-password-1' };
+  let aliceImageId;
+
+  /** Signs out through the header and waits for the sign-in page. */
+  const signOutInBrowser = async () => {
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByLabel('Name', { exact: true }).waitFor({ timeout: TIMEOUT });
+  };
+
+  /** Fills the name-and-password form by keyboard and submits it with Enter. */
+  const signInByKeyboard = async (name, password) => {
+    const nameField = page.getByLabel('Name', { exact: true });
+    await nameField.fill('');
+    await nameField.focus();
+    await page.keyboard.type(name);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.name), 'password');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+  };
+
+  const alertText = async (text) =>
+    page.getByRole('alert').getByText(text).waitFor({ timeout: TIMEOUT });
+
+  test('sign-out with a pasted token forgets it without revoking it', async () => {
+    await page.goto(`${service.origin}/app/#/`);
+    await page.locator('.viewer-name', { hasText: 'admin' }).waitFor({ timeout: TIMEOUT });
+    await signOutInBrowser();
+    assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.token')), null);
+    await page.getByRole('status').getByText('You are signed out.').waitFor({ timeout: TIMEOUT });
+    // The admin's token still works: it was only forgotten by this browser.
+    assert.equal((await graphql('{ viewer { name } }')).viewer.name, 'admin');
+  });
+
+  test('password sign-in: wrong password and rate limit as plain sentences, then in', async () => {
+    await graphql('mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }', {
+      i: { ...ALICE, role: 'MEMBER' },
+    });
+    // The tab order of the form: name, password, the button.
+    await page.getByLabel('Name', { exact: true }).focus();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Sign in');
+
+    await signInByKeyboard(ALICE.name, 'not-her-password');
+    await alertText('Wrong name or password.');
+    await shot('sign-in-wrong-password');
+    await narrowShot('sign-in-wrong-password');
+
+    // A name's failures are limited (5 in a burst from one address): the sixth is refused
+    // with the wait the service gives in `retryAfter`.
+    for (let n = 0; n < 5; n++) {
+      const answered = page.waitForResponse((r) =>
+        (r.request().postData() ?? '').includes('mutation Login'),
+      );
+      await signInByKeyboard('mallory', `guess-number-${n}`);
+      await answered;
+      await alertText('Wrong name or password.');
+    }
+    await signInByKeyboard('mallory', 'guess-number-6');
+    const limited = page
+      .getByRole('alert')
+      .getByText(/^Too many attempts; try again in \d+ seconds?\.$/);
+    await limited.waitFor({ timeout: TIMEOUT });
+    await shot('sign-in-rate-limited');
+
+    await signInByKeyboard(ALICE.name, ALICE.password);
+    await page.locator('.viewer-name', { hasText: 'alice' }).waitFor({ timeout: TIMEOUT });
+    const stored = await page.evaluate(() => ({
+      token: localStorage.getItem('imagegraph.token'),
+      id: localStorage.getItem('imagegraph.tokenId'),
+    }));
+    assert.match(stored.token, /^igt_/);
+    assert.ok(stored.id, 'the id of the token made by signing in is kept, to revoke it');
+    // A member has no users page, neither in the header nor by address.
+    assert.equal(await page.getByRole('link', { name: 'Users' }).count(), 0);
+    await page.goto(`${service.origin}/app/#/users`);
+    await alertText('Only admins can manage users.');
+    // A reload keeps her signed in, with the token's id.
+    await page.reload();
+    await alertText('Only admins can manage users.');
+    await page.locator('.viewer-name', { hasText: 'alice' }).waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.tokenId')), stored.id);
+    await page.goto(`${service.origin}/app/#/`);
+    await page.locator('.grid .card').first().waitFor({ timeout: TIMEOUT });
+    await shot('signed-in-member');
+    await narrowShot('signed-in-member');
+  });
+
+  test('the tokens page lists, creates (shown once, copied) and revokes tokens', async () => {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: service.origin,
+    });
+    const currentId = await page.evaluate(() => localStorage.getItem('imagegraph.tokenId'));
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    const current = page.locator(`tr[data-token-id="${currentId}"]`);
+    await current.waitFor({ timeout: TIMEOUT });
+    assert.match(await current.innerText(), /login.*this browser/s);
+
+    await page.getByLabel("New token's name").fill('backup script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secretField = page.getByLabel('The new token');
+    await secretField.waitFor({ timeout: TIMEOUT });
+    const secret = await secretField.inputValue();
+    assert.match(secret, /^igt_/);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Copied.').waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    const row = page.locator('tr', { hasText: 'backup script' });
+    await row.waitFor();
+    await shot('tokens');
+    await narrowShot('tokens');
+
+    // The secret works: alice uploads an image with it (used by the "mine" filter below).
+    const asAlice = apiClient(service.origin, secret);
+    assert.equal((await asAlice('{ viewer { name } }')).viewer.name, 'alice');
+    const up = await asAlice(
+      'mutation($b: String!) { uploadImage(input: {base64: $b}) { image { id } } }',
+      { b: seedPng(400).toString('base64') },
+    );
+    aliceImageId = up.uploadImage.image.id;
+
+    // Shown once: leaving the page and coming back lists it without the secret.
+    await page.getByRole('button', { name: 'Done' }).click();
+    assert.equal(await page.getByLabel('The new token').count(), 0);
+    await row.getByRole('button', { name: 'Revoke backup script' }).click();
+    await row.waitFor({ state: 'detached', timeout: TIMEOUT });
+    await assert.rejects(asAlice('{ viewer { name } }'), /UNAUTHENTICATED/);
+  });
+
+  test('sign-out revokes the token the password sign-in made', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('imagegraph.token'));
+    assert.equal(
+      (await apiClient(service.origin, token)('{ viewer { name } }')).viewer.name,
+      'alice',
+    );
+    const revoked = page.waitForResponse((r) =>
+      (r.request().postData() ?? '').includes('mutation RevokeApiToken'),
+    );
+    await signOutInBrowser();
+    assert.equal((await (await revoked).json()).errors, undefined);
+    await assert.rejects(
+      apiClient(service.origin, token)('{ viewer { name } }'),
+      /UNAUTHENTICATED/,
+    );
+    assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.token')), null);
+    assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.tokenId')), null);
+  });
+
+  test('an admin creates a user, changes their role, disables and enables them', async () => {
+    await page.getByText('Sign in with an API token instead').click();
+    await page.getByLabel('API token').fill(service.token);
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator('tr[data-user-name="alice"]').waitFor({ timeout: TIMEOUT });
+
+    const form = page.getByRole('form', { name: 'New user' });
+    await form.getByLabel('Name', { exact: true }).fill('bob');
+    await form.getByLabel('Password', { exact: true }).fill('bob-password-12');
+    await form.getByRole('button', { name: 'Create user' }).click();
+    const bob = page.locator('tr[data-user-name="bob"]');
+    await bob.waitFor({ timeout: TIMEOUT });
+    await page.getByText('bob can now sign in with that password.').waitFor();
+    const userByName = async (name) =>
+      (await graphql('{ users(first: 30) { nodes { name role disabled } } }')).users.nodes.find(
+        (user) => user.name === name,
+      );
+    assert.deepEqual(await userByName('bob'), { name: 'bob', role: 'MEMBER', disabled: false });
+
+    await bob.getByLabel('Role of bob').selectOption('ADMIN');
+    await waitFor(async () => (await userByName('bob')).role === 'ADMIN');
+    await bob.getByRole('button', { name: 'Disable bob' }).click();
+    await bob.getByText('Disabled').waitFor({ timeout: TIMEOUT });
+    assert.equal((await userByName('bob')).disabled, true);
+    await shot('users');
+    await narrowShot('users');
+    await bob.getByRole('button', { name: 'Enable bob' }).click();
+    await bob.getByText('Active').waitFor({ timeout: TIMEOUT });
+    assert.equal((await userByName('bob')).disabled, false);
+
+    // The service's refusal lands on the row as a sentence: the last active admin (bob
+    // is demoted again first) cannot be demoted.
+    await bob.getByLabel('Role of bob').selectOption('MEMBER');
+    await waitFor(async () => (await userByName('bob')).role === 'MEMBER');
+    const admin = page.locator('tr[data-user-name="admin"]');
+    await admin.getByLabel('Role of admin').selectOption('MEMBER');
+    await admin
+      .getByRole('alert')
+      .getByText(/^That was not accepted: /)
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal((await userByName('admin')).role, 'ADMIN');
+    assert.equal(await admin.getByLabel('Role of admin').inputValue(), 'ADMIN');
+  });
+
+  // ---- Find: search, tags, filters, all in the URL ------------------------------------
+
+  test('search, a tag chip and the filters narrow the feed, live in the URL, survive a reload', async () => {
+    // The analysed images (offline describer: tags from pixels) and their owners.
+    const { images } = await graphql(
+      '{ images(first: 30, filter: {analysisStatus: SUCCEEDED}) { nodes { id tags description } totalCount } }',
+    );
+    const tagged = images.nodes.find((image) => image.tags.length > 0);
+    assert.ok(tagged, 'an analysed image has tags');
+    const tag = tagged.tags[0];
+    const count = async (filter, orderBy = null) =>
+      (
+        await graphql(
+          'query($f: ImageFilter, $o: ImageOrder) { images(filter: $f, orderBy: $o) { totalCount } }',
+          { f: filter, o: orderBy },
+        )
+      ).images.totalCount;
+    const shownCount = async () =>
+      Number(/\((\d+)\)/.exec(await page.locator('.feed h2').innerText())[1]);
+    const lastFeed = () => graphqlBodies.findLast((body) => body.query.includes('query Feed'));
+
+    await page.getByRole('link', { name: 'Images' }).click();
+    await page.locator('.grid .card').first().waitFor({ timeout: TIMEOUT });
+
+    // A search in web search syntax: best match first.
+    await page.getByLabel('Search', { exact: true }).fill(tag);
+    await page.getByLabel('Search', { exact: true }).press('Enter');
+    await page.waitForURL((url) => hashParams(url).get('q') === tag);
+    await page.getByRole('heading', { name: /^Found/ }).waitFor({ timeout: TIMEOUT });
+    await waitFor(async () => /\(\d+\)/.test(await page.locator('.feed h2').innerText()));
+    const searched = await count({ search: tag }, 'RELEVANCE');
+    assert.ok(searched > 0);
+    assert.equal(await shownCount(), searched);
+    assert.deepEqual(lastFeed().variables.filter, { search: tag });
+    assert.equal(lastFeed().variables.orderBy, 'RELEVANCE');
+
+    // A tag chip on a card adds the tag to the search.
+    await page.getByLabel('Search', { exact: true }).fill('');
+    await page.getByLabel('Search', { exact: true }).press('Enter');
+    await page.waitForURL((url) => url.hash === '#/');
+    await page.locator(`.card[data-image-id="${tagged.id}"] .chip[data-tag="${tag}"]`).click();
+    await page.waitForURL((url) => hashParams(url).getAll('tag').join() === tag);
+    await page.getByRole('list', { name: 'Tags searched for' }).getByText(tag).waitFor();
+    await page
+      .locator('.feed-end', { hasText: 'That is all of them.' })
+      .waitFor({ timeout: TIMEOUT });
+    const withTag = await count({ tags: [tag] });
+    assert.equal(await shownCount(), withTag);
+    for (const card of await page.locator('.grid .card').all())
+      assert.equal(await card.locator(`.chip[data-tag="${tag}"][aria-pressed="true"]`).count(), 1);
+    assert.deepEqual(lastFeed().variables.filter, { tags: [tag] });
+
+    // Only mine: alice's upload (analysed, so tagged) is not the admin's.
+    const adminId = (await graphql('{ viewer { id } }')).viewer.id;
+    await page.getByLabel('Only mine').click();
+    await page.waitForURL((url) => url.hash.includes('mine=1'));
+    await waitFor(() => page.getByLabel('Only mine').isChecked());
+    await page
+      .locator('.feed-end', { hasText: /That is all of them|No image matches/ })
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal(await shownCount(), await count({ tags: [tag], ownerId: adminId }));
+    assert.equal(await page.locator(`.card[data-image-id="${aliceImageId}"]`).count(), 0);
+    await shot('find-tag-mine');
+    await narrowShot('find-tag-mine');
+
+    // Source: the edited version is the one EDIT.
+    await page.goto(`${service.origin}/app/#/`);
+    await page.getByLabel('Source').selectOption('EDIT');
+    await page.waitForURL((url) => url.hash === '#/?source=EDIT');
+    await waitFor(async () => (await page.getByLabel('Source').inputValue()) === 'EDIT');
+    await page
+      .locator('.feed-end', { hasText: 'That is all of them.' })
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal(await shownCount(), await count({ source: 'EDIT' }));
+    assert.equal(await page.locator('.grid .card').count(), await count({ source: 'EDIT' }));
+
+    // Analysis status, over more than a page: scrolling loads the next with the filter.
+    await page.getByLabel('Source').selectOption('');
+    await page.getByLabel('Analysis').selectOption('NOT_REQUESTED');
+    await page.waitForURL((url) => url.hash === '#/?status=NOT_REQUESTED');
+    await waitFor(async () => (await page.getByLabel('Analysis').inputValue()) === 'NOT_REQUESTED');
+    const notAnalysed = await count({ analysisStatus: 'NOT_REQUESTED' });
+    assert.ok(notAnalysed > FEED_PAGE, `${notAnalysed} unanalysed images make two pages`);
+    const cards = page.locator('.grid .card');
+    await cards.nth(FEED_PAGE - 1).waitFor({ timeout: TIMEOUT });
+    await page.mouse.move(500, 500);
+    for (let i = 0; i < 20 && (await cards.count()) < notAnalysed; i++) {
+      await page.mouse.wheel(0, 1500);
+      await page.waitForTimeout(200);
+    }
+    await page
+      .locator('.feed-end', { hasText: 'That is all of them.' })
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal(await cards.count(), notAnalysed);
+    assert.equal(
+      await page.locator('.grid .card .badge:not([data-status="NOT_REQUESTED"])').count(),
+      0,
+    );
+    const paged = graphqlBodies.findLast(
+      (body) => body.query.includes('query Feed') && body.variables.after,
+    );
+    assert.deepEqual(paged.variables.filter, { analysisStatus: 'NOT_REQUESTED' });
+
+    // Everything at once, from a shared link: the form shows it and the results match.
+    const shared = `#/?q=${encodeURIComponent(tag)}&tag=${encodeURIComponent(tag)}&mine=1&source=UPLOAD&status=SUCCEEDED&sort=newest`;
+    await page.goto(`${service.origin}/app/${shared}`);
+    await page.reload();
+    await page
+      .locator('.feed-end', { hasText: /That is all of them|No image matches/ })
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.getByLabel('Search', { exact: true }).inputValue(), tag);
+    assert.equal(await page.getByLabel('Only mine').isChecked(), true);
+    assert.equal(await page.getByLabel('Source').inputValue(), 'UPLOAD');
+    assert.equal(await page.getByLabel('Analysis').inputValue(), 'SUCCEEDED');
+    assert.equal(await page.getByLabel('Order').inputValue(), 'newest');
+    const all = {
+      search: tag,
+      tags: [tag],
+      ownerId: adminId,
+      source: 'UPLOAD',
+      analysisStatus: 'SUCCEEDED',
+    };
+    assert.deepEqual(lastFeed().variables.filter, all);
+    assert.equal(lastFeed().variables.orderBy, 'NEWEST');
+    assert.equal(await shownCount(), await count(all, 'NEWEST'));
+    await shot('find-shared');
+    await narrowShot('find-shared');
+
+    // Every image's alt text is its description (or says it has none yet).
+    for (const img of await page.locator('.grid .card img').all()) {
+      const alt = await img.getAttribute('alt');
+      assert.ok(alt && alt.length > 5, `alt: ${alt}`);
+    }
+    const described = images.nodes.find((image) => image.description);
+    await page.goto(`${service.origin}/app/#/`);
+    await page.locator(`.card[data-image-id="${described.id}"] img`).waitFor({ timeout: TIMEOUT });
+    assert.equal(
+      await page.locator(`.card[data-image-id="${described.id}"] img`).getAttribute('alt'),
+      described.description,
+    );
+  });
+
   test('no request left the service, and the pages ran under the CSP without errors', () => {
     const wsOrigin = service.origin.replace(/^http/, 'ws');
     const elsewhere = requests.filter(
@@ -396,6 +759,12 @@ describe('browser', { timeout: 600_000 }, () => {
     assert.deepEqual(problems, []);
   });
 });
+
+/** The query parameters of a gallery URL's hash route (`#/?q=…`). */
+function hashParams(url) {
+  const query = url.hash.indexOf('?');
+  return new URLSearchParams(query < 0 ? '' : url.hash.slice(query + 1));
+}
 
 /** Polls `check` (sync or async) until it holds. */
 async function waitFor(check, timeout = TIMEOUT) {

@@ -3,9 +3,11 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { Provider } from 'urql';
 import { Feed } from './Feed';
 import { ImagePage } from './ImagePage';
-import { useRoute } from './route';
-import { forgetToken, signIn, storedToken, type Session } from './session';
+import { useRoute, type Route } from './route';
+import { endSession, logIn, signIn, storedToken, type Session } from './session';
 import { SignIn } from './SignIn';
+import { TokensPage } from './TokensPage';
+import { UsersPage } from './UsersPage';
 
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
@@ -14,28 +16,40 @@ export function App() {
   const sessionRef = useRef<Session | null>(null);
   sessionRef.current = session;
 
-  const signOut = useCallback((message = '') => {
-    sessionRef.current?.api.dispose();
+  const signOut = useCallback(async (message = '') => {
+    const ending = sessionRef.current;
+    // First, so the refusals of requests still in flight do not sign out twice.
     sessionRef.current = null;
-    forgetToken();
+    const problem = ending ? await endSession(ending) : '';
     setSession(null);
-    setNotice(message);
+    setNotice(problem || message);
   }, []);
 
-  // The service stopped accepting the token (revoked, or the database was reset).
+  // The service stopped accepting the token (revoked, the user disabled, or the
+  // database was reset).
   const onUnauthenticated = useCallback(() => {
     if (sessionRef.current) {
-      signOut('Your token is no longer accepted. Sign in again with a valid API token.');
+      void signOut(
+        'You were signed out: the service no longer accepts this sign-in. Sign in again.',
+      );
     }
   }, [signOut]);
 
   const start = useCallback(
-    async (token: string) => {
-      const next = await signIn(token, onUnauthenticated);
+    async (token: string, tokenId?: string | null) => {
+      const next = await signIn(token, onUnauthenticated, tokenId);
       setNotice('');
       setSession(next);
     },
     [onUnauthenticated],
+  );
+
+  const startWithPassword = useCallback(
+    async (name: string, password: string) => {
+      const { token, tokenId } = await logIn(name, password);
+      await start(token, tokenId);
+    },
+    [start],
   );
 
   // A token kept from an earlier visit: check it is still good.
@@ -47,30 +61,72 @@ export function App() {
   }, [restoring, start]);
 
   if (restoring) return <p className="loading">Signing in…</p>;
-  if (!session) return <SignIn onSignIn={start} notice={notice} />;
+  if (!session) {
+    return (
+      <SignIn
+        onPassword={startWithPassword}
+        onToken={(token) => start(token, null)}
+        notice={notice}
+      />
+    );
+  }
 
   return (
     <Provider value={session.api.client}>
-      <header className="topbar">
-        <a className="brand" href="#/">
-          imagegraph
-        </a>
-        <span className="viewer">
-          Signed in as <strong className="viewer-name">{session.viewer.name}</strong>
-        </span>
-        <a href="/">GraphiQL</a>
-        <button type="button" onClick={() => signOut()}>
-          Sign out
-        </button>
-      </header>
-      <main>
-        <Routed />
-      </main>
+      <Shell session={session} onSignOut={() => void signOut('You are signed out.')} />
     </Provider>
   );
 }
 
-function Routed() {
+function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) {
   const route = useRoute();
-  return route.page === 'image' ? <ImagePage key={route.id} id={route.id} /> : <Feed />;
+  const admin = session.viewer.role === 'ADMIN';
+  const current = (page: Route['page']) => (route.page === page ? 'page' : undefined);
+  return (
+    <>
+      <header className="topbar">
+        <a className="brand" href="#/">
+          imagegraph
+        </a>
+        <nav aria-label="Pages">
+          <a href="#/" aria-current={current('feed')}>
+            Images
+          </a>
+          <a href="#/tokens" aria-current={current('tokens')}>
+            Tokens
+          </a>
+          {admin && (
+            <a href="#/users" aria-current={current('users')}>
+              Users
+            </a>
+          )}
+          <a href="/">GraphiQL</a>
+        </nav>
+        <span className="viewer">
+          <strong className="viewer-name">{session.viewer.name}</strong>
+          {admin && <span className="role"> (admin)</span>}
+        </span>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        {route.page === 'image' ? (
+          <ImagePage key={route.id} id={route.id} />
+        ) : route.page === 'tokens' ? (
+          <TokensPage currentTokenId={session.tokenId} onRevokedCurrent={onSignOut} />
+        ) : route.page === 'users' ? (
+          admin ? (
+            <UsersPage viewerId={session.viewer.id} />
+          ) : (
+            <p className="error" role="alert">
+              Only admins can manage users.
+            </p>
+          )
+        ) : (
+          <Feed find={route.find} viewerId={session.viewer.id} />
+        )}
+      </main>
+    </>
+  );
 }

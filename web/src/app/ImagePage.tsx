@@ -6,7 +6,7 @@ import { Comments } from './Comments';
 import { EditPanel } from './EditPanel';
 import { describeError } from './errors';
 import { IMAGE, type ImageDetail } from './queries';
-import { imageHref } from './route';
+import { findHref, imageHref, NO_FIND } from './route';
 import { useAnalysisUpdates } from './useAnalysisUpdates';
 
 export function ImagePage({ id }: { id: string }) {
@@ -64,6 +64,17 @@ export function ImagePage({ id }: { id: string }) {
                 : 'The AI model is describing this image…')}
         </p>
         {image.analysis.model && <p className="model">by {image.analysis.model}</p>}
+        {image.tags.length > 0 && (
+          <ul className="chips" aria-label="Tags">
+            {image.tags.map((tag) => (
+              <li key={tag}>
+                <a className="chip" href={findHref({ ...NO_FIND, tags: [tag] })}>
+                  {tag}
+                </a>
+              </li>
+            ))}
+          </ul>
+        )}
       </section>
       <EditPanel image={image} />
       <Comments imageId={image.id} />

@@ -16,28 +16,47 @@ export type ErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
-interface ApiError {
+export interface ApiError {
   message: string;
   extensions?: Record<string, unknown>;
 }
 
+/**
+ * Where the error happened, when that changes what it means: signing in with a name and
+ * password (UNAUTHENTICATED is a wrong password there, not a bad token).
+ */
+export type ErrorContext = 'login' | 'other';
+
+/** "N seconds" from an error's `extensions.retryAfter`, or `null` when it has none. */
+function retryAfter(extensions: Record<string, unknown> | undefined): string | null {
+  const seconds = Math.ceil(Number(extensions?.retryAfter));
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  return seconds === 1 ? '1 second' : `${seconds} seconds`;
+}
+
 /** One error from the API in words, from its code and (where useful) its message. */
-export function describeApiError({ message, extensions }: ApiError): string {
+export function describeApiError(
+  { message, extensions }: ApiError,
+  context: ErrorContext = 'other',
+): string {
   const code = extensions?.code as ErrorCode | undefined;
   switch (code) {
     case 'BAD_USER_INPUT':
       return `That was not accepted: ${message}`;
     case 'UNAUTHENTICATED':
-      return 'Your token was not accepted: check it and sign in again.';
+      return context === 'login'
+        ? 'Wrong name or password.'
+        : 'Your token was not accepted: check it and sign in again.';
     case 'FORBIDDEN':
       return `You are not allowed to do that: ${message}`;
     case 'NOT_FOUND':
       return 'Not found: it may have been deleted.';
     case 'RATE_LIMITED': {
-      const seconds = Number(extensions?.retryAfter);
-      return Number.isFinite(seconds) && seconds > 0
-        ? `Too many requests. Try again in ${Math.ceil(seconds)} s.`
-        : 'Too many requests. Try again in a moment.';
+      const what = context === 'login' ? 'attempts' : 'requests';
+      const wait = retryAfter(extensions);
+      return wait
+        ? `Too many ${what}; try again in ${wait}.`
+        : `Too many ${what}; try again in a moment.`;
     }
     case 'PAYLOAD_TOO_LARGE':
       return `That file is too large: ${message}`;
@@ -60,10 +79,13 @@ export function isUnauthenticated(error: CombinedError | undefined): boolean {
 }
 
 /** The first error of a failed operation in words. */
-export function describeError(error: CombinedError | Error | undefined | null): string {
+export function describeError(
+  error: CombinedError | Error | undefined | null,
+  context: ErrorContext = 'other',
+): string {
   if (!error) return '';
   if ('graphQLErrors' in error && error.graphQLErrors.length > 0) {
-    return describeApiError(error.graphQLErrors[0]);
+    return describeApiError(error.graphQLErrors[0], context);
   }
   if ('networkError' in error && error.networkError) {
     return 'Cannot reach the service. Check your connection and try again.';

@@ -16,6 +16,7 @@ export interface FeedImage {
   height: number;
   description: string | null;
   commentCount: number;
+  tags: string[];
   analysis: Analysis;
   owner: { name: string };
 }
@@ -54,6 +55,7 @@ const FEED_IMAGE = gql`
     height
     description
     commentCount
+    tags
     analysis {
       status
       model
@@ -68,6 +70,7 @@ const FEED_IMAGE = gql`
 export const VIEWER = gql`
   query Viewer {
     viewer {
+      id
       name
       role
     }
@@ -75,8 +78,8 @@ export const VIEWER = gql`
 `;
 
 export const FEED = gql`
-  query Feed($first: Int!, $after: String) {
-    images(first: $first, after: $after) {
+  query Feed($first: Int!, $after: String, $filter: ImageFilter, $orderBy: ImageOrder) {
+    images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
       nodes {
         ...FeedImage
       }
@@ -107,6 +110,7 @@ export const ANALYSIS_COMPLETED = gql`
     analysisCompleted(imageId: $imageId) {
       id
       description
+      tags
       analysis {
         status
         model
@@ -179,4 +183,128 @@ export const EDIT_IMAGE = gql`
       }
     }
   }
+`;
+
+export type ImageSource = 'UPLOAD' | 'GENERATION' | 'EDIT';
+export type Role = 'ADMIN' | 'MEMBER';
+
+/** `ImageFilter` as the gallery fills it in. */
+export interface ImageFilter {
+  search?: string;
+  tags?: string[];
+  ownerId?: string;
+  source?: ImageSource;
+  analysisStatus?: AnalysisStatus;
+}
+
+export type ImageOrder = 'NEWEST' | 'RELEVANCE';
+
+export const LOGIN = gql`
+  mutation Login($input: LoginInput!) {
+    login(input: $input) {
+      token
+      apiToken {
+        id
+      }
+    }
+  }
+`;
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export const API_TOKENS = gql`
+  query ApiTokens {
+    viewer {
+      id
+      apiTokens {
+        id
+        name
+        createdAt
+        lastUsedAt
+      }
+    }
+  }
+`;
+
+export const CREATE_API_TOKEN = gql`
+  mutation CreateApiToken($name: String!) {
+    createApiToken(input: { name: $name }) {
+      token
+      apiToken {
+        id
+        name
+        createdAt
+        lastUsedAt
+      }
+    }
+  }
+`;
+
+export const REVOKE_API_TOKEN = gql`
+  mutation RevokeApiToken($id: ID!) {
+    revokeApiToken(input: { id: $id }) {
+      revokedApiTokenId
+    }
+  }
+`;
+
+export interface User {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  disabled: boolean;
+}
+
+const USER = gql`
+  fragment UserRow on User {
+    id
+    name
+    role
+    createdAt
+    disabled
+  }
+`;
+
+export const USERS = gql`
+  query Users($first: Int!, $after: String) {
+    users(first: $first, after: $after) {
+      nodes {
+        ...UserRow
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+      totalCount
+    }
+  }
+  ${USER}
+`;
+
+export const CREATE_USER = gql`
+  mutation CreateUser($input: CreateUserInput!) {
+    createUser(input: $input) {
+      user {
+        ...UserRow
+      }
+    }
+  }
+  ${USER}
+`;
+
+export const UPDATE_USER = gql`
+  mutation UpdateUser($input: UpdateUserInput!) {
+    updateUser(input: $input) {
+      user {
+        ...UserRow
+      }
+    }
+  }
+  ${USER}
 `;

@@ -8,6 +8,7 @@ import { ANALYSIS_COMPLETED, type Analysis } from './queries';
 export interface AnalysisUpdate {
   id: string;
   description: string | null;
+  tags: string[];
   analysis: Analysis;
 }
 

@@ -1,9 +1,16 @@
 // The feed's state: the images loaded so far, page after page, each asked for with the
-// previous page's `endCursor`.
+// previous page's `endCursor`, all with the same `filter` and `orderBy` (a new search is
+// a new feed: the component using this is keyed by it).
 import { useCallback, useRef, useState } from 'react';
 import { useClient } from 'urql';
 import { describeError } from './errors';
-import { FEED, type Connection, type FeedImage } from './queries';
+import {
+  FEED,
+  type Connection,
+  type FeedImage,
+  type ImageFilter,
+  type ImageOrder,
+} from './queries';
 
 export const PAGE_SIZE = 20;
 
@@ -18,7 +25,10 @@ export interface Feed {
   prepend(image: FeedImage): void;
 }
 
-export function useFeed(): Feed {
+export function useFeed(
+  filter: ImageFilter | null = null,
+  orderBy: ImageOrder | null = null,
+): Feed {
   const client = useClient();
   const [images, setImages] = useState<FeedImage[]>([]);
   const [totalCount, setTotalCount] = useState<number | null>(null);
@@ -30,13 +40,19 @@ export function useFeed(): Feed {
   const cursor = useRef<string | null>(null);
   const busy = useRef(false);
   const more = useRef(true);
+  // Fixed for the feed's life: a new search mounts a new feed.
+  const query = useRef({ filter, orderBy });
 
   const loadMore = useCallback(async () => {
     if (busy.current || !more.current) return;
     busy.current = true;
     setLoading(true);
     const result = await client
-      .query<{ images: Connection<FeedImage> }>(FEED, { first: PAGE_SIZE, after: cursor.current })
+      .query<{ images: Connection<FeedImage> }>(FEED, {
+        first: PAGE_SIZE,
+        after: cursor.current,
+        ...query.current,
+      })
       .toPromise();
     busy.current = false;
     setLoading(false);

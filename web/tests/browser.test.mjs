@@ -744,6 +744,39 @@ describe('browser', { timeout: 600_000 }, () => {
     );
   });
 
+  test('a user disabled by an admin is signed out of the open gallery at once', async () => {
+    const bob = { name: 'bob', password: 'bob-password-12' };
+    await signOutInBrowser();
+    await signInByKeyboard(bob.name, bob.password);
+    await page.locator('.viewer-name', { hasText: 'bob' }).waitFor({ timeout: TIMEOUT });
+    // Bob's feed has its subscription open.
+    await page.locator('.grid .card').first().waitFor({ timeout: TIMEOUT });
+    const { users } = await graphql('{ users(first: 30) { nodes { id name } } }');
+    const bobId = users.nodes.find((user) => user.name === 'bob').id;
+    const before = graphqlBodies.length;
+    await graphql(
+      'mutation($id: ID!) { updateUser(input: {id: $id, disabled: true}) { user { id } } }',
+      {
+        id: bobId,
+      },
+    );
+    // Nothing is clicked: the service closes the socket, the gallery checks its token.
+    await page
+      .getByRole('status')
+      .getByText('You were signed out: the service no longer accepts this sign-in.')
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.token')), null);
+    // The check that found out was the one the socket's closing (4403) asked for.
+    assert.ok(graphqlBodies.slice(before).some((body) => body.query.includes('query Viewer')));
+    await shot('signed-out-disabled');
+    await graphql(
+      'mutation($id: ID!) { updateUser(input: {id: $id, disabled: false}) { user { id } } }',
+      {
+        id: bobId,
+      },
+    );
+  });
+
   test('no request left the service, and the pages ran under the CSP without errors', () => {
     const wsOrigin = service.origin.replace(/^http/, 'ws');
     const elsewhere = requests.filter(

@@ -4,6 +4,7 @@
 import { Client, fetchExchange, mapExchange, subscriptionExchange } from '@urql/core';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { isUnauthenticated } from './errors';
+import { VIEWER } from './queries';
 
 export interface ApiClient {
   client: Client;
@@ -24,6 +25,14 @@ export function makeClient(token: string, onUnauthenticated: () => void): ApiCli
     connectionParams: { Authorization: authorization },
     // Reconnect after the service restarts; subscriptions resume on the new socket.
     retryAttempts: Infinity,
+    on: {
+      // 4403: the service closed the socket because the token was revoked or its user
+      // changed (disabled, or only a new role). Ask over HTTP whether the token still
+      // works: if not, that answer signs out (below) instead of reconnecting forever.
+      closed(event) {
+        if ((event as CloseEvent).code === 4403) void client.query(VIEWER, {}).toPromise();
+      },
+    },
   });
   const client = new Client({
     url: '/graphql',

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'AI_PROVIDER_ERROR'
@@ -58,6 +59,8 @@ export function describeApiError(
         ? `Too many ${what}; try again in ${wait}.`
         : `Too many ${what}; try again in a moment.`;
     }
+    case 'QUOTA_EXCEEDED':
+      return describeQuota(extensions ?? {});
     case 'PAYLOAD_TOO_LARGE':
       return `That file is too large: ${message}`;
     case 'UNSUPPORTED_MEDIA_TYPE':
@@ -70,6 +73,24 @@ export function describeApiError(
       return 'Something went wrong on the server. Try again; if it keeps happening, tell an admin.';
     default:
       return message;
+  }
+}
+
+/** A quota refusal from its figures (`quota`, `used`, `requested`, `limit`). */
+function describeQuota(extensions: Record<string, unknown>): string {
+  const limit = Number(extensions.limit);
+  const used = Number(extensions.used);
+  switch (extensions.quota) {
+    case 'images':
+      return `You have ${used} of at most ${limit} images: delete some to add more.`;
+    case 'storedBytes': {
+      const mb = (bytes: number) => `${Math.round(bytes / 1e5) / 10} MB`;
+      return `That would go over your storage of ${mb(limit)} (${mb(used)} used): delete some images first.`;
+    }
+    case 'activeBenchmarkRuns':
+      return `You already have ${used} benchmark ${used === 1 ? 'run' : 'runs'} going, the most allowed: wait for one to finish.`;
+    default:
+      return 'You have reached a limit of your account: delete something first, or ask an admin.';
   }
 }
 

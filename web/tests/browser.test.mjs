@@ -529,6 +529,42 @@ describe('browser', { timeout: 600_000 }, () => {
     await assert.rejects(asAlice('{ viewer { name } }'), /UNAUTHENTICATED/);
   });
 
+  test('changing the password keeps this browser signed in and revokes the other tokens', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('imagegraph.token'));
+    const asAlice = apiClient(service.origin, token);
+    const other = await asAlice(
+      'mutation { createApiToken(input: {name: "laptop"}) { token apiToken { id } } }',
+    );
+    const form = page.getByRole('form', { name: 'Change password' });
+    await form.getByLabel('Current password').fill('not-her-password');
+    await form.getByLabel('New password').fill('alice-new-password-2');
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await page
+      .getByRole('alert')
+      .getByText('That is not your current password.')
+      .waitFor({ timeout: TIMEOUT });
+
+    await form.getByLabel('Current password').fill(ALICE.password);
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await page
+      .getByRole('status')
+      .getByText(/^Password changed\. 1 other token of yours was revoked/)
+      .waitFor({ timeout: TIMEOUT });
+    await assert.rejects(
+      apiClient(service.origin, other.createApiToken.token)('{ viewer { name } }'),
+      /UNAUTHENTICATED/,
+    );
+    assert.equal((await asAlice('{ viewer { name } }')).viewer.name, 'alice');
+    await page.locator('.viewer-name', { hasText: 'alice' }).waitFor();
+    assert.equal(
+      await page.locator(`tr[data-token-id="${other.createApiToken.apiToken.id}"]`).count(),
+      0,
+    );
+    ALICE.password = 'alice-new-password-2';
+    await page.locator('section.password').scrollIntoViewIfNeeded();
+    await shot('password-changed');
+  });
+
   test('sign-out revokes the token the password sign-in made', async () => {
     const token = await page.evaluate(() => localStorage.getItem('imagegraph.token'));
     assert.equal(

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { useClient } from 'urql';
 import { describeError } from './errors';
+import { PasswordForm } from './PasswordForm';
 import { API_TOKENS, CREATE_API_TOKEN, REVOKE_API_TOKEN, type ApiToken } from './queries';
 
 interface Props {
@@ -113,7 +114,7 @@ export function TokensPage({ currentTokenId, onRevokedCurrent }: Props) {
             required
           />
         </label>
-        <button type="submit" disabled={creating || name.trim() === ''}>
+        <button type="submit" disabled={creating}>
           Create token
         </button>
       </form>
@@ -187,6 +188,7 @@ export function TokensPage({ currentTokenId, onRevokedCurrent }: Props) {
           </table>
         </div>
       )}
+      <PasswordForm onChanged={() => void load()} />
     </section>
   );
 }

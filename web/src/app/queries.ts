@@ -308,3 +308,11 @@ export const UPDATE_USER = gql`
   }
   ${USER}
 `;
+
+export const CHANGE_PASSWORD = gql`
+  mutation ChangePassword($input: ChangePasswordInput!) {
+    changePassword(input: $input) {
+      revokedTokenCount
+    }
+  }
+`;

@@ -3,7 +3,8 @@
 // recorded, and anything not addressed to the service is refused and fails the run.
 // Screenshots land in web/test-results/.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -19,6 +20,8 @@ const FEED_PAGE = 20;
 const SEEDED_COMMENTS = 12;
 const CDN = /unpkg\.com|jsdelivr\.net|cdnjs|googleapis|gstatic|esm\.sh|skypack/;
 const TIMEOUT = 20_000;
+/** axe-core, run in the page through the DevTools protocol (not a script tag: the CSP stays). */
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 mkdirSync(RESULTS, { recursive: true });
 
@@ -41,8 +44,27 @@ describe('browser', { timeout: 600_000 }, () => {
     await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage });
   };
 
-  /** The page at 375 px wide: a screenshot, and nothing wider than the screen. */
+  /** axe-core finds no serious or critical accessibility violation on the page. */
+  const accessible = async (name) => {
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
+    const { ran, violations } = await page.evaluate(async () => {
+      const results = await window.axe.run(document, { resultTypes: ['violations'] });
+      return {
+        ran: results.passes.length,
+        violations: results.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map(
+            (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+          ),
+      };
+    });
+    assert.ok(ran > 10, `axe ran its rules on ${name}`);
+    assert.deepEqual(violations, [], `accessibility of ${name}`);
+  };
+
+  /** The page at 375 px wide: a screenshot, and nothing wider than the screen; and axe. */
   const narrowShot = async (name) => {
+    await accessible(name);
     await page.setViewportSize({ width: 375, height: 812 });
     try {
       await page.screenshot({ path: join(RESULTS, `${name}-375.png`), fullPage: true });

@@ -257,6 +257,7 @@ def start_imagegraph(procs, work, binary):
         PUBLIC_URL=url,
         WORKERS="0",  # background jobs would share the CPU with the measured requests
         RATE_LIMIT_COSTLY_PER_MINUTE="0",  # uploads are costly (they queue an analysis)
+        RATE_LIMIT_UPLOADS_PER_MINUTE="0",  # and have an allowance of their own (30 a minute)
         RUST_LOG=os.environ.get("RUST_LOG", "warn"),
     )
     for name in ("DATABASE_URL", "STORAGE_URL", "MEDIA_SECRET", "OPENAI_API_KEY", "OPENAI_BASE_URL"):

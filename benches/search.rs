@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, SimpleAsyncConnection as _};
 use imagegraph_db::models::image::{ImageFilter, ImageOrder};
 use serde_json::{Value, json};
 
@@ -36,29 +35,16 @@ struct Args {
 }
 
 fn args() -> Args {
-    let argv: Vec<String> = std::env::args().collect();
     let quick = common::quick_mode();
-    let value = |name: &str| {
-        argv.iter()
-            .position(|a| a == name)
-            .and_then(|i| argv.get(i + 1))
-            .cloned()
-    };
     Args {
         quick,
-        images: value("--images")
-            .map(|v| v.parse().unwrap())
-            .unwrap_or(if quick { 2_000 } else { 100_000 }),
-        seconds: value("--seconds")
-            .map(|v| v.parse().unwrap())
-            .unwrap_or(if quick { 1 } else { 10 }),
+        images: common::flag_or("--images", if quick { 2_000 } else { 100_000 }),
+        seconds: common::flag_or("--seconds", if quick { 1 } else { 10 }),
         warmup: if quick { 0 } else { 3 },
-        concurrency: value("--concurrency")
-            .map(|v| v.split(',').map(|n| n.parse().unwrap()).collect())
-            .unwrap_or(if quick { vec![4] } else { vec![1, 16] }),
-        search: value("--search").unwrap_or_else(|| "lighthouse fog".to_owned()),
-        tag: value("--tag").unwrap_or_else(|| "blue".to_owned()),
-        total_count: argv.iter().any(|a| a == "--total-count"),
+        concurrency: common::flag_list("--concurrency", if quick { vec![4] } else { vec![1, 16] }),
+        search: common::flag("--search").unwrap_or_else(|| "lighthouse fog".to_owned()),
+        tag: common::flag("--tag").unwrap_or_else(|| "blue".to_owned()),
+        total_count: std::env::args().any(|a| a == "--total-count"),
     }
 }
 
@@ -81,19 +67,7 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
         seeded.elapsed()
     );
 
-    let data_dir = tempfile::tempdir()?;
-    let mut config = imagegraph::config::Config::defaults();
-    config.data_dir = data_dir.path().to_path_buf();
-    config.http.public_url = Some("http://localhost:8080".parse().unwrap());
-    config.jobs.workers = 0;
-    config.database.database_pool_size = 16;
-    let db = imagegraph_db::Db::connect(&db_url, config.database.database_pool_size).await?;
-    let storage = imagegraph::storage::Storage::from_url(None, data_dir.path())?;
-    let app = imagegraph::app::App::new(config, db, storage, vec![7; 32])?;
-    let (_, token) =
-        imagegraph::use_cases::users::create(&app.db, "bench", imagegraph_db::models::Role::Member)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let served = common::serve(&db_url).await?;
 
     let filter = ImageFilter {
         search: Some(args.search.clone()),
@@ -101,7 +75,7 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
         ..ImageFilter::default()
     };
     for order in [ImageOrder::Newest, ImageOrder::Relevance] {
-        let mut conn = app.db.conn().await?;
+        let mut conn = served.db.conn().await?;
         let plan = imagegraph_db::models::Image::explain_page(
             &mut conn,
             &filter,
@@ -117,18 +91,6 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
         );
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let endpoint = format!("http://{}/graphql", listener.local_addr()?);
-    let _background = imagegraph::startup::Background::start(&app, false);
-    tokio::spawn(imagegraph::http::serve(
-        listener,
-        app,
-        tokio_util::sync::CancellationToken::new(),
-    ));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
-
     let query = if args.total_count {
         SEARCH.to_owned()
     } else {
@@ -137,9 +99,10 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
     let filter = json!({ "search": args.search, "tags": [args.tag] });
     for order in ["NEWEST", "RELEVANCE"] {
         let body = json!({ "query": SEARCH, "variables": { "filter": filter, "order": order } });
-        let answer: Value = client
-            .post(&endpoint)
-            .bearer_auth(&token)
+        let answer: Value = served
+            .client
+            .post(&served.endpoint)
+            .bearer_auth(&served.token)
             .json(&body)
             .send()
             .await?
@@ -178,14 +141,11 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
                 json!({ "query": query, "variables": { "filter": filter, "order": order } })
                     .to_string(),
             );
-            let warmup = Duration::from_secs(args.warmup);
-            common::drive(&client, &endpoint, &token, &body, connections, warmup).await;
-            let result = common::drive(
-                &client,
-                &endpoint,
-                &token,
+            let result = common::measure(
+                &served,
                 &body,
                 connections,
+                Duration::from_secs(args.warmup),
                 Duration::from_secs(args.seconds),
             )
             .await;
@@ -203,9 +163,5 @@ async fn run(args: Args, admin_url: String) -> anyhow::Result<()> {
 const SEED_SQL: &str = include_str!("search_seed.sql");
 
 async fn seed(db_url: &str, images: i64) -> anyhow::Result<()> {
-    let mut conn = AsyncPgConnection::establish(db_url).await?;
-    conn.batch_execute(&SEED_SQL.replace(":images", &images.to_string()))
-        .await?;
-    conn.batch_execute("VACUUM ANALYZE").await?;
-    Ok(())
+    common::seed(db_url, SEED_SQL, images).await
 }

@@ -1,13 +1,28 @@
 //! Timing driver for `scripts/edit_compare.py`.
 //!
 //! `edit_bench ops IMAGE.jpg REPS` prints JSON `{"name": best_ms, ...}` for
-//! each operation on decoded pixels and for decode + op + JPEG q90 encode.
-//! `edit_bench once IMAGE.jpg OP` runs one end-to-end edit (for peak-memory
+//! decoding, encoding and each operation on decoded pixels, and for whole requests
+//! (`e2e_*`: JPEG bytes in, JPEG q90 bytes out) taken the way the service takes
+//! them: an upload's thumbnail through `prepare_upload`, a leading resize through
+//! shrink-on-load, a rotation through the lossless transform where the JPEG allows
+//! it, everything else decoded in full.
+//! `edit_bench once IMAGE.jpg NAME` runs one whole request (for peak-memory
 //! measurement) and prints the output size and the process's peak RSS.
 
 use std::time::Instant;
 
-use imagegraph_imaging::edit::{EditInstruction as E, Fit, apply, decode, encode_jpeg};
+use imagegraph_imaging::edit::{self, EditInstruction as E, Fit, encode_jpeg};
+use imagegraph_imaging::{
+    MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, prepare_upload,
+    probe,
+};
+
+const LIMITS: UploadLimits = UploadLimits {
+    max_bytes: 64 << 20,
+    max_pixels: 50_000_000,
+    max_side: 65_535,
+    max_aspect_ratio: 1000,
+};
 
 fn ops() -> Vec<(&'static str, E)> {
     vec![
@@ -29,14 +44,53 @@ fn ops() -> Vec<(&'static str, E)> {
     ]
 }
 
+/// The whole requests, by the names `scripts/edit_compare.py` gives them.
+const END_TO_END: [&str; 6] = [
+    "thumbnail",
+    "brightness",
+    "sharpness",
+    "resize",
+    "rotate",
+    "rotate270",
+];
+
+fn end_to_end(bytes: &[u8], name: &str) -> Vec<u8> {
+    if name == "thumbnail" {
+        return prepare_upload(bytes, LIMITS).expect("uploadable").thumbnail;
+    }
+    let list = [match name {
+        "rotate270" => E::Rotate(270),
+        _ => {
+            ops()
+                .into_iter()
+                .find(|(op, _)| *op == name)
+                .expect("known op")
+                .1
+        }
+    }];
+    if let Some((out, _)) = lossless_edit(bytes, LIMITS, &list).expect("valid") {
+        return out;
+    }
+    let probe = probe(bytes, LIMITS).expect("a readable header");
+    let out = match edit::shrink_on_load(probe.width, probe.height, &list, None) {
+        Some(plan) => {
+            let (_, image) =
+                decode_at_least(bytes, LIMITS, plan.min_width, plan.min_height).expect("decodable");
+            edit::apply(image, &plan.instructions).expect("fits")
+        }
+        None => edit::apply(decode(bytes, LIMITS).expect("decodable").1, &list).expect("fits"),
+    };
+    encode(&out, MediaFormat::Jpeg, 90).expect("encodable")
+}
+
 fn best_ms(reps: usize, mut run: impl FnMut() -> f64) -> f64 {
     (0..reps).map(|_| run()).fold(f64::INFINITY, f64::min)
 }
 
-fn end_to_end(bytes: &[u8], op: E) -> Vec<u8> {
-    let img = decode(bytes).expect("decodable JPEG");
-    let out = apply(img, &[op]).expect("fits").into_rgb8();
-    encode_jpeg(&out, 90).expect("encodable")
+fn timed(run: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    run();
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// Linux `VmHWM` (peak resident set) in MiB; 0 where unavailable.
@@ -56,12 +110,7 @@ fn main() {
     let bytes = std::fs::read(&args[2]).expect("readable image");
     match args[1].as_str() {
         "once" => {
-            let op = ops()
-                .into_iter()
-                .find(|(name, _)| *name == args[3])
-                .expect("known op")
-                .1;
-            let len = end_to_end(&bytes, op).len();
+            let len = end_to_end(&bytes, &args[3]).len();
             println!(
                 "{{\"bytes\": {len}, \"peak_rss_mib\": {:.1}}}",
                 peak_rss_mib()
@@ -69,43 +118,40 @@ fn main() {
         }
         _ => {
             let reps: usize = args[3].parse().expect("repetition count");
-            let img = decode(&bytes).expect("decodable JPEG");
+            let (_, img) = decode(&bytes, LIMITS).expect("decodable JPEG");
+            let rgb = img.to_rgb8();
             let mut results = vec![
                 (
                     "decode".to_string(),
                     best_ms(reps, || {
-                        let t = Instant::now();
-                        std::hint::black_box(decode(&bytes).unwrap());
-                        t.elapsed().as_secs_f64() * 1e3
+                        timed(|| {
+                            std::hint::black_box(decode(&bytes, LIMITS).unwrap());
+                        })
                     }),
                 ),
                 (
                     "encode".to_string(),
                     best_ms(reps, || {
-                        let rgb = img.to_rgb8();
-                        let t = Instant::now();
-                        std::hint::black_box(encode_jpeg(&rgb, 90).unwrap());
-                        t.elapsed().as_secs_f64() * 1e3
+                        timed(|| {
+                            std::hint::black_box(encode_jpeg(&rgb, 90).unwrap());
+                        })
                     }),
                 ),
             ];
             for (name, op) in ops() {
                 let ms = best_ms(reps, || {
                     let input = img.clone();
-                    let t = Instant::now();
-                    std::hint::black_box(apply(input, &[op]).expect("fits"));
-                    t.elapsed().as_secs_f64() * 1e3
+                    timed(|| {
+                        std::hint::black_box(edit::apply(input, &[op]).expect("fits"));
+                    })
                 });
                 results.push((name.to_string(), ms));
             }
-            for (name, op) in ops() {
-                if !matches!(name, "brightness" | "sharpness" | "resize") {
-                    continue;
-                }
+            for name in END_TO_END {
                 let ms = best_ms(reps, || {
-                    let t = Instant::now();
-                    std::hint::black_box(end_to_end(&bytes, op));
-                    t.elapsed().as_secs_f64() * 1e3
+                    timed(|| {
+                        std::hint::black_box(end_to_end(&bytes, name));
+                    })
                 });
                 results.push((format!("e2e_{name}"), ms));
             }

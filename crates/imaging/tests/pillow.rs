@@ -213,6 +213,35 @@ fn numbered(w: u32, h: u32) -> RgbaImage {
 }
 
 #[test]
+fn quarter_turns_across_tiles_are_exact() {
+    // Sides that are not multiples of the 64-pixel tiles the turn works in, and
+    // one-pixel strips.
+    for (w, h) in [(130, 67), (67, 130), (1, 200), (200, 1), (64, 128)] {
+        let rgba = numbered(w, h);
+        let rgb = DynamicImage::ImageRgba8(rgba.clone()).to_rgb8();
+        let turn = |image: DynamicImage, degrees| apply(image, &[E::Rotate(degrees)]);
+        let rgba_in = || DynamicImage::ImageRgba8(rgba.clone());
+        let rgb_in = || DynamicImage::ImageRgb8(rgb.clone());
+        assert_eq!(
+            turn(rgba_in(), 90).to_rgba8(),
+            image::imageops::rotate90(&rgba)
+        );
+        assert_eq!(
+            turn(rgba_in(), 270).to_rgba8(),
+            image::imageops::rotate270(&rgba)
+        );
+        assert_eq!(
+            turn(rgb_in(), 90).to_rgb8(),
+            image::imageops::rotate90(&rgb)
+        );
+        assert_eq!(
+            turn(rgb_in(), 270).to_rgb8(),
+            image::imageops::rotate270(&rgb)
+        );
+    }
+}
+
+#[test]
 fn rotate_flip_crop_are_exact() {
     let img = numbered(5, 3);
     let run = |ops: &[E]| apply(DynamicImage::ImageRgba8(img.clone()), ops).to_rgba8();

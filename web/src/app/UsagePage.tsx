@@ -92,7 +92,7 @@ export function UsagePage({ viewerId, admin }: Props) {
 
   const rangeMs = RANGES.find((r) => r.key === rangeKey)!.ms;
   // Bucket-aligned, so the first bucket is whole; `to` takes in the current bucket.
-  const window_ = useMemo(() => {
+  const span = useMemo(() => {
     const width = BUCKET_MS[bucket];
     const to = Math.ceil((now + 1) / 60_000) * 60_000;
     const from = Math.floor((to - rangeMs) / width) * width;
@@ -142,8 +142,8 @@ export function UsagePage({ viewerId, admin }: Props) {
       .query<{ metricsSummary: MetricsSummary; metrics: Connection<Metric> }>(USAGE, {
         ...whose,
         kind,
-        from: window_.from,
-        to: window_.to,
+        from: span.from,
+        to: span.to,
         first: TOP,
       })
       .toPromise()
@@ -168,7 +168,7 @@ export function UsagePage({ viewerId, admin }: Props) {
     return () => {
       cancelled = true;
     };
-  }, [client, whose, kind, window_]);
+  }, [client, whose, kind, span]);
 
   // One series per charted operation.
   useEffect(() => {
@@ -182,8 +182,8 @@ export function UsagePage({ viewerId, admin }: Props) {
             name,
             kind,
             bucket,
-            from: window_.from,
-            to: window_.to,
+            from: span.from,
+            to: span.to,
           })
           .toPromise()
           .then((result) => ({ name, result })),
@@ -203,7 +203,7 @@ export function UsagePage({ viewerId, admin }: Props) {
     return () => {
       cancelled = true;
     };
-  }, [client, whose, kind, bucket, charted, window_]);
+  }, [client, whose, kind, bucket, charted, span]);
 
   const chooseRange = (key: RangeKey) => {
     setRangeKey(key);
@@ -212,6 +212,13 @@ export function UsagePage({ viewerId, admin }: Props) {
     if (!bucketFits(bucket, ms)) {
       setBucket(BUCKETS.find((b) => bucketFits(b.value, ms))!.value);
     }
+  };
+
+  // Another person's figures: nothing of the last one's stays on screen meanwhile.
+  const chooseScope = (next: MetricScope) => {
+    setScope(next);
+    setSummary(null);
+    setTop(null);
   };
 
   const chooseKind = (next: MetricKind) => {
@@ -227,8 +234,8 @@ export function UsagePage({ viewerId, admin }: Props) {
   // Every bucket of the range on the x axis, at zero where nothing happened.
   const { data, rows } = useMemo(() => {
     const width = BUCKET_MS[bucket];
-    const from = Date.parse(window_.from);
-    const to = Date.parse(window_.to);
+    const from = Date.parse(span.from);
+    const to = Date.parse(span.to);
     const times = new Set<number>();
     for (let t = from; t < to; t += width) times.add(t);
     const byName = shown.map((name) => {
@@ -254,7 +261,7 @@ export function UsagePage({ viewerId, admin }: Props) {
       }));
     return { data, rows };
     // `shown` is derived from `charted` and `series`.
-  }, [series, charted, bucket, window_]);
+  }, [series, charted, bucket, span]);
 
   const shownKey = shown.join('\n');
   const options = useMemo(
@@ -301,7 +308,7 @@ export function UsagePage({ viewerId, admin }: Props) {
             <select
               name="scope"
               value={scope}
-              onChange={(e) => setScope(e.target.value as MetricScope)}
+              onChange={(e) => chooseScope(e.target.value as MetricScope)}
             >
               <option value="VIEWER">Mine</option>
               <option value="GLOBAL">Everyone's</option>
@@ -312,7 +319,15 @@ export function UsagePage({ viewerId, admin }: Props) {
         {admin && scope === 'USER' && (
           <label>
             User
-            <select name="user" value={userId} onChange={(e) => setUserId(e.target.value)}>
+            <select
+              name="user"
+              value={userId}
+              onChange={(e) => {
+                setUserId(e.target.value);
+                setSummary(null);
+                setTop(null);
+              }}
+            >
               {users.map((user) => (
                 <option key={user.id} value={user.id}>
                   {user.name}

@@ -32,11 +32,18 @@ export function Chart({ options, data, label, height = 260, className }: Props) 
     const width = () => Math.max(200, Math.floor(element.clientWidth));
     const chart = new uPlot({ ...options, width: width(), height }, latest.current, element);
     plot.current = chart;
+    // Resizing in the next frame, not inside the observer's callback: the chart's new
+    // size would otherwise be a layout change the observer has to report in the same loop.
+    let frame = 0;
     const resized = new ResizeObserver(() => {
-      if (chart.width !== width()) chart.setSize({ width: width(), height });
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        if (chart.width !== width()) chart.setSize({ width: width(), height });
+      });
     });
     resized.observe(element);
     return () => {
+      cancelAnimationFrame(frame);
       resized.disconnect();
       chart.destroy();
       plot.current = null;

@@ -221,7 +221,10 @@ export function BenchmarkPage({ admin }: { admin: boolean }) {
               </div>
               <div data-figure="passed">
                 <dt>Check</dt>
-                <dd>{current.passed ? 'Passed (below 16)' : 'Failed'}</dd>
+                <dd>
+                  {current.passed ? 'Passed' : 'Failed'}
+                  <span className="figure-detail">the scaled residual must be below 16</span>
+                </dd>
               </div>
               <div data-figure="seconds">
                 <dt>Time</dt>
@@ -281,7 +284,18 @@ function PastChart({ runs }: { runs: BenchmarkRun[] }) {
   }, [ids]);
   const options = useMemo(
     (): Omit<uPlot.Options, 'width' | 'height'> => ({
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: {
+        // At least an hour wide, so that runs close together are not drawn against
+        // ticks of milliseconds, and the first and last points are not cut in half.
+        x: {
+          time: true,
+          range: (_u, min, max) => {
+            const pad = Math.max(1800 - (max - min) / 2, (max - min) * 0.05);
+            return [min - pad, max + pad];
+          },
+        },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
       series: [
         {},
         ...orders.map((n, i) => ({
@@ -296,6 +310,7 @@ function PastChart({ runs }: { runs: BenchmarkRun[] }) {
       ],
       axes: [{}, { size: 48, label: 'GFLOPS' }],
       cursor: { drag: { x: false, y: false } },
+      legend: { live: false },
     }),
     // A new chart only when the set of n changes.
     [key],

@@ -47,11 +47,11 @@ const BUCKETS: { value: MetricBucket; label: string }[] = [
   { value: 'DAY', label: 'day' },
 ];
 
-const KINDS: { value: MetricKind; label: string }[] = [
-  { value: 'API', label: 'API operations' },
-  { value: 'FUNCTION', label: 'Functions' },
-  { value: 'FIELD', label: 'Root fields' },
-  { value: 'ERROR', label: 'Error codes' },
+const KINDS: { value: MetricKind; label: string; top: string }[] = [
+  { value: 'API', label: 'API operations', top: 'Top API operations' },
+  { value: 'FUNCTION', label: 'Functions', top: 'Top functions' },
+  { value: 'FIELD', label: 'Root fields', top: 'Top root fields' },
+  { value: 'ERROR', label: 'Error codes', top: 'Top error codes' },
 ];
 
 /** Whether the service keeps and answers that bucket size over that range. */
@@ -279,6 +279,7 @@ export function UsagePage({ viewerId, admin }: Props) {
       ],
       axes: [{}, { size: 48, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4] }],
       cursor: { drag: { x: false, y: false } },
+      legend: { live: false },
     }),
     // A new chart only when the operations charted change, not for every fetch.
     [shownKey],
@@ -473,9 +474,7 @@ export function UsagePage({ viewerId, admin }: Props) {
       </section>
       {top && top.length > 0 && (
         <section aria-labelledby="usage-top-title">
-          <h2 id="usage-top-title">
-            Top {KINDS.find((k) => k.value === kind)!.label.toLowerCase()}
-          </h2>
+          <h2 id="usage-top-title">Top {KINDS.find((k) => k.value === kind)!.top}</h2>
           <div className="table-scroll">
             <table className="top-metrics stacking">
               <thead>

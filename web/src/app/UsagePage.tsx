@@ -474,7 +474,7 @@ export function UsagePage({ viewerId, admin }: Props) {
       </section>
       {top && top.length > 0 && (
         <section aria-labelledby="usage-top-title">
-          <h2 id="usage-top-title">Top {KINDS.find((k) => k.value === kind)!.top}</h2>
+          <h2 id="usage-top-title">{KINDS.find((k) => k.value === kind)!.top}</h2>
           <div className="table-scroll">
             <table className="top-metrics stacking">
               <thead>

@@ -835,6 +835,557 @@ describe('browser', { timeout: 600_000 }, () => {
     );
   });
 
+  // ---- Leftovers of the earlier pages: tag links, focus after revoking, more users ----
+
+  /** Signs in with the admin's token from the sign-in page. */
+  const signInAsAdmin = async () => {
+    await page.getByText('Sign in with an API token instead').click();
+    await page.getByLabel('API token').fill(service.token);
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
+    await page.locator('.viewer-name', { hasText: 'admin' }).waitFor({ timeout: TIMEOUT });
+  };
+
+  test('a tag chip on the image page opens the feed filtered by that tag', async () => {
+    await signInAsAdmin();
+    const { images } = await graphql(
+      '{ images(first: 30, filter: {analysisStatus: SUCCEEDED}) { nodes { id tags } } }',
+    );
+    const tagged = images.nodes.find((image) => image.tags.length > 1);
+    assert.ok(tagged, 'an analysed image has more than one tag');
+    const tag = tagged.tags.at(-1);
+    await page.goto(`${service.origin}/app/#/images/${encodeURIComponent(tagged.id)}`);
+    const chips = page.getByRole('list', { name: 'Tags' });
+    await chips.waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(await chips.getByRole('link').allInnerTexts(), tagged.tags);
+    // By keyboard: the link takes the focus and Enter follows it.
+    await chips.getByRole('link', { name: tag, exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL((url) => url.hash.startsWith('#/?'), { timeout: TIMEOUT });
+    const params = hashParams(new URL(page.url()));
+    assert.deepEqual([...params.keys()], ['tag']);
+    assert.equal(params.get('tag'), tag);
+    await page
+      .locator('.feed-end', { hasText: 'That is all of them.' })
+      .waitFor({ timeout: TIMEOUT });
+    const { images: withTag } = await graphql(
+      'query($t: [String!]) { images(first: 30, filter: {tags: $t}) { totalCount nodes { id } } }',
+      { t: [tag] },
+    );
+    const shown = await page
+      .locator('.grid .card')
+      .evaluateAll((cards) => cards.map((card) => card.dataset.imageId));
+    assert.deepEqual(
+      shown,
+      withTag.nodes.map((image) => image.id),
+    );
+    assert.ok(shown.includes(tagged.id));
+    assert.match(
+      await page.locator('.feed h2').innerText(),
+      new RegExp(`\\(${withTag.totalCount}\\)`),
+    );
+  });
+
+  test("revoking a token by keyboard leaves the focus on the next token's button, then the previous one's", async () => {
+    const made = [];
+    for (const name of ['focus one', 'focus two']) {
+      made.push(
+        (
+          await graphql(
+            'mutation($n: String!) { createApiToken(input: {name: $n}) { token apiToken { id } } }',
+            { n: name },
+          )
+        ).createApiToken,
+      );
+    }
+    const { viewer } = await graphql('{ viewer { apiTokens { id name } } }');
+    const order = viewer.apiTokens.map((token) => token.id);
+    const [one, two] = made.map((m) => m.apiToken.id);
+    assert.deepEqual(order.slice(-2), [one, two], 'oldest first, the new ones last');
+    const before = order[order.length - 3];
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.locator(`tr[data-token-id="${two}"]`).waitFor({ timeout: TIMEOUT });
+    const focusedRow = () =>
+      page.evaluate(
+        () =>
+          document.activeElement?.closest('tr')?.dataset.tokenId ?? document.activeElement?.tagName,
+      );
+
+    await page.getByRole('button', { name: 'Revoke focus one' }).focus();
+    await page.keyboard.press('Enter');
+    await page
+      .locator(`tr[data-token-id="${one}"]`)
+      .waitFor({ state: 'detached', timeout: TIMEOUT });
+    assert.equal(await focusedRow(), two);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Revoke focus two');
+    await assert.rejects(
+      apiClient(service.origin, made[0].token)('{ viewer { name } }'),
+      /UNAUTHENTICATED/,
+    );
+
+    // The last row: the focus goes back to the row before it.
+    await page.keyboard.press('Enter');
+    await page
+      .locator(`tr[data-token-id="${two}"]`)
+      .waitFor({ state: 'detached', timeout: TIMEOUT });
+    assert.equal(await focusedRow(), before);
+    await assert.rejects(
+      apiClient(service.origin, made[1].token)('{ viewer { name } }'),
+      /UNAUTHENTICATED/,
+    );
+    // The admin's own token (the row that has the focus now) still works.
+    assert.equal((await graphql('{ viewer { name } }')).viewer.name, 'admin');
+  });
+
+  /** `createUser` as the admin, waiting out the accounts allowance when it runs dry. */
+  const createUser = async (input) => {
+    for (;;) {
+      try {
+        return await graphql(
+          'mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }',
+          { i: input },
+        );
+      } catch (error) {
+        const wait = /"retryAfter":(\d+)/.exec(error.message);
+        if (!/RATE_LIMITED/.test(error.message) || !wait) throw error;
+        await new Promise((ok) => setTimeout(ok, Number(wait[1]) * 1000));
+      }
+    }
+  };
+
+  test('the users page loads the users past its first page, and the focus goes to the first new one', async () => {
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator('tr[data-user-name="admin"]').waitFor({ timeout: TIMEOUT });
+    const PAGE = graphqlBodies.findLast((body) => body.query.includes('query Users')).variables
+      .first;
+    const { users: first } = await graphql('{ users(first: 1) { totalCount } }');
+    // Enough users for a second page.
+    for (let n = first.totalCount; n <= PAGE; n++)
+      await createUser({
+        name: `member-${String(n).padStart(2, '0')}`,
+        password: 'member-password-1',
+      });
+    const { users: pageOne } = await graphql(
+      'query($f: Int) { users(first: $f) { totalCount pageInfo { endCursor hasNextPage } } }',
+      { f: PAGE },
+    );
+    assert.ok(pageOne.totalCount > PAGE && pageOne.pageInfo.hasNextPage);
+    const { users: pageTwo } = await graphql(
+      'query($f: Int, $a: String) { users(first: $f, after: $a) { nodes { name } } }',
+      { f: PAGE, a: pageOne.pageInfo.endCursor },
+    );
+    await page.reload();
+    const rows = page.locator('table.users tbody tr');
+    await rows.nth(PAGE - 1).waitFor({ timeout: TIMEOUT });
+    assert.equal(await rows.count(), PAGE);
+    assert.match(
+      await page.locator('.users-page h1').innerText(),
+      new RegExp(`\\(${pageOne.totalCount}\\)`),
+    );
+    const more = page.getByRole('button', { name: 'Load more users' });
+    await more.focus();
+    await page.keyboard.press('Enter');
+    await rows.nth(pageOne.totalCount - 1).waitFor({ timeout: TIMEOUT });
+    assert.equal(await rows.count(), pageOne.totalCount);
+    const names = await rows.evaluateAll((all) => all.map((row) => row.dataset.userName));
+    assert.deepEqual(
+      names.slice(PAGE),
+      pageTwo.nodes.map((user) => user.name),
+    );
+    assert.equal(await more.count(), 0, 'no more to load');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.closest('tr')?.dataset.userName),
+      pageTwo.nodes[0].name,
+    );
+  });
+
+  // ---- Usage dashboard ----------------------------------------------------------------
+
+  const CAROL = { name: 'carol', password: 'carol-password-1' };
+
+  /** What the dashboard shows: the totals and the top operations table. */
+  const shownUsage = async () => {
+    const figures = {};
+    for (const figure of await page.locator('.usage-page .figures > div').all()) {
+      const key = await figure.getAttribute('data-figure');
+      const first = (await figure.locator('dd').innerText()).split('\n')[0];
+      figures[key] = Number(first.replace(/\D/g, ''));
+    }
+    const top = {};
+    for (const row of await page.locator('table.top-metrics tbody tr').all()) {
+      const cell = async (field) =>
+        Number((await row.locator(`[data-field="${field}"]`).innerText()).replace(/\D/g, ''));
+      top[await row.getAttribute('data-metric-name')] = {
+        count: await cell('count'),
+        errorCount: await cell('errorCount'),
+        tokens: await cell('tokens'),
+      };
+    }
+    return { figures, top };
+  };
+
+  /** The same figures from the API, for the variables the page's last `Usage` query sent. */
+  const apiUsage = async (api) => {
+    const sent = graphqlBodies.findLast((body) => body.query.includes('query Usage'));
+    const data = await api(sent.query, sent.variables);
+    const s = data.metricsSummary;
+    const figures = {
+      totalApiCalls: s.totalApiCalls,
+      totalFunctionCalls: s.totalFunctionCalls,
+      aiTokens: s.promptTokens + s.completionTokens,
+    };
+    if (sent.variables.scope === 'GLOBAL') figures.uniqueUsers = s.uniqueUsers;
+    const top = {};
+    for (const m of data.metrics.nodes)
+      top[m.name] = {
+        count: m.count,
+        errorCount: m.errorCount,
+        tokens: m.promptTokens + m.completionTokens,
+      };
+    return { sent: sent.variables, figures, top };
+  };
+
+  /**
+   * Runs `check` until it passes. Usage is written every few seconds, so a flush between
+   * the page's read and the test's can move the figures: then the page is refreshed and
+   * both are read again.
+   */
+  const eventually = async (check) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await check();
+      } catch (error) {
+        if (attempt >= 6) throw error;
+        const answered = page.waitForResponse((r) =>
+          (r.request().postData() ?? '').includes('query Usage'),
+        );
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        await answered;
+        await page.waitForTimeout(700);
+      }
+    }
+  };
+
+  /** The dashboard's totals and top operations are the API's for the same scope and time. */
+  const dashboardMatchesApi = (api) =>
+    eventually(async () => {
+      const shown = await shownUsage();
+      const expected = await apiUsage(api);
+      assert.deepEqual(shown, { figures: expected.figures, top: expected.top });
+      return expected;
+    });
+
+  /** The chart's table (buckets that saw use) matches `metricsSeries` for what was sent. */
+  const seriesMatchApi = (api) => eventually(() => seriesMatchOnce(api));
+  const seriesMatchOnce = async (api) => {
+    const charted = await page
+      .locator('table.series-table thead th[scope="col"]')
+      .evaluateAll((cells) => cells.slice(1).map((cell) => cell.textContent));
+    assert.ok(charted.length > 0, 'something is charted');
+    for (const name of charted) {
+      const sent = graphqlBodies.findLast(
+        (body) => body.query.includes('query MetricsSeries') && body.variables.name === name,
+      );
+      const { metricsSeries } = await api(sent.query, sent.variables);
+      const fromApi = Object.fromEntries(
+        metricsSeries.filter((p) => p.count > 0).map((p) => [Date.parse(p.bucketStart), p.count]),
+      );
+      const inTable = Object.fromEntries(
+        (
+          await page
+            .locator(`table.series-table tbody td[data-name="${name}"]`)
+            .evaluateAll((cells) =>
+              cells.map((cell) => [cell.closest('tr').dataset.bucket, Number(cell.textContent)]),
+            )
+        )
+          .filter(([, count]) => count > 0)
+          .map(([iso, count]) => [Date.parse(iso), count]),
+      );
+      assert.deepEqual(inTable, fromApi, `the series of ${name}`);
+    }
+    return charted;
+  };
+
+  test('a member sees her own usage: totals, top operations and the chart match the API', async () => {
+    await createUser({ ...CAROL, role: 'MEMBER' });
+    const { login } = await graphql('mutation($i: LoginInput!) { login(input: $i) { token } }', {
+      i: CAROL,
+    });
+    const asCarol = apiClient(service.origin, login.token);
+    // Real use to count: uploads (each analysed by the offline provider) and comments.
+    const uploads = 3;
+    const comments = 2;
+    let imageId;
+    for (let n = 0; n < uploads; n++) {
+      const up = await asCarol(
+        'mutation($b: String!) { uploadImage(input: {base64: $b}) { image { id } } }',
+        { b: seedPng(500 + n).toString('base64') },
+      );
+      imageId = up.uploadImage.image.id;
+    }
+    for (let n = 0; n < comments; n++) {
+      await asCarol(
+        'mutation($id: ID!, $t: String!) { addComment(input: {imageId: $id, text: $t}) { comment { id } } }',
+        { id: imageId, t: `carol's comment ${n}` },
+      );
+    }
+    // Written within the flush interval.
+    const functionCount = async (name) =>
+      (
+        await asCarol('{ metrics(kind: FUNCTION, first: 100) { nodes { name count } } }')
+      ).metrics.nodes.find((m) => m.name === name)?.count ?? 0;
+    await waitFor(async () => (await functionCount('comment.add')) === comments, 30_000);
+    assert.equal(await functionCount('image.upload'), uploads);
+
+    await signOutInBrowser();
+    await signInByKeyboard(CAROL.name, CAROL.password);
+    await page.locator('.viewer-name', { hasText: 'carol' }).waitFor({ timeout: TIMEOUT });
+    const asCarolInBrowser = apiClient(
+      service.origin,
+      await page.evaluate(() => localStorage.getItem('imagegraph.token')),
+    );
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.locator('table.top-metrics').waitFor({ timeout: TIMEOUT });
+    // A member has no choice of whose usage.
+    assert.equal(await page.getByRole('combobox', { name: /^Whose usage\b/ }).count(), 0);
+
+    // Functions over the last hour, per minute: what she did, counted.
+    await page.getByRole('combobox', { name: /^Time\b/ }).selectOption('1h');
+    await page.getByRole('combobox', { name: /^Per\b/ }).selectOption('MINUTE');
+    await page.getByRole('combobox', { name: /^Count\b/ }).selectOption('FUNCTION');
+    await page.locator('tr[data-metric-name="comment.add"]').waitFor({ timeout: TIMEOUT });
+    await page.locator('table.series-table').waitFor({ state: 'attached', timeout: TIMEOUT });
+    const usage = await dashboardMatchesApi(asCarolInBrowser);
+    assert.equal(usage.sent.scope, 'VIEWER');
+    assert.equal(usage.sent.kind, 'FUNCTION');
+    assert.equal(usage.top['image.upload'].count, uploads);
+    assert.equal(usage.top['comment.add'].count, comments);
+    // The series are asked for per minute, of functions.
+    const series = graphqlBodies.findLast((body) => body.query.includes('query MetricsSeries'));
+    assert.equal(series.variables.bucket, 'MINUTE');
+    assert.equal(series.variables.kind, 'FUNCTION');
+
+    // Charting comment.add alone: a checkbox per operation.
+    const box = (name) =>
+      page.getByRole('group', { name: 'Operations charted' }).getByLabel(name, { exact: true });
+    for (const name of await page
+      .locator('table.series-table thead th[scope="col"]')
+      .evaluateAll((cells) => cells.slice(1).map((cell) => cell.textContent)))
+      if (name !== 'comment.add') await box(name).uncheck();
+    await box('comment.add').check();
+    await waitFor(
+      async () =>
+        JSON.stringify(
+          await page
+            .locator('table.series-table thead th[scope="col"]')
+            .evaluateAll((cells) => cells.slice(1).map((cell) => cell.textContent)),
+        ) === JSON.stringify(['comment.add']),
+    );
+    assert.deepEqual(await seriesMatchApi(asCarolInBrowser), ['comment.add']);
+    await box('image.upload').check();
+    await page
+      .locator('table.series-table td[data-name="image.upload"]')
+      .first()
+      .waitFor({ state: 'attached', timeout: TIMEOUT });
+    assert.deepEqual(await seriesMatchApi(asCarolInBrowser), ['comment.add', 'image.upload']);
+    const chart = page.getByRole('img', {
+      name: /^Line chart of calls per minute for comment\.add, image\.upload/,
+    });
+    await chart.locator('canvas').waitFor({ timeout: TIMEOUT });
+
+    // The API operations over a day, per hour (the default bucket for it).
+    await page.getByRole('combobox', { name: /^Count\b/ }).selectOption('API');
+    await page.getByRole('combobox', { name: /^Time\b/ }).selectOption('24h');
+    await page.getByRole('combobox', { name: /^Per\b/ }).selectOption('HOUR');
+    await waitFor(
+      () =>
+        graphqlBodies.findLast((body) => body.query.includes('query Usage')).variables.kind ===
+        'API',
+    );
+    await page.locator('tr[data-metric-name^="query "]').first().waitFor({ timeout: TIMEOUT });
+    await dashboardMatchesApi(asCarolInBrowser);
+    await seriesMatchApi(asCarolInBrowser);
+    await shot('usage-member', { fullPage: true });
+    await narrowShot('usage-member');
+
+    // Global figures are not hers to see: the page offers no way, the API refuses.
+    await assert.rejects(
+      asCarolInBrowser('{ metricsSummary(scope: GLOBAL) { totalApiCalls } }'),
+      /FORBIDDEN/,
+    );
+  });
+
+  test("an admin sees everyone's usage and one user's, picked from every user", async () => {
+    await signOutInBrowser();
+    await signInAsAdmin();
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.locator('table.top-metrics').waitFor({ timeout: TIMEOUT });
+    await page.getByRole('combobox', { name: /^Whose usage\b/ }).selectOption('USER');
+    const users = page.getByRole('combobox', { name: /^User\b/ });
+    // Every user, past the first page of 30.
+    const { users: all } = await graphql('{ users(first: 1) { totalCount } }');
+    await waitFor(async () => (await users.locator('option').count()) === all.totalCount);
+    await users.selectOption({ label: 'carol' });
+    const { users: listed } = await graphql('{ users(first: 30) { nodes { id name } } }');
+    const carolId = listed.nodes.find((user) => user.name === 'carol').id;
+    await waitFor(
+      () =>
+        graphqlBodies.findLast((body) => body.query.includes('query Usage'))?.variables.userId ===
+        carolId,
+    );
+    await page.getByRole('combobox', { name: /^Count\b/ }).selectOption('FUNCTION');
+    await page.locator('tr[data-metric-name="comment.add"]').waitFor({ timeout: TIMEOUT });
+    const carols = await dashboardMatchesApi(graphql);
+    assert.equal(carols.sent.scope, 'USER');
+    assert.equal(carols.sent.userId, carolId);
+    await seriesMatchApi(graphql);
+    assert.equal(await page.locator('[data-figure="uniqueUsers"]').count(), 0);
+    await shot('usage-admin-user', { fullPage: true });
+
+    // Everyone's: the admin's seeding and carol's use together, and how many called.
+    await page.getByRole('combobox', { name: /^Whose usage\b/ }).selectOption('GLOBAL');
+    await page.locator('[data-figure="uniqueUsers"]').waitFor({ timeout: TIMEOUT });
+    const everyone = await dashboardMatchesApi(graphql);
+    assert.equal(everyone.sent.scope, 'GLOBAL');
+    assert.ok(everyone.top['image.upload'].count > carols.top['image.upload'].count);
+    assert.ok(everyone.figures.uniqueUsers >= 2);
+    await seriesMatchApi(graphql);
+    await shot('usage-admin-global', { fullPage: true });
+    await narrowShot('usage-admin-global');
+  });
+
+  // ---- Benchmark ------------------------------------------------------------------------
+
+  test('a benchmark run shows live progress, its result, and joins the chart of past runs', async () => {
+    // An earlier, small run, so the chart has two orders n to tell apart.
+    const { runBenchmark } = await graphql(
+      'mutation { runBenchmark(input: {n: 300, threads: 1}) { run { id } } }',
+    );
+    const runQuery =
+      'query($id: ID!) { benchmarkRun(id: $id) { id status n gflops residual passed } }';
+    await waitFor(
+      async () =>
+        ['SUCCEEDED', 'FAILED'].includes(
+          (await graphql(runQuery, { id: runBenchmark.run.id })).benchmarkRun.status,
+        ),
+      30_000,
+    );
+
+    await page.getByRole('link', { name: 'Benchmark' }).click();
+    const pastRows = page.locator('table.runs tbody tr');
+    await pastRows.first().waitFor({ timeout: TIMEOUT });
+    assert.equal(await pastRows.count(), 1);
+
+    // Every value the progress bar takes, sampled.
+    await page.evaluate(() => {
+      window.progressSeen = [];
+      window.progressSampler = setInterval(() => {
+        const bar = document.querySelector('.current-run progress');
+        if (bar) window.progressSeen.push(bar.value);
+      }, 20);
+    });
+    const n = 4000;
+    await page.getByLabel('Matrix order n', { exact: true }).fill(String(n));
+    await page.getByLabel('Threads (empty: all cores)').fill('1');
+    const started = page.waitForResponse((r) =>
+      (r.request().postData() ?? '').includes('mutation RunBenchmark'),
+    );
+    await page.getByRole('button', { name: 'Run benchmark' }).click();
+    const runId = (await (await started).json()).data.runBenchmark.run.id;
+    const current = page.locator(`.current-run[data-run-id="${runId}"]`);
+    await current.locator('[data-figure="gflops"]').waitFor({ timeout: 120_000 });
+    const seen = await page.evaluate(() => {
+      clearInterval(window.progressSampler);
+      return window.progressSeen;
+    });
+    assert.ok(
+      seen.some((value) => value > 0 && value < 1),
+      `the bar moved between 0 and 1: ${[...new Set(seen)].join(', ')}`,
+    );
+    assert.equal(seen.at(-1), 1);
+    const progressFrames = wsFrames.filter(
+      (f) => f.dir === 'received' && f.data.includes('benchmarkProgress') && f.data.includes(runId),
+    );
+    assert.ok(
+      progressFrames.some((f) => f.data.includes('"done":false')),
+      'progress came live',
+    );
+    assert.ok(
+      progressFrames.some((f) => f.data.includes('"done":true')),
+      'and the end',
+    );
+
+    const { benchmarkRun: run } = await graphql(runQuery, { id: runId });
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.equal(run.n, n);
+    assert.equal(await current.getAttribute('data-status'), run.status);
+    assert.equal(
+      await current.locator('[data-figure="gflops"] dd').innerText(),
+      run.gflops.toFixed(2),
+    );
+    assert.equal(
+      await current.locator('[data-figure="residual"] dd').innerText(),
+      run.residual.toPrecision(3),
+    );
+    assert.equal(
+      await current.locator('[data-figure="passed"] dd').innerText(),
+      `${run.passed ? 'Passed' : 'Failed'}\nthe scaled residual must be below 16`,
+    );
+    // What the person waited for has the focus.
+    assert.match(
+      await page.evaluate(() => document.activeElement.textContent),
+      /^Result: n = 4000, 1 thread$/,
+    );
+
+    // The past runs: the table holds the API's figures, the chart one series per n.
+    await pastRows.nth(1).waitFor({ timeout: TIMEOUT });
+    const { benchmarkRuns } = await graphql(
+      '{ benchmarkRuns(first: 30) { totalCount nodes { id n gflops residual } } }',
+    );
+    const table = await pastRows.evaluateAll((rows) =>
+      rows.map((row) => ({
+        id: row.dataset.runId,
+        n: Number(row.querySelector('[data-field="n"]').textContent),
+        gflops: row.querySelector('[data-field="gflops"]').textContent,
+        residual: row.querySelector('[data-field="residual"]').textContent,
+      })),
+    );
+    assert.deepEqual(
+      table,
+      benchmarkRuns.nodes.map((r) => ({
+        id: r.id,
+        n: r.n,
+        gflops: r.gflops.toFixed(2),
+        residual: r.residual.toPrecision(3),
+      })),
+    );
+    const chart = page.getByRole('img', {
+      name: /^Chart of GFLOPS by date for 2 runs, one series per matrix order n \(300, 4000\)/,
+    });
+    await chart.locator('canvas').waitFor({ timeout: TIMEOUT });
+    assert.deepEqual(await chart.locator('.u-legend .u-series .u-label').allInnerTexts(), [
+      'n = 300',
+      'n = 4000',
+    ]);
+    await shot('benchmark', { fullPage: true });
+    await narrowShot('benchmark');
+  });
+
+  test('a member may run the benchmark only up to her limit, told in a sentence', async () => {
+    await signOutInBrowser();
+    await signInByKeyboard(CAROL.name, CAROL.password);
+    await page.locator('.viewer-name', { hasText: 'carol' }).waitFor({ timeout: TIMEOUT });
+    await page.getByRole('link', { name: 'Benchmark' }).click();
+    // Her own runs only: none yet.
+    await page.getByText('No run yet.').waitFor({ timeout: TIMEOUT });
+    await page.getByLabel('Matrix order n', { exact: true }).fill('100000');
+    await page.getByRole('button', { name: 'Run benchmark' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/^That was not accepted: `n` must be between 1 and \d+ for members; got 100000$/)
+      .waitFor({ timeout: TIMEOUT });
+    await shot('benchmark-member-refused');
+  });
+
   test('no request left the service, and the pages ran under the CSP without errors', () => {
     const wsOrigin = service.origin.replace(/^http/, 'ws');
     const elsewhere = requests.filter(

@@ -8,6 +8,8 @@ import { endSession, logIn, signIn, storedToken, type Session } from './session'
 import { SignIn } from './SignIn';
 import { TokensPage } from './TokensPage';
 import { UsersPage } from './UsersPage';
+import { UsagePage } from './UsagePage';
+import { BenchmarkPage } from './BenchmarkPage';
 
 export function App() {
   const [session, setSession] = useState<Session | null>(null);
@@ -100,6 +102,12 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) 
               Users
             </a>
           )}
+          <a href="#/usage" aria-current={current('usage')}>
+            Usage
+          </a>
+          <a href="#/benchmark" aria-current={current('benchmark')}>
+            Benchmark
+          </a>
           <a href="/">GraphiQL</a>
         </nav>
         <span className="viewer">
@@ -115,6 +123,10 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) 
           <ImagePage key={route.id} id={route.id} />
         ) : route.page === 'tokens' ? (
           <TokensPage currentTokenId={session.tokenId} onRevokedCurrent={onSignOut} />
+        ) : route.page === 'usage' ? (
+          <UsagePage viewerId={session.viewer.id} admin={admin} />
+        ) : route.page === 'benchmark' ? (
+          <BenchmarkPage admin={admin} />
         ) : route.page === 'users' ? (
           admin ? (
             <UsersPage viewerId={session.viewer.id} />

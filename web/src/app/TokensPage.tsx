@@ -28,6 +28,11 @@ export function TokensPage({ currentTokenId, onRevokedCurrent }: Props) {
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const [copied, setCopied] = useState('');
   const secret = useRef<HTMLInputElement>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const revokeButtons = useRef(new Map<string, HTMLButtonElement>());
+  // Where the focus goes once a revoked row is gone: the next token's (or else the
+  // previous one's) revoke button, or the heading when none is left. Not the body.
+  const [focusAfterRevoke, setFocusAfterRevoke] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     const result = await client
@@ -92,12 +97,25 @@ export function TokensPage({ currentTokenId, onRevokedCurrent }: Props) {
       setError(describeError(result.error));
       return;
     }
+    const list = tokens ?? [];
+    const at = list.findIndex((other) => other.id === token.id);
+    const neighbour = list[at + 1] ?? list[at - 1];
+    setFocusAfterRevoke(neighbour ? neighbour.id : 'heading');
     setTokens((prev) => (prev ?? []).filter((other) => other.id !== token.id));
   }
 
+  useEffect(() => {
+    if (!focusAfterRevoke) return;
+    const button = revokeButtons.current.get(focusAfterRevoke);
+    (button ?? heading.current)?.focus();
+    setFocusAfterRevoke(null);
+  }, [focusAfterRevoke, tokens]);
+
   return (
     <section className="tokens-page">
-      <h1>API tokens</h1>
+      <h1 ref={heading} tabIndex={-1}>
+        API tokens
+      </h1>
       <p className="hint">
         Each token signs in as you: send it as <code>Authorization: Bearer …</code>. Signing in with
         your password makes one named <code>login</code>; signing out revokes it.
@@ -177,7 +195,14 @@ export function TokensPage({ currentTokenId, onRevokedCurrent }: Props) {
                   <td data-label="Created">{when(token.createdAt)}</td>
                   <td data-label="Last used">{when(token.lastUsedAt)}</td>
                   <td>
-                    <button type="button" onClick={() => void revoke(token)}>
+                    <button
+                      type="button"
+                      ref={(button) => {
+                        if (button) revokeButtons.current.set(token.id, button);
+                        else revokeButtons.current.delete(token.id);
+                      }}
+                      onClick={() => void revoke(token)}
+                    >
                       {token.id === currentTokenId ? 'Revoke and sign out' : 'Revoke'}
                       <span className="visually-hidden"> {token.name}</span>
                     </button>

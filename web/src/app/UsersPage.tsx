@@ -6,7 +6,8 @@ import { useClient } from 'urql';
 import { describeError } from './errors';
 import { CREATE_USER, UPDATE_USER, USERS, type Connection, type Role, type User } from './queries';
 
-const PAGE = 30;
+// Twenty rows, then "Load more users" (the service allows up to 30 a page).
+const PAGE = 20;
 
 export function UsersPage({ viewerId }: { viewerId: string }) {
   const client = useClient();
@@ -18,6 +19,10 @@ export function UsersPage({ viewerId }: { viewerId: string }) {
   const [busy, setBusy] = useState<Record<string, boolean>>({});
   const cursor = useRef<string | null>(null);
   const loading = useRef(false);
+  // After "Load more users", the first of the new rows takes the focus: the button may
+  // be gone (the last page), and the reader goes on where the new rows start.
+  const [focusUser, setFocusUser] = useState<string | null>(null);
+  const rowHeads = useRef(new Map<string, HTMLTableCellElement>());
 
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
@@ -26,27 +31,38 @@ export function UsersPage({ viewerId }: { viewerId: string }) {
   const [createError, setCreateError] = useState('');
   const [createdName, setCreatedName] = useState('');
 
-  const loadMore = useCallback(async () => {
-    if (loading.current) return;
-    loading.current = true;
-    const result = await client
-      .query<{ users: Connection<User> }>(USERS, { first: PAGE, after: cursor.current })
-      .toPromise();
-    loading.current = false;
-    if (!result.data) {
-      setError(describeError(result.error));
-      return;
-    }
-    const { nodes, pageInfo, totalCount } = result.data.users;
-    cursor.current = pageInfo.endCursor ?? cursor.current;
-    setError('');
-    setTotal(totalCount);
-    setHasNext(pageInfo.hasNextPage);
-    setUsers((prev) => {
-      const seen = new Set(prev.map((user) => user.id));
-      return [...prev, ...nodes.filter((user) => !seen.has(user.id))];
-    });
-  }, [client]);
+  const loadMore = useCallback(
+    async (focusNew = false) => {
+      if (loading.current) return;
+      loading.current = true;
+      const result = await client
+        .query<{ users: Connection<User> }>(USERS, { first: PAGE, after: cursor.current })
+        .toPromise();
+      loading.current = false;
+      if (!result.data) {
+        setError(describeError(result.error));
+        return;
+      }
+      const { nodes, pageInfo, totalCount } = result.data.users;
+      cursor.current = pageInfo.endCursor ?? cursor.current;
+      setError('');
+      setTotal(totalCount);
+      setHasNext(pageInfo.hasNextPage);
+      setUsers((prev) => {
+        const seen = new Set(prev.map((user) => user.id));
+        const fresh = nodes.filter((user) => !seen.has(user.id));
+        if (focusNew && fresh.length > 0) setFocusUser(fresh[0].id);
+        return [...prev, ...fresh];
+      });
+    },
+    [client],
+  );
+
+  useEffect(() => {
+    if (!focusUser) return;
+    rowHeads.current.get(focusUser)?.focus();
+    setFocusUser(null);
+  }, [focusUser, users]);
 
   useEffect(() => {
     void loadMore();
@@ -165,7 +181,14 @@ export function UsersPage({ viewerId }: { viewerId: string }) {
                 data-user-name={user.name}
                 className={user.disabled ? 'disabled' : ''}
               >
-                <th scope="row">
+                <th
+                  scope="row"
+                  tabIndex={-1}
+                  ref={(cell) => {
+                    if (cell) rowHeads.current.set(user.id, cell);
+                    else rowHeads.current.delete(user.id);
+                  }}
+                >
                   {user.name}
                   {user.id === viewerId && <span className="hint"> (you)</span>}
                   {rowErrors[user.id] && (
@@ -205,7 +228,7 @@ export function UsersPage({ viewerId }: { viewerId: string }) {
         </table>
       </div>
       {hasNext && (
-        <button type="button" onClick={() => void loadMore()}>
+        <button type="button" className="load-more" onClick={() => void loadMore(true)}>
           Load more users
         </button>
       )}

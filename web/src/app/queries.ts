@@ -316,3 +316,192 @@ export const CHANGE_PASSWORD = gql`
     }
   }
 `;
+
+// ---- Usage -----------------------------------------------------------------------------
+
+export type MetricScope = 'VIEWER' | 'GLOBAL' | 'USER';
+export type MetricKind = 'API' | 'FUNCTION' | 'FIELD' | 'ERROR';
+export type MetricBucket = 'MINUTE' | 'HOUR' | 'DAY';
+
+export interface Metric {
+  name: string;
+  count: number;
+  errorCount: number;
+  avgDurationMs: number;
+  lastUsedAt: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface MetricsSummary {
+  totalApiCalls: number;
+  totalFunctionCalls: number;
+  uniqueUsers: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface MetricPoint {
+  bucketStart: string;
+  count: number;
+  errorCount: number;
+}
+
+/** Whose figures and over which time: the variables every usage query shares. */
+export interface UsageScope {
+  scope: MetricScope;
+  userId: string | null;
+  from: string;
+  to: string;
+}
+
+export const USAGE = gql`
+  query Usage(
+    $scope: MetricScope!
+    $userId: ID
+    $kind: MetricKind!
+    $from: DateTime!
+    $to: DateTime!
+    $first: Int!
+  ) {
+    metricsSummary(scope: $scope, userId: $userId, from: $from, to: $to) {
+      totalApiCalls
+      totalFunctionCalls
+      uniqueUsers
+      promptTokens
+      completionTokens
+    }
+    metrics(scope: $scope, userId: $userId, kind: $kind, from: $from, to: $to, first: $first) {
+      nodes {
+        name
+        count
+        errorCount
+        avgDurationMs
+        lastUsedAt
+        promptTokens
+        completionTokens
+      }
+    }
+  }
+`;
+
+export const METRICS_SERIES = gql`
+  query MetricsSeries(
+    $name: String!
+    $kind: MetricKind!
+    $bucket: MetricBucket!
+    $scope: MetricScope!
+    $userId: ID
+    $from: DateTime!
+    $to: DateTime!
+  ) {
+    metricsSeries(
+      name: $name
+      kind: $kind
+      bucket: $bucket
+      scope: $scope
+      userId: $userId
+      from: $from
+      to: $to
+    ) {
+      bucketStart
+      count
+      errorCount
+    }
+  }
+`;
+
+// ---- Benchmark -------------------------------------------------------------------------
+
+export type BenchmarkStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface BenchmarkRun {
+  id: string;
+  status: BenchmarkStatus;
+  n: number;
+  blockSize: number;
+  threads: number;
+  seconds: number | null;
+  gflops: number | null;
+  residual: number | null;
+  passed: boolean | null;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  owner: { name: string };
+  host: { name: string; cpuModel: string; cores: number } | null;
+}
+
+const BENCHMARK_RUN = gql`
+  fragment BenchmarkRunFields on BenchmarkRun {
+    id
+    status
+    n
+    blockSize
+    threads
+    seconds
+    gflops
+    residual
+    passed
+    error
+    createdAt
+    finishedAt
+    owner {
+      name
+    }
+    host {
+      name
+      cpuModel
+      cores
+    }
+  }
+`;
+
+export const BENCHMARK_RUNS = gql`
+  query BenchmarkRuns($first: Int!, $after: String) {
+    benchmarkRuns(first: $first, after: $after) {
+      nodes {
+        ...BenchmarkRunFields
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+      totalCount
+    }
+  }
+  ${BENCHMARK_RUN}
+`;
+
+export const BENCHMARK_RUN_BY_ID = gql`
+  query BenchmarkRun($id: ID!) {
+    benchmarkRun(id: $id) {
+      ...BenchmarkRunFields
+    }
+  }
+  ${BENCHMARK_RUN}
+`;
+
+export const RUN_BENCHMARK = gql`
+  mutation RunBenchmark($input: RunBenchmarkInput!) {
+    runBenchmark(input: $input) {
+      run {
+        ...BenchmarkRunFields
+      }
+    }
+  }
+  ${BENCHMARK_RUN}
+`;
+
+export const BENCHMARK_PROGRESS = gql`
+  subscription BenchmarkProgress($runId: ID!) {
+    benchmarkProgress(runId: $runId) {
+      fraction
+      done
+      run {
+        ...BenchmarkRunFields
+      }
+    }
+  }
+  ${BENCHMARK_RUN}
+`;

@@ -1,7 +1,8 @@
 // Hash routes, so the service serves one file for the whole app: `#/` is the feed (with
 // the search and filters as query parameters, so a search can be shared and reloaded:
 // `#/?q=red+sky&tag=portrait&mine=1&source=UPLOAD&status=SUCCEEDED&sort=newest`),
-// `#/images/<id>` one image, `#/tokens` the viewer's API tokens, `#/users` the users.
+// `#/images/<id>` one image, `#/tokens` the viewer's API tokens, `#/users` the users,
+// `#/usage` the usage dashboard, `#/benchmark` the HPL benchmark.
 import { useEffect, useRef, useState } from 'react';
 import type { AnalysisStatus, ImageSource } from './queries';
 
@@ -21,7 +22,9 @@ export type Route =
   | { page: 'feed'; find: Find }
   | { page: 'image'; id: string }
   | { page: 'tokens' }
-  | { page: 'users' };
+  | { page: 'users' }
+  | { page: 'usage' }
+  | { page: 'benchmark' };
 
 const SOURCES: readonly ImageSource[] = ['UPLOAD', 'GENERATION', 'EDIT'];
 const STATUSES: readonly AnalysisStatus[] = [
@@ -75,6 +78,8 @@ export function parseRoute(hash: string): Route {
   if (image) return { page: 'image', id: decodeURIComponent(image[1]) };
   if (/^#\/tokens\/?$/.test(hash)) return { page: 'tokens' };
   if (/^#\/users\/?$/.test(hash)) return { page: 'users' };
+  if (/^#\/usage\/?$/.test(hash)) return { page: 'usage' };
+  if (/^#\/benchmark\/?$/.test(hash)) return { page: 'benchmark' };
   const query = hash.indexOf('?');
   return { page: 'feed', find: parseFind(query < 0 ? '' : hash.slice(query + 1)) };
 }

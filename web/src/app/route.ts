@@ -1,7 +1,8 @@
 // Hash routes, so the service serves one file for the whole app: `#/` is the feed (with
 // the search and filters as query parameters, so a search can be shared and reloaded:
 // `#/?q=red+sky&tag=portrait&mine=1&source=UPLOAD&status=SUCCEEDED&sort=newest`),
-// `#/images/<id>` one image, `#/tokens` the viewer's API tokens, `#/users` the users.
+// `#/images/<id>` one image, `#/generate` image generation, `#/tokens` the viewer's API
+// tokens, `#/users` the users.
 import { useEffect, useRef, useState } from 'react';
 import type { AnalysisStatus, ImageSource } from './queries';
 
@@ -20,6 +21,7 @@ export interface Find {
 export type Route =
   | { page: 'feed'; find: Find }
   | { page: 'image'; id: string }
+  | { page: 'generate' }
   | { page: 'tokens' }
   | { page: 'users' };
 
@@ -73,6 +75,7 @@ export const NO_FIND: Find = parseFind('');
 export function parseRoute(hash: string): Route {
   const image = /^#\/images\/([^/?#]+)/.exec(hash);
   if (image) return { page: 'image', id: decodeURIComponent(image[1]) };
+  if (/^#\/generate\/?$/.test(hash)) return { page: 'generate' };
   if (/^#\/tokens\/?$/.test(hash)) return { page: 'tokens' };
   if (/^#\/users\/?$/.test(hash)) return { page: 'users' };
   const query = hash.indexOf('?');

@@ -150,10 +150,12 @@ export function EditPanel({ image, onReplaced }: Props) {
     setBusy('save');
     latest.current++;
     const result = await client
+      // Saved content is described, so it too gets a description (and alt text) of its own.
       .mutation<{ editImage: EditResult }>(EDIT_IMAGE, {
         imageId: image.id,
         instructions,
         save: mode,
+        analyze: true,
       })
       .toPromise();
     setBusy('');
@@ -511,6 +513,7 @@ function PromptEdit({ image, onReplaced }: Props) {
         imageId: image.id,
         instructions: plan.result.instructions,
         save: mode,
+        analyze: true,
       })
       .toPromise();
     setBusy('');

@@ -178,9 +178,17 @@ export const ADD_COMMENT = gql`
 `;
 
 export const EDIT_IMAGE = gql`
-  mutation EditImage($imageId: ID!, $instructions: [EditInstruction!]!, $save: SaveMode!) {
-    editImage(input: { imageId: $imageId, instructions: $instructions, save: $save }) {
+  mutation EditImage(
+    $imageId: ID!
+    $instructions: [EditInstruction!]!
+    $save: SaveMode!
+    $analyze: Boolean! = false
+  ) {
+    editImage(
+      input: { imageId: $imageId, instructions: $instructions, save: $save, analyze: $analyze }
+    ) {
       preview
+      instructions
       image {
         id
       }

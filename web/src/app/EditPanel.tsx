@@ -59,6 +59,8 @@ const UNCHANGED: Settings = {
   grayscale: false,
 };
 const PREVIEW_DELAY_MS = 300;
+/** The tallest the image to crop is shown, in CSS pixels. */
+const STAGE_HEIGHT = 360;
 /** The API's bounds for a resize side and a blur radius. */
 const MAX_SIDE = 16384;
 const MAX_BLUR = 100;
@@ -422,7 +424,11 @@ function CropStage({
     <figure className="crop-stage-figure">
       <div
         className="crop-stage"
-        data-testid="crop-stage"
+        // Exactly the image's box, so the crop box's percentages are the image's.
+        style={{
+          aspectRatio: `${image.width} / ${image.height}`,
+          width: `min(100%, ${(STAGE_HEIGHT * image.width) / image.height}px)`,
+        }}
         onPointerDown={(event) => {
           if (event.button !== 0) return;
           event.preventDefault();

@@ -6,6 +6,7 @@
 // services and nothing else.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { apiClient } from './support/api.mjs';
 import { openBrowser, RESULTS, TIMEOUT, waitFor } from './support/browser.mjs';
@@ -251,10 +252,10 @@ describe('create', { timeout: 600_000 }, () => {
       { blur: 1 },
       { grayscale: true },
     ];
-    await waitFor(() => {
-      const body = lastBody('mutation EditImage');
-      return JSON.stringify(body?.variables.instructions) === JSON.stringify(expected);
-    });
+    const sent = () => lastBody('mutation EditImage')?.variables.instructions;
+    await waitFor(() => isDeepStrictEqual(sent(), expected)).catch(() =>
+      assert.deepEqual(sent(), expected, 'the last preview asked for every instruction'),
+    );
     assert.equal(lastBody('mutation EditImage').variables.save, 'PREVIEW');
     // The preview is the service's rendering of exactly that: 240x180 cropped, turned to
     // 180x240, resized to 90 wide.

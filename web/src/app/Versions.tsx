@@ -66,7 +66,9 @@ export function Versions({ id }: { id: string }) {
 
   return (
     <section className="versions" aria-labelledby="versions-heading">
-      <h2 id="versions-heading">Versions ({items.length})</h2>
+      <h2 id="versions-heading">
+        Versions{others.length > 0 && <span className="count"> ({items.length})</span>}
+      </h2>
       {others.length === 0 ? (
         <p className="hint">
           No other versions yet: an edit saved as a new version, or a replaced image’s earlier

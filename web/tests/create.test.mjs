@@ -267,8 +267,7 @@ describe('create', { timeout: 600_000 }, () => {
       null,
       { timeout: TIMEOUT },
     );
-    await page.locator('.edit').scrollIntoViewIfNeeded();
-    await harness.shot('edit-all');
+    await harness.shot('edit-all', { fullPage: true });
     await harness.narrowShot('edit-all');
 
     await page.getByRole('button', { name: 'Save as a new version' }).click();

@@ -107,7 +107,11 @@ export function Versions({ id }: { id: string }) {
             <figure className="compare">
               <div
                 className="compare-stage"
-                style={{ aspectRatio: `${after.width} / ${after.height}` }}
+                // The after image's shape, no taller than most of the screen.
+                style={{
+                  aspectRatio: `${after.width} / ${after.height}`,
+                  width: `min(100%, ${(60 * after.width) / after.height}vh)`,
+                }}
               >
                 <img className="compare-after" src={after.url} alt={`After: ${altOf(after)}`} />
                 <img

@@ -107,6 +107,7 @@ export async function openBrowser(origins) {
     await accessible(name);
     await page.setViewportSize({ width: 375, height: 812 });
     try {
+      await page.evaluate(() => window.scrollTo(0, 0)); // or the sticky header lands mid-page
       await page.screenshot({ path: join(RESULTS, `${name}-375.png`), fullPage: true });
       const wide = await page.evaluate(() => document.documentElement.scrollWidth);
       // What sticks out, to say so when the page is too wide.

@@ -427,7 +427,8 @@ function CropStage({
         // Exactly the image's box, so the crop box's percentages are the image's.
         style={{
           aspectRatio: `${image.width} / ${image.height}`,
-          width: `min(100%, ${(STAGE_HEIGHT * image.width) / image.height}px)`,
+          // Never larger than the image itself, nor taller than STAGE_HEIGHT.
+          width: `min(100%, ${Math.min(image.width, (STAGE_HEIGHT * image.width) / image.height)}px)`,
         }}
         onPointerDown={(event) => {
           if (event.button !== 0) return;

@@ -307,7 +307,10 @@ describe('create', { timeout: 600_000 }, () => {
     for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowRight');
     assert.equal(await slider.inputValue(), '30');
     assert.equal(await before.evaluate((el) => el.style.clipPath), 'inset(0px 70% 0px 0px)');
-    await versions.scrollIntoViewIfNeeded();
+    // The strip's heading just under the sticky header.
+    await page
+      .locator('#versions-heading')
+      .evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 70));
     await harness.shot('versions-compare');
     await harness.narrowShot('versions-compare');
 
@@ -341,7 +344,9 @@ describe('create', { timeout: 600_000 }, () => {
     const plan = fake.calls.findLast((c) => c.body?.tools);
     assert.match(plan.body.messages[0].content, /480x360 pixels/);
     assert.equal(plan.body.messages[1].content, 'Brighter, and make it square');
-    await page.locator('.plan').scrollIntoViewIfNeeded();
+    await page
+      .locator('.prompt-edit')
+      .evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 70));
     await harness.shot('prompt-plan');
     await harness.narrowShot('prompt-plan');
 

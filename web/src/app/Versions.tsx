@@ -104,14 +104,14 @@ export function Versions({ id }: { id: string }) {
             ))}
           </ul>
           {before && after && (
-            <figure className="compare">
+            <figure
+              className="compare"
+              // As wide as the after image's shape allows within most of the screen's height.
+              style={{ width: `min(100%, ${(60 * after.width) / after.height}vh)` }}
+            >
               <div
                 className="compare-stage"
-                // The after image's shape, no taller than most of the screen.
-                style={{
-                  aspectRatio: `${after.width} / ${after.height}`,
-                  width: `min(100%, ${(60 * after.width) / after.height}vh)`,
-                }}
+                style={{ aspectRatio: `${after.width} / ${after.height}` }}
               >
                 <img className="compare-after" src={after.url} alt={`After: ${altOf(after)}`} />
                 <img

@@ -3,84 +3,31 @@
 // recorded, and anything not addressed to the service is refused and fails the run.
 // Screenshots land in web/test-results/.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { apiClient } from './support/api.mjs';
+import { openBrowser, RESULTS, TIMEOUT, waitFor } from './support/browser.mjs';
 import { seedPng } from './support/png.mjs';
 import { startService } from './support/service.mjs';
 
-const RESULTS = resolve(import.meta.dirname, '../test-results');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Seeded images: more than the feed's page of 20, so scrolling has a second page to load. */
 const SEEDED = 25;
 const FEED_PAGE = 20;
 const SEEDED_COMMENTS = 12;
-const CDN = /unpkg\.com|jsdelivr\.net|cdnjs|googleapis|gstatic|esm\.sh|skypack/;
-const TIMEOUT = 20_000;
-/** axe-core, run in the page through the DevTools protocol (not a script tag: the CSP stays). */
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-mkdirSync(RESULTS, { recursive: true });
 
 describe('browser', { timeout: 600_000 }, () => {
   let service;
   let graphql;
-  let browser;
+  let harness; // the browser, its page, and what the page asked for (support/browser.mjs)
   let context;
   let page;
   const seededIds = []; // oldest first
-  const requests = []; // every URL the browser asked for
-  const refused = []; // requests to anywhere but the service
-  const problems = []; // page errors and CSP violations
-  const wsFrames = []; // { dir, data } on the subscription socket
-  const graphqlBodies = []; // the JSON of every POST /graphql
-  const assetCaching = new Map(); // /assets/ URL -> Cache-Control
+  let requests; // every URL the browser asked for
+  let wsFrames; // { dir, data } on the subscription socket
+  let graphqlBodies; // the JSON of every POST /graphql
 
-  const shot = async (name, { fullPage = false } = {}) => {
-    if (fullPage) await page.evaluate(() => window.scrollTo(0, 0)); // or the sticky header lands mid-page
-    await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage });
-  };
-
-  /** axe-core finds no serious or critical accessibility violation on the page. */
-  const accessible = async (name) => {
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-    const { ran, violations } = await page.evaluate(async () => {
-      const results = await window.axe.run(document, { resultTypes: ['violations'] });
-      return {
-        ran: results.passes.length,
-        violations: results.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map(
-            (v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-          ),
-      };
-    });
-    assert.ok(ran > 10, `axe ran its rules on ${name}`);
-    assert.deepEqual(violations, [], `accessibility of ${name}`);
-  };
-
-  /** The page at 375 px wide: a screenshot, and nothing wider than the screen; and axe. */
-  const narrowShot = async (name) => {
-    await accessible(name);
-    await page.setViewportSize({ width: 375, height: 812 });
-    try {
-      await page.screenshot({ path: join(RESULTS, `${name}-375.png`), fullPage: true });
-      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-      // What sticks out, to say so when the page is too wide.
-      const culprits = await page.evaluate(() =>
-        [...document.querySelectorAll('body *')]
-          .filter((el) => el.getBoundingClientRect().right > 375.5)
-          .slice(0, 5)
-          .map((el) => `${el.tagName.toLowerCase()}.${el.className}`),
-      );
-      assert.ok(wide <= 375, `${name} at 375 px is ${wide} px wide: ${culprits.join(', ')}`);
-    } finally {
-      await page.setViewportSize({ width: 1024, height: 768 });
-    }
-  };
+  const shot = (...args) => harness.shot(...args);
+  const narrowShot = (...args) => harness.narrowShot(...args);
 
   before(async () => {
     service = await startService({ logFile: join(RESULTS, 'service.log') });
@@ -93,57 +40,12 @@ describe('browser', { timeout: 600_000 }, () => {
       );
       seededIds.push(data.uploadImage.image.id);
     }
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
-    // The network is the service and nothing else.
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(`${service.origin}/`)) return route.continue();
-      refused.push(url);
-      return route.abort('blockedbyclient');
-    });
-    context.on('request', (request) => {
-      requests.push(request.url());
-      if (request.url() === `${service.origin}/graphql` && request.method() === 'POST') {
-        const type = request.headers()['content-type'] ?? '';
-        if (type.startsWith('application/json')) graphqlBodies.push(JSON.parse(request.postData()));
-      }
-    });
-    context.on('response', (response) => {
-      if (response.url().startsWith(`${service.origin}/assets/`)) {
-        assetCaching.set(response.url(), response.headers()['cache-control'] ?? '');
-      }
-    });
-    page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (/Content Security Policy|Refused to/.test(message.text()))
-        problems.push(`CSP: ${message.text()}`);
-    });
-    page.on('websocket', (ws) => {
-      requests.push(ws.url());
-      ws.on('framesent', (frame) => wsFrames.push({ dir: 'sent', data: String(frame.payload) }));
-      ws.on('framereceived', (frame) =>
-        wsFrames.push({ dir: 'received', data: String(frame.payload) }),
-      );
-    });
+    harness = await openBrowser(service.origin);
+    ({ context, page, requests, wsFrames, graphqlBodies } = harness);
   });
 
   after(async () => {
-    await browser?.close().catch(() => {});
+    await harness?.close();
     await service?.stop();
   });
 
@@ -1387,27 +1289,12 @@ describe('browser', { timeout: 600_000 }, () => {
   });
 
   test('no request left the service, and the pages ran under the CSP without errors', () => {
+    harness.assertOnlyTheServices();
     const wsOrigin = service.origin.replace(/^http/, 'ws');
-    const elsewhere = requests.filter(
-      (url) =>
-        !url.startsWith(`${service.origin}/`) &&
-        !url.startsWith(`${wsOrigin}/`) &&
-        !/^(data|blob):/.test(url),
-    );
-    assert.deepEqual(elsewhere, [], 'every request went to the service');
-    assert.deepEqual(refused, [], 'nothing was refused by the network filter');
-    assert.deepEqual(
-      requests.filter((url) => CDN.test(url)),
-      [],
-      'no CDN was asked',
-    );
-    assert.ok(assetCaching.size > 0, 'assets came from /assets/');
-    for (const [url, cacheControl] of assetCaching) assert.match(cacheControl, /immutable/, url);
     assert.ok(
       requests.some((url) => url === `${wsOrigin}/graphql/ws`),
       'subscriptions used /graphql/ws',
     );
-    assert.deepEqual(problems, []);
   });
 });
 
@@ -1415,13 +1302,4 @@ describe('browser', { timeout: 600_000 }, () => {
 function hashParams(url) {
   const query = url.hash.indexOf('?');
   return new URLSearchParams(query < 0 ? '' : url.hash.slice(query + 1));
-}
-
-/** Polls `check` (sync or async) until it holds. */
-async function waitFor(check, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${check}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
 }

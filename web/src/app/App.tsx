@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Provider } from 'urql';
 import { Feed } from './Feed';
+import { GeneratePage } from './GeneratePage';
 import { ImagePage } from './ImagePage';
 import { useRoute, type Route } from './route';
 import { endSession, logIn, signIn, storedToken, type Session } from './session';
@@ -94,6 +95,9 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) 
           <a href="#/" aria-current={current('feed')}>
             Images
           </a>
+          <a href="#/generate" aria-current={current('generate')}>
+            Generate
+          </a>
           <a href="#/tokens" aria-current={current('tokens')}>
             Tokens
           </a>
@@ -121,6 +125,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut(): void }) 
       <main>
         {route.page === 'image' ? (
           <ImagePage key={route.id} id={route.id} />
+        ) : route.page === 'generate' ? (
+          <GeneratePage />
         ) : route.page === 'tokens' ? (
           <TokensPage currentTokenId={session.tokenId} onRevokedCurrent={onSignOut} />
         ) : route.page === 'usage' ? (

@@ -1,5 +1,6 @@
 // One image: the picture, its description and analysis status (live while the
-// analysis runs), its comments, and the edit panel.
+// analysis runs), its comments, the edit panel and the versions strip.
+import { useState } from 'react';
 import { useQuery } from 'urql';
 import { AnalysisBadge } from './AnalysisBadge';
 import { Comments } from './Comments';
@@ -8,12 +9,20 @@ import { describeError } from './errors';
 import { IMAGE, type ImageDetail } from './queries';
 import { findHref, imageHref, NO_FIND } from './route';
 import { useAnalysisUpdates } from './useAnalysisUpdates';
+import { Versions } from './Versions';
 
 export function ImagePage({ id }: { id: string }) {
-  const [{ data, error, fetching }] = useQuery<{ image: ImageDetail | null }>({
+  const [{ data, error, fetching }, reload] = useQuery<{ image: ImageDetail | null }>({
     query: IMAGE,
     variables: { id },
   });
+  // Bumped when the image is replaced in place: the panels below start again from the
+  // new content.
+  const [revision, setRevision] = useState(0);
+  const onReplaced = () => {
+    reload({ requestPolicy: 'network-only' });
+    setRevision((n) => n + 1);
+  };
   const updates = useAnalysisUpdates(id);
 
   if (fetching && !data) return <p className="loading">Loading…</p>;
@@ -51,6 +60,11 @@ export function ImagePage({ id }: { id: string }) {
           )}
         </figcaption>
       </figure>
+      {image.prompt && (
+        <p className="prompt">
+          Generated from the prompt <q>{image.prompt}</q>
+        </p>
+      )}
       <section className="analysis">
         <h2>
           Description <AnalysisBadge analysis={image.analysis} />
@@ -76,7 +90,8 @@ export function ImagePage({ id }: { id: string }) {
           </ul>
         )}
       </section>
-      <EditPanel image={image} />
+      <EditPanel key={`edit-${revision}`} image={image} onReplaced={onReplaced} />
+      <Versions key={`versions-${revision}`} id={image.id} />
       <Comments imageId={image.id} />
     </article>
   );

@@ -65,8 +65,10 @@ export function describeApiError(
       return `That file is too large: ${message}`;
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 'That file is not an image the service accepts: use JPEG, PNG, WebP or GIF.';
-    case 'AI_PROVIDER_ERROR':
-      return `The AI provider could not do it: ${message}`;
+    case 'AI_PROVIDER_ERROR': {
+      const missing = notConfigured(message);
+      return missing ?? `The AI provider could not do it: ${message}`;
+    }
     case 'SERVICE_UNAVAILABLE':
       return 'The service is unavailable for a moment. Try again shortly.';
     case 'INTERNAL_SERVER_ERROR':
@@ -74,6 +76,21 @@ export function describeApiError(
     default:
       return message;
   }
+}
+
+/**
+ * The refusal of a service with no AI provider (the offline one cannot generate or plan):
+ * `AI_PROVIDER_ERROR` whose message is "<what> needs an AI provider: set OPENAI_API_KEY …".
+ * The code alone would read as a provider failure, which retrying cannot fix here.
+ */
+function notConfigured(message: string): string | null {
+  const what = /^(.+?) needs an AI provider\b/.exec(message)?.[1];
+  if (!what) return null;
+  const capitalised = what.charAt(0).toUpperCase() + what.slice(1);
+  return (
+    `${capitalised} is not available: this service has no AI provider set up. ` +
+    'An admin can set OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server) and restart it.'
+  );
 }
 
 /** A quota refusal from its figures (`quota`, `used`, `requested`, `limit`). */

@@ -27,6 +27,8 @@ export interface ImageDetail extends FeedImage {
   source: 'UPLOAD' | 'GENERATION' | 'EDIT';
   uploadedAt: string;
   parent: { id: string } | null;
+  /** The prompt a generated image was made from. */
+  prompt: string | null;
 }
 
 export interface Comment {
@@ -128,6 +130,7 @@ export const IMAGE = gql`
       contentType
       source
       uploadedAt
+      prompt
       parent {
         id
       }
@@ -175,9 +178,17 @@ export const ADD_COMMENT = gql`
 `;
 
 export const EDIT_IMAGE = gql`
-  mutation EditImage($imageId: ID!, $instructions: [EditInstruction!]!, $save: SaveMode!) {
-    editImage(input: { imageId: $imageId, instructions: $instructions, save: $save }) {
+  mutation EditImage(
+    $imageId: ID!
+    $instructions: [EditInstruction!]!
+    $save: SaveMode!
+    $analyze: Boolean! = false
+  ) {
+    editImage(
+      input: { imageId: $imageId, instructions: $instructions, save: $save, analyze: $analyze }
+    ) {
       preview
+      instructions
       image {
         id
       }
@@ -504,4 +515,152 @@ export const BENCHMARK_PROGRESS = gql`
     }
   }
   ${BENCHMARK_RUN}
+`;
+
+// ---- Generation ----------------------------------------------------------------------
+
+export type GenerationShape = 'SQUARE' | 'PORTRAIT' | 'LANDSCAPE';
+export type GenerationStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface Generation {
+  id: string;
+  prompt: string;
+  size: GenerationShape;
+  status: GenerationStatus;
+  model: string | null;
+  error: string | null;
+  image: { id: string } | null;
+}
+
+const GENERATION = gql`
+  fragment Generation on ImageGeneration {
+    id
+    prompt
+    size
+    status
+    model
+    error
+    image {
+      id
+    }
+  }
+`;
+
+export const GENERATE_IMAGE = gql`
+  mutation GenerateImage($input: GenerateImageInput!) {
+    generateImage(input: $input) {
+      generation {
+        ...Generation
+      }
+    }
+  }
+  ${GENERATION}
+`;
+
+export const GENERATION_QUERY = gql`
+  query GenerationStatus($id: ID!) {
+    generation(id: $id) {
+      ...Generation
+    }
+  }
+  ${GENERATION}
+`;
+
+/** Fires once, when the generation succeeds or fails. */
+export const GENERATION_COMPLETED = gql`
+  subscription GenerationCompleted($id: ID!) {
+    generationCompleted(id: $id) {
+      ...Generation
+    }
+  }
+  ${GENERATION}
+`;
+
+// ---- Edits ---------------------------------------------------------------------------
+
+export type SaveMode = 'NEW_VERSION' | 'REPLACE' | 'PREVIEW';
+
+/** One `EditInstruction` (a one-key object), also the form of `Image.edits`. */
+export type EditInstruction =
+  | { brightness: number }
+  | { contrast: number }
+  | { saturation: number }
+  | { sharpness: number }
+  | { blur: number }
+  | { grayscale: true }
+  | { rotate: 90 | 180 | 270 }
+  | { flip: 'HORIZONTAL' | 'VERTICAL' }
+  | { crop: { x: number; y: number; width: number; height: number } }
+  | {
+      resize: {
+        width?: number | null;
+        height?: number | null;
+        fit?: 'CONTAIN' | 'COVER' | 'FILL';
+      };
+    };
+
+export interface EditResult {
+  preview: string | null;
+  instructions: EditInstruction[];
+  image: { id: string } | null;
+}
+
+export const EDIT_WITH_PROMPT = gql`
+  mutation EditImageWithPrompt($imageId: ID!, $prompt: String!, $save: SaveMode!) {
+    editImageWithPrompt(input: { imageId: $imageId, prompt: $prompt, save: $save }) {
+      preview
+      instructions
+      image {
+        id
+      }
+    }
+  }
+`;
+
+export interface Version {
+  id: string;
+  thumbnailUrl: string;
+  url: string;
+  width: number;
+  height: number;
+  description: string | null;
+  source: ImageSource;
+  edits: EditInstruction[] | null;
+  uploadedAt: string;
+  editedAt: string;
+}
+
+const VERSION = gql`
+  fragment Version on Image {
+    id
+    thumbnailUrl
+    url
+    width
+    height
+    description
+    source
+    edits
+    uploadedAt
+    editedAt
+  }
+`;
+
+/** The image's parent (what it was made from) and the versions made from it. */
+export const VERSIONS = gql`
+  query Versions($id: ID!) {
+    image(id: $id) {
+      id
+      ...Version
+      parent {
+        ...Version
+      }
+      versions(first: 30) {
+        nodes {
+          ...Version
+        }
+        totalCount
+      }
+    }
+  }
+  ${VERSION}
 `;

@@ -1,8 +1,9 @@
 // Hash routes, so the service serves one file for the whole app: `#/` is the feed (with
 // the search and filters as query parameters, so a search can be shared and reloaded:
 // `#/?q=red+sky&tag=portrait&mine=1&source=UPLOAD&status=SUCCEEDED&sort=newest`),
-// `#/images/<id>` one image, `#/tokens` the viewer's API tokens, `#/users` the users,
-// `#/usage` the usage dashboard, `#/benchmark` the HPL benchmark.
+// `#/images/<id>` one image, `#/generate` image generation, `#/tokens` the viewer's API
+// tokens, `#/users` the users, `#/usage` the usage dashboard, `#/benchmark` the HPL
+// benchmark.
 import { useEffect, useRef, useState } from 'react';
 import type { AnalysisStatus, ImageSource } from './queries';
 
@@ -21,6 +22,7 @@ export interface Find {
 export type Route =
   | { page: 'feed'; find: Find }
   | { page: 'image'; id: string }
+  | { page: 'generate' }
   | { page: 'tokens' }
   | { page: 'users' }
   | { page: 'usage' }
@@ -76,6 +78,7 @@ export const NO_FIND: Find = parseFind('');
 export function parseRoute(hash: string): Route {
   const image = /^#\/images\/([^/?#]+)/.exec(hash);
   if (image) return { page: 'image', id: decodeURIComponent(image[1]) };
+  if (/^#\/generate\/?$/.test(hash)) return { page: 'generate' };
   if (/^#\/tokens\/?$/.test(hash)) return { page: 'tokens' };
   if (/^#\/users\/?$/.test(hash)) return { page: 'users' };
   if (/^#\/usage\/?$/.test(hash)) return { page: 'usage' };

@@ -1,6 +1,6 @@
 // Starts the real imagegraph binary for a test run, in zero-setup mode: its own private
-// PostgreSQL cluster in a temporary DATA_DIR, the offline AI provider, the built front
-// end from web/dist, on a free port of 127.0.0.1.
+// PostgreSQL cluster in a temporary DATA_DIR, the offline AI provider (unless the caller
+// names another), the built front end from web/dist, on a free port of 127.0.0.1.
 import { spawn } from 'node:child_process';
 import {
   chmodSync,
@@ -30,9 +30,10 @@ async function freePort() {
 
 /**
  * Runs the service until `stop()`; its log goes to `logFile`. Resolves once `/readyz`
- * answers 200, with the origin and the admin token the first start wrote.
+ * answers 200, with the origin and the admin token the first start wrote. `env` is set
+ * on top of the cleaned environment (e.g. OPENAI_BASE_URL for a fake provider).
  */
-export async function startService({ logFile }) {
+export async function startService({ logFile, env: extra = {} }) {
   if (!existsSync(BINARY)) {
     throw new Error(
       `no imagegraph binary at ${BINARY}: build it (cargo build --bin imagegraph) or set IMAGEGRAPH_BIN`,
@@ -61,6 +62,7 @@ export async function startService({ logFile }) {
     PUBLIC_URL: origin,
     WEB_DIR,
     RUST_LOG: process.env.RUST_LOG ?? 'info',
+    ...extra,
   });
 
   const log = createWriteStream(logFile);

@@ -33,6 +33,12 @@ pub enum Error {
     /// The AI provider failed or refused, or none is configured; the message is safe
     /// to show (provider messages are quoted, never our internals).
     AiProvider(String),
+    /// This deployment has no AI provider able to do `feature` (the offline one
+    /// cannot generate or plan): the same code as a provider failure, marked
+    /// `extensions.reason = NOT_CONFIGURED` because retrying cannot help.
+    AiNotConfigured {
+        feature: &'static str,
+    },
     /// A dependency (database, object storage) is unreachable for now: retry later.
     Unavailable(&'static str),
     /// The caller has used up its allowance; it may try again after `retry_after`.
@@ -151,7 +157,7 @@ impl Error {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
-            Self::AiProvider(_) => ErrorCode::AiProviderError,
+            Self::AiProvider(_) | Self::AiNotConfigured { .. } => ErrorCode::AiProviderError,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
@@ -168,6 +174,9 @@ impl Error {
             | Self::PayloadTooLarge(msg)
             | Self::UnsupportedMediaType(msg)
             | Self::AiProvider(msg) => msg.clone(),
+            Self::AiNotConfigured { feature } => format!(
+                "{feature} needs an AI provider: set OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server)"
+            ),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Unavailable(what) => format!("{what} is unavailable right now; retry shortly"),
             Self::RateLimited { .. } => format!(
@@ -293,6 +302,7 @@ impl From<Error> for JobError {
             | Error::PayloadTooLarge(_)
             | Error::UnsupportedMediaType(_)
             | Error::AiProvider(_)
+            | Error::AiNotConfigured { .. }
             | Error::QuotaExceeded(_) => JobError::Permanent(message),
         }
     }

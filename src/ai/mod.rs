@@ -109,10 +109,8 @@ impl AiError {
             Self::BadResponse(detail) => {
                 format!("the AI provider sent an unusable answer ({detail})")
             }
-            Self::NotConfigured(what) => {
-                format!(
-                    "{what} needs an AI provider: set OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server)"
-                )
+            Self::NotConfigured(feature) => {
+                crate::error::Error::AiNotConfigured { feature: *feature }.public_message()
             }
         }
     }
@@ -127,7 +125,10 @@ impl AiError {
 
 impl From<AiError> for crate::error::Error {
     fn from(err: AiError) -> Self {
-        Self::AiProvider(err.user_message())
+        match err {
+            AiError::NotConfigured(feature) => Self::AiNotConfigured { feature },
+            err => Self::AiProvider(err.user_message()),
+        }
     }
 }
 

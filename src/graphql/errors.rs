@@ -16,6 +16,10 @@ impl From<Error> for async_graphql::Error {
 fn to_graphql(err: &Error) -> async_graphql::Error {
     let (code, retryable, retry_after) = (err.code(), err.is_retryable(), err.retry_after_secs());
     let field = err.field();
+    let not_configured = match err {
+        Error::AiNotConfigured { feature } => Some(*feature),
+        _ => None,
+    };
     let quota = match err {
         Error::QuotaExceeded(quota) => Some(*quota),
         _ => None,
@@ -24,6 +28,10 @@ fn to_graphql(err: &Error) -> async_graphql::Error {
         ext.set("code", code.as_str());
         if let Some(field) = field {
             ext.set("field", field);
+        }
+        if let Some(feature) = not_configured {
+            ext.set("reason", "NOT_CONFIGURED");
+            ext.set("feature", feature);
         }
         if let Some(q) = quota {
             ext.set("quota", q.quota);

@@ -503,6 +503,10 @@ async fn generation_checks_prompts_and_needs_a_provider() {
             .unwrap()
             .contains("OPENAI_API_KEY")
     );
+    // Told apart from a provider failure, which retrying might fix.
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["reason"], "NOT_CONFIGURED", "{body}");
+    assert_eq!(extensions["feature"], "image generation", "{body}");
     for prompt in ["   ".to_owned(), "x".repeat(4001)] {
         let body = t
             .gql(&t.alice.token, mutation, json!({ "p": prompt }))

@@ -428,6 +428,11 @@ async fn a_plan_with_invalid_instructions_fails_and_stores_nothing() {
             .unwrap()
             .contains("instruction 1")
     );
+    // A provider's bad plan is not a missing provider.
+    assert!(
+        body["errors"][0]["extensions"]["reason"].is_null(),
+        "{body}"
+    );
     assert_eq!(
         (t.count_rows("images").await, t.stored_objects().len()),
         (1, 2)
@@ -448,6 +453,12 @@ async fn a_plan_with_invalid_instructions_fails_and_stores_nothing() {
             .as_str()
             .unwrap()
             .contains("OPENAI_API_KEY")
+    );
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["reason"], "NOT_CONFIGURED", "{body}");
+    assert_eq!(
+        extensions["feature"], "planning edits from a prompt",
+        "{body}"
     );
 }
 

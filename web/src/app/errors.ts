@@ -66,7 +66,7 @@ export function describeApiError(
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 'That file is not an image the service accepts: use JPEG, PNG, WebP or GIF.';
     case 'AI_PROVIDER_ERROR': {
-      const missing = notConfigured(message);
+      const missing = notConfigured(extensions);
       return missing ?? `The AI provider could not do it: ${message}`;
     }
     case 'SERVICE_UNAVAILABLE':
@@ -80,13 +80,13 @@ export function describeApiError(
 
 /**
  * The refusal of a service with no AI provider (the offline one cannot generate or plan):
- * `AI_PROVIDER_ERROR` whose message is "<what> needs an AI provider: set OPENAI_API_KEY …".
+ * `AI_PROVIDER_ERROR` with `extensions.reason` `NOT_CONFIGURED` and the `feature` refused.
  * The code alone would read as a provider failure, which retrying cannot fix here.
  */
-function notConfigured(message: string): string | null {
-  const what = /^(.+?) needs an AI provider\b/.exec(message)?.[1];
-  if (!what) return null;
-  const capitalised = what.charAt(0).toUpperCase() + what.slice(1);
+function notConfigured(extensions: Record<string, unknown> | undefined): string | null {
+  if (extensions?.reason !== 'NOT_CONFIGURED') return null;
+  const feature = String(extensions.feature ?? 'this');
+  const capitalised = feature.charAt(0).toUpperCase() + feature.slice(1);
   return (
     `${capitalised} is not available: this service has no AI provider set up. ` +
     'An admin can set OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server) and restart it.'

@@ -110,7 +110,7 @@ impl AiError {
                 format!("the AI provider sent an unusable answer ({detail})")
             }
             Self::NotConfigured(feature) => {
-                crate::error::Error::AiNotConfigured { feature: *feature }.public_message()
+                crate::error::Error::AiNotConfigured { feature }.public_message()
             }
         }
     }

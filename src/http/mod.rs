@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::graphql::{AppSchema, build_schema, build_websocket_schema};
+use crate::graphql::{AppSchema, Documents, build_schema, build_websocket_schema};
 
 pub use server::serve;
 pub use web::is_built as web_assets_built;
@@ -37,6 +37,9 @@ pub use web::is_built as web_assets_built;
 pub struct HttpState {
     pub app: Arc<App>,
     pub schema: AppSchema,
+    /// The documents `schema` remembers (persisted queries sent with GET are read
+    /// from them before the request reaches the schema).
+    pub documents: Arc<Documents>,
     /// The same schema with per-operation request ids, for WebSockets.
     pub websocket_schema: AppSchema,
     /// Cancelled when the server begins to shut down: WebSockets close with 1001.
@@ -49,8 +52,11 @@ pub struct HttpState {
 }
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
-    let schema = build_schema(app.clone());
-    let websocket_schema = build_websocket_schema(app.clone());
+    // One cache per schema: each remembers what passed its own checks.
+    let documents = Arc::new(Documents::from_config(&app.config));
+    let schema = build_schema(app.clone(), documents.clone());
+    let websocket_schema =
+        build_websocket_schema(app.clone(), Arc::new(Documents::from_config(&app.config)));
     let config = &app.config;
     // Everything but the WebSocket, whose connection outlives any timeout.
     let timed = Router::new()
@@ -84,6 +90,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         .with_state(HttpState {
             app,
             schema,
+            documents,
             websocket_schema,
             shutdown,
             health: Arc::default(),

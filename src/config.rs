@@ -561,7 +561,7 @@ pub struct GraphqlConfig {
     #[arg(
         long,
         env = "GRAPHQL_DOCUMENT_CACHE_MB",
-        default_value_t = 32,
+        default_value_t = 16,
         global = true
     )]
     pub graphql_document_cache_mb: usize,

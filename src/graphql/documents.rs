@@ -177,7 +177,10 @@ impl Documents {
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self::new(
             config.graphql.graphql_document_cache_entries,
-            config.graphql.graphql_document_cache_mb.saturating_mul(1 << 20),
+            config
+                .graphql
+                .graphql_document_cache_mb
+                .saturating_mul(1 << 20),
         )
     }
 
@@ -227,8 +230,7 @@ impl Documents {
         }
         // Two full turns of the hand clear every reference bit and evict: enough.
         let mut turns = 0;
-        while (clock.index.len() >= self.max_entries
-            || clock.bytes + entry.bytes > self.max_bytes)
+        while (clock.index.len() >= self.max_entries || clock.bytes + entry.bytes > self.max_bytes)
             && !clock.slots.is_empty()
             && turns < 2 * clock.slots.len() + 1
         {
@@ -387,7 +389,10 @@ fn set_bytes(set: &SelectionSet) -> usize {
 }
 
 fn field_bytes(field: &Field) -> usize {
-    field.alias.as_ref().map_or(0, |alias| name_bytes(&alias.node))
+    field
+        .alias
+        .as_ref()
+        .map_or(0, |alias| name_bytes(&alias.node))
         + name_bytes(&field.name.node)
         + arguments_bytes(&field.arguments)
         + directives_bytes(&field.directives)

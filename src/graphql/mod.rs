@@ -15,6 +15,7 @@ pub mod pagination;
 mod persisted;
 mod query;
 mod request_ids;
+mod service;
 mod spec_variables;
 mod subscription;
 mod types;
@@ -36,6 +37,7 @@ pub use documents::Documents;
 pub use mutation::Mutation;
 pub use outcome::Executed;
 pub use query::Query;
+pub use service::HttpGraphql;
 
 /// The query root: the core API, the metrics and the accounts.
 #[derive(async_graphql::MergedObject, Default)]
@@ -50,31 +52,41 @@ pub use subscription::Subscription;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
-/// The schema HTTP requests run on, remembering documents in `documents`.
-pub fn build_schema(app: Arc<App>, documents: Arc<Documents>) -> AppSchema {
-    schema(app, documents, false)
+/// The schema WebSocket operations run on: the request hooks, plus an id, span and
+/// origin of their own for each operation (`request_ids`). HTTP requests run on
+/// `HttpGraphql`.
+pub fn build_websocket_schema(app: Arc<App>) -> AppSchema {
+    let documents = Arc::new(Documents::from_config(&app.config));
+    schema(app, documents, Flavour::WebSocket)
 }
 
-/// The schema WebSocket operations run on: the same, plus an id, span and origin of
-/// their own for each operation (`request_ids`).
-pub fn build_websocket_schema(app: Arc<App>, documents: Arc<Documents>) -> AppSchema {
-    schema(app, documents, true)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Http,
+    WebSocket,
+    /// No extension and only the validation variables can change: for requests
+    /// that already passed everything on the `Http` one (`service.rs`).
+    Bare,
 }
 
 // async-graphql calls every extension for every field it resolves (a boxed future
 // each), so an extension is added only where it does something: the per-operation
 // ids on WebSockets only (HTTP requests have theirs from the HTTP layer), the
 // operation spans only when traces are exported.
-fn schema(app: Arc<App>, documents: Arc<Documents>, websocket: bool) -> AppSchema {
+fn schema(app: Arc<App>, documents: Arc<Documents>, flavour: Flavour) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), Subscription)
-        .limit_complexity(limits.max_complexity)
-        .extension(hooks::RequestHooks { limits, documents });
-    if websocket {
-        builder = builder.extension(request_ids::RequestIds);
-    }
-    if crate::traces::enabled() {
-        builder = builder.extension(operation_spans::OperationSpans);
+        .limit_complexity(limits.max_complexity);
+    if flavour == Flavour::Bare {
+        builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
+    } else {
+        builder = builder.extension(hooks::RequestHooks { limits, documents });
+        if flavour == Flavour::WebSocket {
+            builder = builder.extension(request_ids::RequestIds);
+        }
+        if crate::traces::enabled() {
+            builder = builder.extension(operation_spans::OperationSpans);
+        }
     }
     let builder = if app.config.graphql.graphql_introspection {
         builder
@@ -103,8 +115,8 @@ pub fn selects_query(
         operation.is_none_or(|op| op.node.ty == OperationType::Query)
     }
     persisted::resolve(documents, request)?;
-    let key = persisted::noted(request)
-        .map_or_else(|| documents::key(&request.query), |noted| noted.key);
+    let key =
+        persisted::noted(request).map_or_else(|| documents::key(&request.query), |noted| noted.key);
     let name = request.operation_name.as_deref();
     Ok(match documents.get(&key) {
         Some(entry) => is_query(entry.document(), name),

@@ -88,9 +88,7 @@ fn requested_key(extension: &ConstValue) -> Result<Key, ServerError> {
     };
     let mut key = [0u8; 32];
     hex::decode_to_slice(hash, &mut key).map_err(|_| {
-        bad_input(
-            "`extensions.persistedQuery.sha256Hash` must be 64 hexadecimal digits".to_owned(),
-        )
+        bad_input("`extensions.persistedQuery.sha256Hash` must be 64 hexadecimal digits".to_owned())
     })?;
     Ok(key)
 }

@@ -116,7 +116,7 @@ pub(super) async fn post(
             let executed = Executed::default();
             let request =
                 prepare_request(request, &state.app, viewer, client.0).data(executed.clone());
-            let response = state.schema.execute(request).await;
+            let response = state.graphql.execute(request).await;
             respond(kind, BatchResponse::Single(response), executed.get())
         }
         BatchRequest::Batch(requests) if requests.len() > config.graphql.max_batch_operations => {
@@ -138,11 +138,8 @@ pub(super) async fn post(
                 })
                 .collect();
             // Each answer in a batch carries its own errors; the batch itself ran.
-            let response = state
-                .schema
-                .execute_batch(BatchRequest::Batch(requests))
-                .await;
-            respond(kind, response, true)
+            let responses = state.graphql.execute_batch(requests).await;
+            respond(kind, BatchResponse::Batch(responses), true)
         }
     }
 }
@@ -188,12 +185,11 @@ pub(super) async fn get(
     let Some(kind) = ResponseType::negotiate(&headers) else {
         return not_acceptable();
     };
-    let mut request = match super::params::from_query_string(query.as_deref().unwrap_or_default())
-    {
+    let mut request = match super::params::from_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(message) => return refuse(kind, &message),
     };
-    let is_query = match selects_query(&state.documents, &mut request) {
+    let is_query = match selects_query(state.graphql.documents(), &mut request) {
         Ok(is_query) => is_query,
         Err(error) => {
             let response = async_graphql::Response::from_errors(vec![error]);
@@ -213,7 +209,7 @@ pub(super) async fn get(
     }
     let executed = Executed::default();
     let request = prepare_request(request, &state.app, viewer, client.0).data(executed.clone());
-    let response = state.schema.execute(request).await;
+    let response = state.graphql.execute(request).await;
     respond(kind, BatchResponse::Single(response), executed.get())
 }
 

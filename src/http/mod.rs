@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::graphql::{AppSchema, Documents, build_schema, build_websocket_schema};
+use crate::graphql::{AppSchema, HttpGraphql, build_websocket_schema};
 
 pub use server::serve;
 pub use web::is_built as web_assets_built;
@@ -36,10 +36,7 @@ pub use web::is_built as web_assets_built;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<App>,
-    pub schema: AppSchema,
-    /// The documents `schema` remembers (persisted queries sent with GET are read
-    /// from them before the request reaches the schema).
-    pub documents: Arc<Documents>,
+    pub graphql: HttpGraphql,
     /// The same schema with per-operation request ids, for WebSockets.
     pub websocket_schema: AppSchema,
     /// Cancelled when the server begins to shut down: WebSockets close with 1001.
@@ -52,11 +49,8 @@ pub struct HttpState {
 }
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
-    // One cache per schema: each remembers what passed its own checks.
-    let documents = Arc::new(Documents::from_config(&app.config));
-    let schema = build_schema(app.clone(), documents.clone());
-    let websocket_schema =
-        build_websocket_schema(app.clone(), Arc::new(Documents::from_config(&app.config)));
+    let graphql = HttpGraphql::new(app.clone());
+    let websocket_schema = build_websocket_schema(app.clone());
     let config = &app.config;
     // Everything but the WebSocket, whose connection outlives any timeout.
     let timed = Router::new()
@@ -89,8 +83,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         .layer(middleware::from_fn(request_id::assign))
         .with_state(HttpState {
             app,
-            schema,
-            documents,
+            graphql,
             websocket_schema,
             shutdown,
             health: Arc::default(),

@@ -67,7 +67,11 @@ fn request(params: Params) -> Result<Request, String> {
     let query = match params.query {
         Some(query) => query,
         None if params.extensions.contains_key("persistedQuery") => String::new(),
-        None => return Err("the request has no `query` (a string holding the GraphQL document)".to_owned()),
+        None => {
+            return Err(
+                "the request has no `query` (a string holding the GraphQL document)".to_owned(),
+            );
+        }
     };
     let mut request = Request::new(query).variables(params.variables);
     request.operation_name = params.operation_name;

@@ -123,12 +123,7 @@ async fn a_remembered_document_is_validated_again_for_other_variables() {
     // The operation name is part of it too: a name the document lacks is refused.
     let named = "query A { viewer { name } } query B { viewer { id } }";
     for name in ["A", "B", "C", "A"] {
-        let (status, body) = post(
-            &t,
-            GRJ,
-            json!({ "query": named, "operationName": name }),
-        )
-        .await;
+        let (status, body) = post(&t, GRJ, json!({ "query": named, "operationName": name })).await;
         if name == "C" {
             assert_eq!(status, 400, "{body}");
         } else {
@@ -139,7 +134,12 @@ async fn a_remembered_document_is_validated_again_for_other_variables() {
     // An absent variable takes the default of where it is used, however often the
     // document comes (the defaults are applied to a copy, never to the one kept).
     let defaults = "query($first: Int) { images(first: $first) { totalCount } }";
-    for variables in [json!({}), json!({ "first": 2 }), json!({}), json!({ "first": null })] {
+    for variables in [
+        json!({}),
+        json!({ "first": 2 }),
+        json!({}),
+        json!({ "first": null }),
+    ] {
         let body = t.gql(&t.alice.token, defaults, variables.clone()).await;
         assert!(body["errors"].is_null(), "{variables}: {body}");
     }
@@ -316,7 +316,8 @@ async fn persisted_queries_refuse_what_does_not_match() {
         json!({ "persistedQuery": { "version": 1, "sha256Hash": 7 } }),
         json!({ "persistedQuery": "yes" }),
     ] {
-        let (status, body) = post(&t, GRJ, json!({ "query": query, "extensions": extension })).await;
+        let (status, body) =
+            post(&t, GRJ, json!({ "query": query, "extensions": extension })).await;
         assert_eq!(status, 400, "{extension}: {body}");
         assert_eq!(code(&body), "BAD_USER_INPUT", "{extension}: {body}");
         let (status, body) = post(&t, GRJ, json!({ "extensions": extension })).await;
@@ -348,7 +349,10 @@ async fn a_persisted_mutation_never_runs_over_get() {
         json!({ "query": mutation, "variables": { "i": image }, "extensions": persisted(&hash) }),
     )
     .await;
-    assert!(body["data"]["addComment"]["comment"]["id"].is_string(), "{body}");
+    assert!(
+        body["data"]["addComment"]["comment"]["id"].is_string(),
+        "{body}"
+    );
     assert_eq!(t.count_rows("comments").await, 1);
     let (status, body) = get(
         &t,
@@ -367,7 +371,10 @@ async fn a_persisted_mutation_never_runs_over_get() {
         json!({ "variables": { "i": image }, "extensions": persisted(&hash) }),
     )
     .await;
-    assert!(body["data"]["addComment"]["comment"]["id"].is_string(), "{body}");
+    assert!(
+        body["data"]["addComment"]["comment"]["id"].is_string(),
+        "{body}"
+    );
     assert_eq!(t.count_rows("comments").await, 2);
     // An unknown hash over GET is the same not-found as over POST.
     let (status, body) = get(
@@ -436,4 +443,83 @@ async fn the_store_is_bounded_against_a_flood() {
     );
     let (_, answer) = by_hash(&t, &huge_hash).await;
     assert_eq!(code(&answer), "PERSISTED_QUERY_NOT_FOUND");
+}
+
+/// A request whose document, name and variables passed before runs without the
+/// request hooks (`graphql/service.rs`): it must still count as executed, be recorded
+/// in usage under its name and fields, and see every change at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remembered_request_is_executed_and_recorded_like_a_fresh_one() {
+    let t = TestApp::start().await;
+    let too_big = "query TooBig { images(first: 31) { totalCount } }";
+    for round in 0..3 {
+        let (status, body) = post(&t, GRJ, json!({ "query": too_big })).await;
+        assert_eq!(
+            status, 200,
+            "{round}: a field error is an executed request: {body}"
+        );
+        assert!(body.get("data").is_some(), "{round}: {body}");
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+    }
+    let count = "query Count($first: Int) { images(first: $first) { totalCount } }";
+    for expected in 0..3 {
+        let body = t.gql(&t.alice.token, count, json!({ "first": 1 })).await;
+        assert_eq!(body["data"]["images"]["totalCount"], expected, "{body}");
+        t.upload_png(&t.alice.token).await;
+    }
+    // Batches take the same way, each answer its own.
+    let (status, body) = post(
+        &t,
+        GRJ,
+        json!([
+            { "query": count, "variables": { "first": 1 } },
+            { "query": too_big },
+            { "query": "{ nope }" },
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["data"]["images"]["totalCount"], 3, "{body}");
+    assert_eq!(code(&body[1]), "BAD_USER_INPUT");
+    assert!(body[2]["errors"].is_array(), "{body}");
+
+    t.app
+        .usage
+        .flush(&t.app.db)
+        .await
+        .expect("the flush succeeds");
+    #[derive(diesel::QueryableByName)]
+    struct Counter {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        errors: i64,
+    }
+    use diesel_async::RunQueryDsl as _;
+    let mut conn = t.app.db.conn().await.unwrap();
+    let rows: Vec<Counter> = diesel::sql_query(
+        "SELECT kind, name, sum(count)::int8 AS count, sum(error_count)::int8 AS errors \
+         FROM usage_counters WHERE bucket_size = 'DAY' \
+         AND user_id <> '00000000-0000-0000-0000-000000000000' \
+         AND name IN ('query TooBig', 'query Count', 'images') GROUP BY kind, name ORDER BY kind, name",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.name.as_str(), r.count, r.errors))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("API", "query Count", 4, 0),
+            ("API", "query TooBig", 4, 4),
+            ("FIELD", "images", 8, 4),
+        ]
+    );
 }

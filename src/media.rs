@@ -50,7 +50,10 @@ impl MediaSigner {
         key.write_path(&mut url);
         let mut digits = [0u8; 20];
         let exp_text = decimal(exp, &mut digits);
-        let mac = self.mac(&url[path_start..], exp_text).finalize().into_bytes();
+        let mac = self
+            .mac(&url[path_start..], exp_text)
+            .finalize()
+            .into_bytes();
         url.push_str("?exp=");
         url.push_str(exp_text);
         url.push_str("&sig=");
@@ -75,7 +78,11 @@ impl MediaSigner {
     #[cfg(test)]
     fn signature(&self, path: &str, exp: u64) -> String {
         let mut digits = [0u8; 20];
-        URL_SAFE_NO_PAD.encode(self.mac(path, decimal(exp, &mut digits)).finalize().into_bytes())
+        URL_SAFE_NO_PAD.encode(
+            self.mac(path, decimal(exp, &mut digits))
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     fn mac(&self, path: &str, exp: &str) -> Hmac<Sha256> {
@@ -155,7 +162,12 @@ mod tests {
         );
         // The same URL the `url` crate builds from the parts, for bases with and
         // without a path or trailing slash.
-        for base in ["http://x:1", "http://x:1/", "https://h.example/a/b", "http://x/a/b/"] {
+        for base in [
+            "http://x:1",
+            "http://x:1/",
+            "https://h.example/a/b",
+            "http://x/a/b/",
+        ] {
             let signer = MediaSigner::new(b"k".to_vec(), 3600, &base.parse().unwrap());
             let built = signer.url(&key);
             let mut expected = url::Url::parse(base).unwrap();
@@ -168,7 +180,10 @@ mod tests {
             expected
                 .query_pairs_mut()
                 .append_pair("exp", &q["exp"])
-                .append_pair("sig", &signer.signature(&key.path(), q["exp"].parse().unwrap()));
+                .append_pair(
+                    "sig",
+                    &signer.signature(&key.path(), q["exp"].parse().unwrap()),
+                );
             assert_eq!(built, expected.as_str());
         }
         for n in [0, 7, 10, 1_764_000_000, u64::MAX] {

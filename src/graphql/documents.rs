@@ -318,7 +318,7 @@ fn name_bytes(name: &Name) -> usize {
 }
 
 fn vec_bytes<T>(items: &[T]) -> usize {
-    items.len() * size_of::<T>()
+    std::mem::size_of_val(items)
 }
 
 fn operation_bytes(op: &OperationDefinition) -> usize {

@@ -78,13 +78,10 @@ fn requested_key(extension: &ConstValue) -> Result<Key, ServerError> {
             ));
         }
     }
-    let hash = match fields.get("sha256Hash") {
-        Some(ConstValue::String(hash)) => hash,
-        _ => {
-            return Err(bad_input(
-                "`extensions.persistedQuery.sha256Hash` must be a string".to_owned(),
-            ));
-        }
+    let Some(ConstValue::String(hash)) = fields.get("sha256Hash") else {
+        return Err(bad_input(
+            "`extensions.persistedQuery.sha256Hash` must be a string".to_owned(),
+        ));
     };
     let mut key = [0u8; 32];
     hex::decode_to_slice(hash, &mut key).map_err(|_| {

@@ -545,6 +545,27 @@ pub struct GraphqlConfig {
     )]
     pub max_batch_operations: usize,
 
+    /// Parsed GraphQL documents remembered per schema (a document seen before skips
+    /// parsing, the limits and, for the same variables, validation); also where
+    /// persisted queries are kept. 0 remembers nothing.
+    #[arg(
+        long,
+        env = "GRAPHQL_DOCUMENT_CACHE_ENTRIES",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub graphql_document_cache_entries: usize,
+
+    /// Memory for those documents, per schema, in MiB (estimated); a document is kept
+    /// only if it needs at most 1/64 of it. 0 remembers nothing.
+    #[arg(
+        long,
+        env = "GRAPHQL_DOCUMENT_CACHE_MB",
+        default_value_t = 16,
+        global = true
+    )]
+    pub graphql_document_cache_mb: usize,
+
     /// Answer introspection queries (GraphiQL needs them); turn off to hide the schema.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub graphql_introspection: bool,
@@ -898,6 +919,10 @@ impl GraphqlConfig {
                 && self.max_query_bytes > 0
                 && self.max_batch_operations > 0,
             "MAX_QUERY_DEPTH, MAX_QUERY_COMPLEXITY, MAX_QUERY_BYTES and MAX_BATCH_OPERATIONS must be positive"
+        );
+        ensure!(
+            self.graphql_document_cache_mb <= 4096,
+            "GRAPHQL_DOCUMENT_CACHE_MB is at most 4096"
         );
         Ok(())
     }

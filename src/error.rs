@@ -79,10 +79,13 @@ pub enum ErrorCode {
     AiProviderError,
     ServiceUnavailable,
     InternalServerError,
+    /// Automatic Persisted Queries: the hash is not (or no longer) registered; send
+    /// the query's text with it.
+    PersistedQueryNotFound,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::BadUserInput,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -94,6 +97,7 @@ impl ErrorCode {
         Self::AiProviderError,
         Self::ServiceUnavailable,
         Self::InternalServerError,
+        Self::PersistedQueryNotFound,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -109,6 +113,7 @@ impl ErrorCode {
             Self::AiProviderError => "AI_PROVIDER_ERROR",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
         }
     }
 }

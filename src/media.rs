@@ -12,9 +12,14 @@ use crate::storage::StorageKey;
 
 #[derive(Clone)]
 pub struct MediaSigner {
-    secret: Vec<u8>,
     ttl_secs: u64,
-    base: url::Url,
+    /// `<public URL>/media/`: every signed URL is this, a storage path (URL-safe by
+    /// construction: `StorageKey`), then the query. Kept as text so building a URL
+    /// neither formats nor parses one.
+    prefix: String,
+    /// The HMAC with the secret already absorbed (two SHA-256 blocks each time
+    /// otherwise); cloned for each signature.
+    keyed: Hmac<Sha256>,
 }
 
 impl MediaSigner {
@@ -23,10 +28,14 @@ impl MediaSigner {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
+        let prefix = base
+            .join("media/")
+            .expect("a relative path joins any base")
+            .into();
         Self {
-            secret,
             ttl_secs,
-            base,
+            prefix,
+            keyed: Hmac::<Sha256>::new_from_slice(&secret).expect("HMAC takes any key length"),
         }
     }
 
@@ -35,23 +44,29 @@ impl MediaSigner {
     pub fn url(&self, key: &StorageKey) -> String {
         let now = unix_now();
         let exp = (now / self.ttl_secs + 2) * self.ttl_secs;
-        let path = key.path();
-        let sig = self.signature(&path, exp);
-        let mut url = self
-            .base
-            .join(&format!("media/{path}"))
-            .expect("storage paths are URL-safe");
-        url.query_pairs_mut()
-            .append_pair("exp", &exp.to_string())
-            .append_pair("sig", &sig);
-        url.into()
+        let mut url = String::with_capacity(self.prefix.len() + 160);
+        url.push_str(&self.prefix);
+        let path_start = url.len();
+        key.write_path(&mut url);
+        let mut digits = [0u8; 20];
+        let exp_text = decimal(exp, &mut digits);
+        let mac = self
+            .mac(&url[path_start..], exp_text)
+            .finalize()
+            .into_bytes();
+        url.push_str("?exp=");
+        url.push_str(exp_text);
+        url.push_str("&sig=");
+        URL_SAFE_NO_PAD.encode_string(mac, &mut url);
+        url
     }
 
     pub fn verify(&self, path: &str, exp: u64, sig: &str) -> Result<(), MediaUrlError> {
         let Ok(given) = URL_SAFE_NO_PAD.decode(sig) else {
             return Err(MediaUrlError::BadSignature);
         };
-        let mac = self.mac(path, exp);
+        let mut digits = [0u8; 20];
+        let mac = self.mac(path, decimal(exp, &mut digits));
         mac.verify_slice(&given)
             .map_err(|_| MediaUrlError::BadSignature)?;
         if exp < unix_now() {
@@ -60,18 +75,37 @@ impl MediaSigner {
         Ok(())
     }
 
+    #[cfg(test)]
     fn signature(&self, path: &str, exp: u64) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(path, exp).finalize().into_bytes())
+        let mut digits = [0u8; 20];
+        URL_SAFE_NO_PAD.encode(
+            self.mac(path, decimal(exp, &mut digits))
+                .finalize()
+                .into_bytes(),
+        )
     }
 
-    fn mac(&self, path: &str, exp: u64) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+    fn mac(&self, path: &str, exp: &str) -> Hmac<Sha256> {
+        let mut mac = self.keyed.clone();
         mac.update(path.as_bytes());
         mac.update(b"\n");
-        mac.update(exp.to_string().as_bytes());
+        mac.update(exp.as_bytes());
         mac
     }
+}
+
+/// `n` in decimal, written into `buffer` (20 digits hold any u64).
+fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &str {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buffer[start..]).expect("ASCII digits")
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -126,6 +160,46 @@ mod tests {
             other.verify(&key.path(), exp, &q["sig"]),
             Err(MediaUrlError::BadSignature)
         );
+        // The same URL the `url` crate builds from the parts, for bases with and
+        // without a path or trailing slash.
+        for base in [
+            "http://x:1",
+            "http://x:1/",
+            "https://h.example/a/b",
+            "http://x/a/b/",
+        ] {
+            let signer = MediaSigner::new(b"k".to_vec(), 3600, &base.parse().unwrap());
+            let built = signer.url(&key);
+            let mut expected = url::Url::parse(base).unwrap();
+            if !expected.path().ends_with('/') {
+                expected.set_path(&format!("{}/", expected.path()));
+            }
+            let mut expected = expected.join(&format!("media/{}", key.path())).unwrap();
+            let parsed = url::Url::parse(&built).unwrap();
+            let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+            expected
+                .query_pairs_mut()
+                .append_pair("exp", &q["exp"])
+                .append_pair(
+                    "sig",
+                    &signer.signature(&key.path(), q["exp"].parse().unwrap()),
+                );
+            assert_eq!(built, expected.as_str());
+        }
+        for n in [0, 7, 10, 1_764_000_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
+        let mut written = String::from("x");
+        key.write_path(&mut written);
+        assert_eq!(written, format!("x{}", key.path()));
+        let thumbnail = StorageKey::Thumbnail {
+            image_id: imagegraph_db::ImageId::new(),
+            content_id: imagegraph_db::ContentId::new(),
+            format: MediaFormat::Webp,
+        };
+        let mut written = String::new();
+        thumbnail.write_path(&mut written);
+        assert_eq!(written, thumbnail.path());
         let stale = 1_000;
         let sig = signer.signature(&key.path(), stale);
         assert_eq!(

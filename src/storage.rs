@@ -34,6 +34,30 @@ pub enum StorageKey {
 }
 
 impl StorageKey {
+    /// Appends `path()` to `out`, without the formatting machinery: signed media URLs
+    /// write two of these per image of every page.
+    pub fn write_path(&self, out: &mut String) {
+        let (image_id, content_id, suffix, format) = match self {
+            Self::Original {
+                image_id,
+                content_id,
+                format,
+            } => (image_id.uuid(), content_id.uuid(), ".", format),
+            Self::Thumbnail {
+                image_id,
+                content_id,
+                format,
+            } => (image_id.uuid(), content_id.uuid(), "-thumb.", format),
+        };
+        let mut buffer = uuid::Uuid::encode_buffer();
+        out.push_str("images/");
+        out.push_str(image_id.hyphenated().encode_lower(&mut buffer));
+        out.push('/');
+        out.push_str(content_id.hyphenated().encode_lower(&mut buffer));
+        out.push_str(suffix);
+        out.push_str(format.extension());
+    }
+
     pub fn path(&self) -> String {
         match self {
             Self::Original {

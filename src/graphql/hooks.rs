@@ -4,6 +4,10 @@
 //! runs every field of every response through each extension's `resolve` hook (a
 //! boxed future each), used or not: the feed's few hundred fields paid that once per
 //! extension.
+//!
+//! A document seen before comes from the schema's cache (`documents.rs`): no parse,
+//! no limits walk, and no validation when the operation name and variables match a
+//! time it passed.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -15,31 +19,62 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
+use super::documents::{Cached, Documents};
 use super::limits::QueryLimits;
 use super::outcome::Executed;
-use super::spec_variables;
 use super::usage::RequestUsage;
+use super::{persisted, spec_variables};
 use crate::app::App;
 
 pub(super) struct RequestHooks {
     pub(super) limits: QueryLimits,
+    pub(super) documents: Arc<Documents>,
 }
 
 impl ExtensionFactory for RequestHooks {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(PerRequest {
             limits: self.limits,
+            documents: self.documents.clone(),
             operation_name: Mutex::default(),
             usage: RequestUsage::default(),
+            document: Mutex::default(),
         })
     }
 }
 
 struct PerRequest {
     limits: QueryLimits,
+    documents: Arc<Documents>,
     /// From `prepare_request`, for the hooks that do not see the request.
     operation_name: Mutex<Option<String>>,
     usage: RequestUsage,
+    document: Mutex<DocumentState>,
+}
+
+/// Where this request's document comes from, between the hooks.
+#[derive(Default)]
+enum DocumentState {
+    #[default]
+    Parsed,
+    /// From the cache, with validation's verdict when it is already known.
+    Cached {
+        entry: Arc<Cached>,
+        verdict: Option<ValidationResult>,
+        /// To remember with the verdict, when validation has to run.
+        variables: Option<Variables>,
+    },
+    /// Parsed now; kept in the cache if validation passes.
+    Pending {
+        entry: Arc<Cached>,
+        variables: Option<Variables>,
+    },
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -60,17 +95,41 @@ impl Extension for PerRequest {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         self.usage.prepared(&request);
+        let mut request = request;
+        persisted::resolve(&self.documents, &mut request)?;
         if let Ok(mut name) = self.operation_name.lock() {
             name.clone_from(&request.operation_name);
+        }
+        self.limits.check_length(&request.query)?;
+        let noted = persisted::noted(&request);
+        let key = noted.map_or_else(|| super::documents::key(&request.query), |p| p.key);
+        let register = noted.is_some_and(|p| p.register);
+        // The same text passed the limits (and the parser's own checks) before.
+        if let Some(entry) = self.documents.get(&key) {
+            if register {
+                entry.persist();
+            }
+            *lock(&self.document) = DocumentState::Cached {
+                entry,
+                verdict: None,
+                variables: None,
+            };
+            return next.run(ctx, request).await;
         }
         // Parsed here so the limits run before async-graphql's own walks of the
         // document (see `QueryLimits::check_document`); a document that does not
         // parse is left to async-graphql, which reports it.
-        self.limits.check_length(&request.query)?;
         self.limits.check_nesting(&request.query)?;
-        let mut request = request;
         if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
             self.limits.check_document(&document)?;
+            let entry = Cached::new(key, &request.query, document.clone());
+            if register {
+                entry.persist();
+            }
+            *lock(&self.document) = DocumentState::Pending {
+                entry: Arc::new(entry),
+                variables: None,
+            };
             request.set_parsed_query(document);
         }
         next.run(ctx, request).await
@@ -83,13 +142,42 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let mut document = next.run(ctx, query, variables).await?;
-        self.usage.parsed(&document);
         let name = self
             .operation_name
             .lock()
             .map(|name| name.clone())
             .unwrap_or_default();
+        let cached = {
+            let mut state = lock(&self.document);
+            match &mut *state {
+                DocumentState::Cached {
+                    entry,
+                    verdict,
+                    variables: remembered,
+                } => {
+                    *verdict = entry.verdict(name.as_deref(), variables);
+                    if verdict.is_none() && Cached::rememberable(variables) {
+                        *remembered = Some(variables.clone());
+                    }
+                    Some(entry.document().clone())
+                }
+                DocumentState::Pending {
+                    variables: remembered,
+                    ..
+                } => {
+                    if Cached::rememberable(variables) {
+                        *remembered = Some(variables.clone());
+                    }
+                    None
+                }
+                DocumentState::Parsed => None,
+            }
+        };
+        let mut document = match cached {
+            Some(document) => document,
+            None => next.run(ctx, query, variables).await?,
+        };
+        self.usage.parsed(&document);
         // Only requests over HTTP carry the marker: there a subscription is a request
         // the transport cannot serve, refused before it runs.
         if ctx.data_opt::<Executed>().is_some()
@@ -115,11 +203,39 @@ impl Extension for PerRequest {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        let state = std::mem::take(&mut *lock(&self.document));
+        if let DocumentState::Cached {
+            verdict: Some(verdict),
+            ..
+        } = state
+        {
+            self.usage.validated(true);
+            return Ok(verdict);
+        }
         let result = next
             .run(ctx)
             .await
             .map_err(|errors| self.limits.explain(errors));
         self.usage.validated(result.is_ok());
+        if let Ok(verdict) = &result {
+            let name = lock(&self.operation_name).clone();
+            match state {
+                DocumentState::Cached {
+                    entry, variables, ..
+                } => {
+                    if let Some(variables) = variables {
+                        entry.remember(name, variables, *verdict);
+                    }
+                }
+                DocumentState::Pending { entry, variables } => {
+                    if let Some(variables) = variables {
+                        entry.remember(name, variables, *verdict);
+                    }
+                    self.documents.insert(entry);
+                }
+                DocumentState::Parsed => {}
+            }
+        }
         result
     }
 

@@ -2,6 +2,7 @@
 //! and fresh loaders to each request with `prepare_request`.
 
 mod accounts;
+mod documents;
 pub mod errors;
 mod hooks;
 mod limits;
@@ -11,8 +12,10 @@ mod mutation;
 mod operation_spans;
 mod outcome;
 pub mod pagination;
+mod persisted;
 mod query;
 mod request_ids;
+mod service;
 mod spec_variables;
 mod subscription;
 mod types;
@@ -30,9 +33,11 @@ use imagegraph_db::models::User;
 use imagegraph_db::{GlobalId, TokenId};
 use loaders::Loaders;
 
+pub use documents::Documents;
 pub use mutation::Mutation;
 pub use outcome::Executed;
 pub use query::Query;
+pub use service::HttpGraphql;
 
 /// The query root: the core API, the metrics and the accounts.
 #[derive(async_graphql::MergedObject, Default)]
@@ -47,30 +52,41 @@ pub use subscription::Subscription;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, Subscription>;
 
-pub fn build_schema(app: Arc<App>) -> AppSchema {
-    schema(app, false)
+/// The schema WebSocket operations run on: the request hooks, plus an id, span and
+/// origin of their own for each operation (`request_ids`). HTTP requests run on
+/// `HttpGraphql`.
+pub fn build_websocket_schema(app: Arc<App>) -> AppSchema {
+    let documents = Arc::new(Documents::from_config(&app.config));
+    schema(app, documents, Flavour::WebSocket)
 }
 
-/// The schema WebSocket operations run on: the same, plus an id, span and origin of
-/// their own for each operation (`request_ids`).
-pub fn build_websocket_schema(app: Arc<App>) -> AppSchema {
-    schema(app, true)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Http,
+    WebSocket,
+    /// No extension and only the validation variables can change: for requests
+    /// that already passed everything on the `Http` one (`service.rs`).
+    Bare,
 }
 
 // async-graphql calls every extension for every field it resolves (a boxed future
 // each), so an extension is added only where it does something: the per-operation
 // ids on WebSockets only (HTTP requests have theirs from the HTTP layer), the
 // operation spans only when traces are exported.
-fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
+fn schema(app: Arc<App>, documents: Arc<Documents>, flavour: Flavour) -> AppSchema {
     let limits = limits::QueryLimits::from_config(&app.config);
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), Subscription)
-        .limit_complexity(limits.max_complexity)
-        .extension(hooks::RequestHooks { limits });
-    if websocket {
-        builder = builder.extension(request_ids::RequestIds);
-    }
-    if crate::traces::enabled() {
-        builder = builder.extension(operation_spans::OperationSpans);
+        .limit_complexity(limits.max_complexity);
+    if flavour == Flavour::Bare {
+        builder = builder.validation_mode(async_graphql::ValidationMode::Fast);
+    } else {
+        builder = builder.extension(hooks::RequestHooks { limits, documents });
+        if flavour == Flavour::WebSocket {
+            builder = builder.extension(request_ids::RequestIds);
+        }
+        if crate::traces::enabled() {
+            builder = builder.extension(operation_spans::OperationSpans);
+        }
     }
     let builder = if app.config.graphql.graphql_introspection {
         builder
@@ -78,6 +94,35 @@ fn schema(app: Arc<App>, websocket: bool) -> AppSchema {
         builder.disable_introspection()
     };
     builder.data(app).finish()
+}
+
+/// For a request over GET, which may only run a query: reads its persisted-query
+/// extension (as the request hooks would) and tells whether the operation it selects
+/// is a query. A document that does not parse, or selects nothing, counts as one: the
+/// request then fails with async-graphql's own words.
+pub fn selects_query(
+    documents: &Documents,
+    request: &mut async_graphql::Request,
+) -> Result<bool, async_graphql::ServerError> {
+    use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+    fn is_query(document: &ExecutableDocument, name: Option<&str>) -> bool {
+        let operation = match (&document.operations, name) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        operation.is_none_or(|op| op.node.ty == OperationType::Query)
+    }
+    persisted::resolve(documents, request)?;
+    let key =
+        persisted::noted(request).map_or_else(|| documents::key(&request.query), |noted| noted.key);
+    let name = request.operation_name.as_deref();
+    Ok(match documents.get(&key) {
+        Some(entry) => is_query(entry.document(), name),
+        None => async_graphql::parser::parse_query(&request.query)
+            .map_or(true, |document| is_query(&document, name)),
+    })
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

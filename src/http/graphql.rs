@@ -1,6 +1,5 @@
 use async_graphql::ParseRequestError;
 use async_graphql::http::MultipartOptions;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -14,7 +13,7 @@ use super::negotiate::ResponseType;
 use super::{HttpState, error_response, errors_body, graphql_error_response};
 use crate::error::ErrorCode;
 use crate::graphql::errors::ensure_codes;
-use crate::graphql::{Executed, prepare_request};
+use crate::graphql::{Executed, prepare_request, selects_query};
 
 /// Bodies up to this size are read without asking the body budget: it is for uploads.
 const SMALL_BODY_BYTES: usize = 256 * 1024;
@@ -117,7 +116,7 @@ pub(super) async fn post(
             let executed = Executed::default();
             let request =
                 prepare_request(request, &state.app, viewer, client.0).data(executed.clone());
-            let response = state.schema.execute(request).await;
+            let response = state.graphql.execute(request).await;
             respond(kind, BatchResponse::Single(response), executed.get())
         }
         BatchRequest::Batch(requests) if requests.len() > config.graphql.max_batch_operations => {
@@ -139,11 +138,8 @@ pub(super) async fn post(
                 })
                 .collect();
             // Each answer in a batch carries its own errors; the batch itself ran.
-            let response = state
-                .schema
-                .execute_batch(BatchRequest::Batch(requests))
-                .await;
-            respond(kind, response, true)
+            let responses = state.graphql.execute_batch(requests).await;
+            respond(kind, BatchResponse::Batch(responses), true)
         }
     }
 }
@@ -189,11 +185,18 @@ pub(super) async fn get(
     let Some(kind) = ResponseType::negotiate(&headers) else {
         return not_acceptable();
     };
-    let request = match super::params::from_query_string(query.as_deref().unwrap_or_default()) {
+    let mut request = match super::params::from_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(message) => return refuse(kind, &message),
     };
-    if !is_query(&request) {
+    let is_query = match selects_query(state.graphql.documents(), &mut request) {
+        Ok(is_query) => is_query,
+        Err(error) => {
+            let response = async_graphql::Response::from_errors(vec![error]);
+            return respond(kind, BatchResponse::Single(response), false);
+        }
+    };
+    if !is_query {
         let mut response = graphql_error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "only queries can be sent with GET; send mutations with POST",
@@ -206,22 +209,8 @@ pub(super) async fn get(
     }
     let executed = Executed::default();
     let request = prepare_request(request, &state.app, viewer, client.0).data(executed.clone());
-    let response = state.schema.execute(request).await;
+    let response = state.graphql.execute(request).await;
     respond(kind, BatchResponse::Single(response), executed.get())
-}
-
-fn is_query(request: &async_graphql::Request) -> bool {
-    // A document that does not parse is let through: execution reports the syntax error.
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return true;
-    };
-    let operation = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_none_or(|op| op.node.ty == OperationType::Query)
 }
 
 /// The answer in the negotiated media type. A single request that never reached

@@ -28,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::error::Error;
-use crate::graphql::{AppSchema, build_schema, build_websocket_schema};
+use crate::graphql::{AppSchema, HttpGraphql, build_websocket_schema};
 
 pub use server::serve;
 pub use web::is_built as web_assets_built;
@@ -36,7 +36,7 @@ pub use web::is_built as web_assets_built;
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<App>,
-    pub schema: AppSchema,
+    pub graphql: HttpGraphql,
     /// The same schema with per-operation request ids, for WebSockets.
     pub websocket_schema: AppSchema,
     /// Cancelled when the server begins to shut down: WebSockets close with 1001.
@@ -49,7 +49,7 @@ pub struct HttpState {
 }
 
 pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
-    let schema = build_schema(app.clone());
+    let graphql = HttpGraphql::new(app.clone());
     let websocket_schema = build_websocket_schema(app.clone());
     let config = &app.config;
     // Everything but the WebSocket, whose connection outlives any timeout.
@@ -83,7 +83,7 @@ pub fn router(app: Arc<App>, shutdown: CancellationToken) -> Router {
         .layer(middleware::from_fn(request_id::assign))
         .with_state(HttpState {
             app,
-            schema,
+            graphql,
             websocket_schema,
             shutdown,
             health: Arc::default(),

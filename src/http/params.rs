@@ -63,9 +63,16 @@ pub(super) fn from_query_string(raw: &str) -> Result<Request, String> {
 }
 
 fn request(params: Params) -> Result<Request, String> {
-    let query = params
-        .query
-        .ok_or("the request has no `query` (a string holding the GraphQL document)")?;
+    // A persisted query may come as its hash alone (`graphql/persisted.rs`).
+    let query = match params.query {
+        Some(query) => query,
+        None if params.extensions.contains_key("persistedQuery") => String::new(),
+        None => {
+            return Err(
+                "the request has no `query` (a string holding the GraphQL document)".to_owned(),
+            );
+        }
+    };
     let mut request = Request::new(query).variables(params.variables);
     request.operation_name = params.operation_name;
     request.extensions = params.extensions;

@@ -9,6 +9,7 @@ mod benchmark;
 mod cli;
 mod comments;
 mod connections;
+mod documents;
 mod edits;
 mod faults;
 mod gc;

@@ -115,9 +115,15 @@ impl Cached {
             .map(|v| v.result)
     }
 
-    /// Whether `variables` are small enough to be kept with a verdict.
-    pub(crate) fn rememberable(variables: &Variables) -> bool {
-        let mut budget = MAX_REMEMBERED_VARIABLES;
+    /// Whether the operation name and `variables` are small enough to be kept with a
+    /// verdict. The name counts too: async-graphql validates before it looks the name
+    /// up, so a name that selects nothing (a request body's worth of it) still passes.
+    pub(crate) fn rememberable(operation_name: Option<&str>, variables: &Variables) -> bool {
+        let Some(mut budget) =
+            MAX_REMEMBERED_VARIABLES.checked_sub(operation_name.map_or(0, str::len))
+        else {
+            return false;
+        };
         variables.iter().all(|(name, value)| {
             budget = budget.saturating_sub(name_bytes(name));
             const_value_fits(value, &mut budget)
@@ -533,8 +539,23 @@ mod tests {
         }
         assert!(cached.verdict(Some("Q"), &vars(1)).is_none());
         assert!(cached.verdict(Some("Q"), &vars(9)).is_some());
-        assert!(Cached::rememberable(&vars(1)));
+        assert!(Cached::rememberable(Some("Q"), &vars(1)));
         let long = Variables::from_json(serde_json::json!({ "a": "x".repeat(2000) }));
-        assert!(!Cached::rememberable(&long));
+        assert!(!Cached::rememberable(Some("Q"), &long));
+    }
+
+    #[test]
+    fn a_long_operation_name_is_not_kept_with_a_verdict() {
+        // `{ a }` with `operationName` a request body long passes validation (the
+        // name is looked up after it), and each verdict kept the name outside the
+        // byte budget: 4 verdicts of 30 MB per document.
+        let none = Variables::default();
+        assert!(Cached::rememberable(Some("Q"), &none));
+        assert!(Cached::rememberable(None, &none));
+        let long = "x".repeat(MAX_REMEMBERED_VARIABLES + 1);
+        assert!(!Cached::rememberable(Some(&long), &none));
+        let vars = Variables::from_json(serde_json::json!({ "a": 1 }));
+        let almost = "x".repeat(MAX_REMEMBERED_VARIABLES - 8);
+        assert!(!Cached::rememberable(Some(&almost), &vars));
     }
 }

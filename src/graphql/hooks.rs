@@ -156,7 +156,7 @@ impl Extension for PerRequest {
                     variables: remembered,
                 } => {
                     *verdict = entry.verdict(name.as_deref(), variables);
-                    if verdict.is_none() && Cached::rememberable(variables) {
+                    if verdict.is_none() && Cached::rememberable(name.as_deref(), variables) {
                         *remembered = Some(variables.clone());
                     }
                     Some(entry.document().clone())
@@ -165,7 +165,7 @@ impl Extension for PerRequest {
                     variables: remembered,
                     ..
                 } => {
-                    if Cached::rememberable(variables) {
+                    if Cached::rememberable(name.as_deref(), variables) {
                         *remembered = Some(variables.clone());
                     }
                     None

@@ -523,3 +523,45 @@ async fn a_remembered_request_is_executed_and_recorded_like_a_fresh_one() {
         ]
     );
 }
+
+/// The second and later sends of a request take the schema without extensions
+/// (`graphql/service.rs`): its errors must still carry their code and the request's
+/// id, and answer with the same status, as on the first send.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_on_the_known_good_way_carry_code_and_request_id() {
+    let t = TestApp::start().await;
+    let query = "query Page($first: Int) { images(first: $first) { totalCount } me: node(id: \"nope\") { id } }";
+    let mut seen = Vec::new();
+    for round in 0..3 {
+        let response = t
+            .client
+            .post(t.url("/graphql"))
+            .header("accept", GRJ)
+            .bearer_auth(&t.alice.token)
+            .json(&json!({ "query": query, "variables": { "first": 31 } }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let mut body: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{round}: {body}");
+        let errors = body["errors"].as_array_mut().expect("errors");
+        assert!(errors.len() >= 2, "{round}: {errors:?}");
+        for error in errors.iter_mut() {
+            let extensions = error["extensions"].as_object_mut().unwrap();
+            assert!(extensions.get("code").is_some(), "{round}: {extensions:?}");
+            let given = extensions
+                .remove("requestId")
+                .unwrap_or_else(|| panic!("{round}: no requestId"));
+            if let Some(id) = &id {
+                assert_eq!(given, id.as_str(), "{round}");
+            }
+        }
+        seen.push(body);
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+}

@@ -23,11 +23,21 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{
     BaseType, Directive, DocumentOperations, ExecutableDocument, Field, OperationDefinition,
-    Selection, SelectionSet, Type, VariableDefinition,
+    OperationType, Selection, SelectionSet, Type, VariableDefinition,
 };
 use async_graphql::{Name, Positioned, ValidationResult, Variables};
 use async_graphql_value::{ConstValue, Value};
 use sha2::{Digest as _, Sha256};
+
+/// Whether every operation of the document is a query.
+fn only_queries(document: &ExecutableDocument) -> bool {
+    let mut operations: Box<dyn Iterator<Item = &Positioned<OperationDefinition>>> =
+        match &document.operations {
+            DocumentOperations::Single(operation) => Box::new(std::iter::once(operation)),
+            DocumentOperations::Multiple(operations) => Box::new(operations.values()),
+        };
+    operations.all(|operation| operation.node.ty == OperationType::Query)
+}
 
 /// The SHA-256 of a document's text.
 pub(crate) type Key = [u8; 32];
@@ -57,6 +67,8 @@ pub(crate) struct Cached {
     referenced: AtomicBool,
     /// Registered by a client as a persisted query: findable by its hash alone.
     persisted: AtomicBool,
+    /// Only queries may be registered: see `persist`.
+    persistable: bool,
     verdicts: Mutex<Verdicts>,
 }
 
@@ -81,10 +93,11 @@ impl Cached {
         Self {
             key,
             text: text.into(),
-            document,
             bytes,
             referenced: AtomicBool::new(false),
             persisted: AtomicBool::new(false),
+            persistable: only_queries(&document),
+            document,
             verdicts: Mutex::default(),
         }
     }
@@ -97,8 +110,15 @@ impl Cached {
         &self.document
     }
 
+    /// Registers the document as a persisted query, unless it holds a mutation or a
+    /// subscription. Mutations are where secrets get typed inline (`login(input:
+    /// {password: "..."})`): once registered, a hash of a guessed text would run it when
+    /// right and be refused when wrong, an oracle outside every rate limit. Apollo's
+    /// clients send a not-found mutation again with its text, so they still work.
     pub(crate) fn persist(&self) {
-        self.persisted.store(true, Ordering::Relaxed);
+        if self.persistable {
+            self.persisted.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Validation's verdict when it passed for the same operation name and variables.

@@ -96,11 +96,13 @@ impl Extension for PerRequest {
     ) -> ServerResult<Request> {
         self.usage.prepared(&request);
         let mut request = request;
-        persisted::resolve(&self.documents, &mut request)?;
         if let Ok(mut name) = self.operation_name.lock() {
             name.clone_from(&request.operation_name);
         }
+        // Before the hash: an over-long text costs no SHA-256 of up to a whole body. A
+        // text found by its hash passed this when it was registered.
         self.limits.check_length(&request.query)?;
+        persisted::resolve(&self.documents, &mut request)?;
         let noted = persisted::noted(&request);
         let key = noted.map_or_else(|| super::documents::key(&request.query), |p| p.key);
         let register = noted.is_some_and(|p| p.register);

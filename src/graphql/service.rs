@@ -51,6 +51,10 @@ impl HttpGraphql {
         if crate::traces::enabled() {
             return self.hooked.execute(request).await;
         }
+        // An over-long text is refused by the hooks before anything hashes it.
+        if request.query.len() > self.app.config.graphql.max_query_bytes {
+            return self.hooked.execute(request).await;
+        }
         let started = Instant::now();
         if let Err(error) = persisted::resolve(&self.documents, &mut request) {
             let usage = RequestUsage::default();

@@ -338,11 +338,12 @@ async fn persisted_queries_refuse_what_does_not_match() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_persisted_mutation_never_runs_over_get() {
+async fn a_mutation_is_never_found_by_its_hash() {
     let t = TestApp::start().await;
     let image = t.upload_png(&t.alice.token).await;
     let mutation = "mutation($i: ID!) { addComment(input: { imageId: $i, text: \"via hash\" }) { comment { id } } }";
     let hash = sha256(mutation);
+    // With its text and hash it runs, as any mutation does...
     let (_, body) = post(
         &t,
         GRJ,
@@ -354,6 +355,8 @@ async fn a_persisted_mutation_never_runs_over_get() {
         "{body}"
     );
     assert_eq!(t.count_rows("comments").await, 1);
+    // ...but it is not registered: by hash alone, over GET or POST, it is not found
+    // and does not run.
     let (status, body) = get(
         &t,
         &[
@@ -362,20 +365,44 @@ async fn a_persisted_mutation_never_runs_over_get() {
         ],
     )
     .await;
-    assert_eq!(status, 405, "{body}");
-    assert_eq!(t.count_rows("comments").await, 1);
-    // Over POST the hash runs it again.
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND");
     let (_, body) = post(
         &t,
         GRJ,
         json!({ "variables": { "i": image }, "extensions": persisted(&hash) }),
     )
     .await;
-    assert!(
-        body["data"]["addComment"]["comment"]["id"].is_string(),
-        "{body}"
-    );
-    assert_eq!(t.count_rows("comments").await, 2);
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    assert_eq!(t.count_rows("comments").await, 1);
+
+    // A password typed into a mutation: a right guess and a wrong one get the same
+    // answer, and neither signs in.
+    t.gql(
+        &t.admin.token,
+        "mutation { createUser(input: {name: \"dora\", password: \"correct horse battery\"}) { user { id } } }",
+        json!({}),
+    )
+    .await;
+    let login = |password: &str| {
+        format!(
+            "mutation {{ login(input: {{name: \"dora\", password: \"{password}\"}}) {{ token }} }}"
+        )
+    };
+    let right = login("correct horse battery");
+    let (_, body) = post(
+        &t,
+        GRJ,
+        json!({ "query": right, "extensions": persisted(&sha256(&right)) }),
+    )
+    .await;
+    assert!(body["data"]["login"]["token"].is_string(), "{body}");
+    for guess in [right.clone(), login("wrong guess")] {
+        let (_, body) = post(&t, GRJ, json!({ "extensions": persisted(&sha256(&guess)) })).await;
+        assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
+        assert!(body["data"].is_null(), "{body}");
+    }
+
     // An unknown hash over GET is the same not-found as over POST.
     let (status, body) = get(
         &t,

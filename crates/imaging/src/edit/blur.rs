@@ -110,6 +110,9 @@ const BLOCK: usize = 64;
 /// `ImagingLineBoxBlur32/8`: out[x] = (sum of in[x-r..=x+r] * ww
 /// + (in[x-r-1] + in[x+r+1]) * fw + 2^23) >> 24, indices clamped to the line.
 /// `padded` is the line with r + 1 edge pixels on each side ([`pad`]).
+/// The weighting multiplies u32 lanes, which SSE2 lacks (`pmulld` is SSE4.1),
+/// hence the versions chosen at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
 fn blur_line<const C: usize>(padded: &[u8], out: &mut [u8], weights: BoxWeights) {
     let span = (2 * weights.radius + 1) * C;
     let mut acc = [0u32; C];
@@ -163,6 +166,7 @@ fn vertical(px: &mut Pixels, weights: BoxWeights) -> Result<()> {
     Ok(())
 }
 
+#[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
 fn vertical_band(
     src: &[u8],
     out: &mut [u8],

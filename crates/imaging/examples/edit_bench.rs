@@ -9,7 +9,8 @@
 //! `edit_bench once IMAGE.jpg NAME` runs one whole request (for peak-memory
 //! measurement) and prints the output size and the process's peak RSS.
 //! `edit_bench op IMAGE.jpg NAME REPS` times one operation (or `e2e_NAME`) alone,
-//! for profiling a change to it.
+//! for profiling a change to it; `decode`, `decode_turbo` (the same JPEG through
+//! libjpeg-turbo instead of zune-jpeg) and `encode` are names too.
 
 use std::time::Instant;
 
@@ -121,7 +122,29 @@ fn main() {
         "op" => {
             let reps: usize = args[4].parse().expect("repetition count");
             let name = args[3].as_str();
-            let ms = if let Some(e2e) = name.strip_prefix("e2e_") {
+            let (_, img) = decode(&bytes, LIMITS).expect("decodable JPEG");
+            let rgb = img.to_rgb8();
+            let ms = if name == "decode" {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(decode(&bytes, LIMITS).unwrap());
+                    })
+                })
+            } else if name == "decode_turbo" {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(
+                            turbojpeg::decompress(&bytes, turbojpeg::PixelFormat::RGB).unwrap(),
+                        );
+                    })
+                })
+            } else if name == "encode" {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(encode_jpeg(&rgb, 90).unwrap());
+                    })
+                })
+            } else if let Some(e2e) = name.strip_prefix("e2e_") {
                 best_ms(reps, || {
                     timed(|| {
                         std::hint::black_box(end_to_end(&bytes, e2e));
@@ -133,7 +156,6 @@ fn main() {
                     .find(|(op, _)| *op == name)
                     .expect("known op")
                     .1;
-                let (_, img) = decode(&bytes, LIMITS).expect("decodable JPEG");
                 best_ms(reps, || {
                     let input = img.clone();
                     timed(|| {

@@ -8,6 +8,9 @@
 //! it, everything else decoded in full.
 //! `edit_bench once IMAGE.jpg NAME` runs one whole request (for peak-memory
 //! measurement) and prints the output size and the process's peak RSS.
+//! `edit_bench op IMAGE.jpg NAME REPS` times one operation (or `e2e_NAME`) alone,
+//! for profiling a change to it; `decode`, `decode_turbo` (the same JPEG through
+//! libjpeg-turbo instead of zune-jpeg) and `encode` are names too.
 
 use std::time::Instant;
 
@@ -115,6 +118,52 @@ fn main() {
                 "{{\"bytes\": {len}, \"peak_rss_mib\": {:.1}}}",
                 peak_rss_mib()
             );
+        }
+        "op" => {
+            let reps: usize = args[4].parse().expect("repetition count");
+            let name = args[3].as_str();
+            let (_, img) = decode(&bytes, LIMITS).expect("decodable JPEG");
+            let rgb = img.to_rgb8();
+            let ms = if name == "decode" {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(decode(&bytes, LIMITS).unwrap());
+                    })
+                })
+            } else if name == "decode_turbo" {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(
+                            turbojpeg::decompress(&bytes, turbojpeg::PixelFormat::RGB).unwrap(),
+                        );
+                    })
+                })
+            } else if name == "encode" {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(encode_jpeg(&rgb, 90).unwrap());
+                    })
+                })
+            } else if let Some(e2e) = name.strip_prefix("e2e_") {
+                best_ms(reps, || {
+                    timed(|| {
+                        std::hint::black_box(end_to_end(&bytes, e2e));
+                    })
+                })
+            } else {
+                let op = ops()
+                    .into_iter()
+                    .find(|(op, _)| *op == name)
+                    .expect("known op")
+                    .1;
+                best_ms(reps, || {
+                    let input = img.clone();
+                    timed(|| {
+                        std::hint::black_box(edit::apply(input, &[op]).expect("fits"));
+                    })
+                })
+            };
+            println!("{{\"{name}\": {ms:.2}}}");
         }
         _ => {
             let reps: usize = args[3].parse().expect("repetition count");

@@ -123,9 +123,9 @@ fn step(instruction: &EditInstruction, w: u32, h: u32, ch: u64) -> (u64, (u32, u
         | EditInstruction::Saturation(_)
         | EditInstruction::Grayscale
         | EditInstruction::Flip(_) => (image, (w, h)),
-        // The result beside the source, and one smoothed row per task.
+        // In place: two rows outside each band of 64, three working rows per task.
         EditInstruction::Sharpness(_) => (
-            image.saturating_mul(2).saturating_add(image / 64 + row),
+            image.saturating_add((image / 64 + row).saturating_mul(5)),
             (w, h),
         ),
         // Two full buffers, per-band running sums (u32 per sample) and per-task rows.

@@ -77,11 +77,9 @@ pub(crate) fn mean_luma(px: &Pixels) -> u8 {
     let sum: u64 = px
         .data
         .par_chunks(px.row_len() * ROWS_PER_TASK)
-        .map(|chunk| {
-            chunk
-                .chunks_exact(channels)
-                .map(|p| luma(p[0], p[1], p[2]) as u64)
-                .sum::<u64>()
+        .map(|chunk| match channels {
+            3 => luma_sum::<3>(chunk),
+            _ => luma_sum::<4>(chunk),
         })
         .sum();
     let count = px.width as u64 * px.height as u64;
@@ -91,6 +89,18 @@ pub(crate) fn mean_luma(px: &Pixels) -> u8 {
     // Python divides the exact integer sum by the count in double precision;
     // both fit in 53 bits, so this is the same correctly rounded quotient.
     (sum as f64 / count as f64 + 0.5) as u8
+}
+
+/// Like greyscale's kernel, de-interleaving three-channel pixels needs byte
+/// shuffles that baseline x86-64 lacks, hence the versions chosen at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
+fn luma_sum<const N: usize>(chunk: &[u8]) -> u64 {
+    chunk
+        .as_chunks::<N>()
+        .0
+        .iter()
+        .map(|p| luma(p[0], p[1], p[2]) as u64)
+        .sum()
 }
 
 /// Degenerate: solid grey at the mean luma (alpha kept).
@@ -132,7 +142,12 @@ pub(crate) fn saturation(px: &mut Pixels, factor: f32) {
 /// never closer than `0.5/13` to an integer, far more than the float error
 /// (< 1e-3 for sums up to 13 * 255), so the integer form `(2S + 13) / 26`
 /// gives the same byte — checked against the Pillow fixtures.
-pub(crate) fn sharpness(px: Pixels, factor: f32) -> Result<Pixels> {
+///
+/// The result is written over the source: each band of rows first copies the
+/// originals it still needs (the row above and the row being rewritten), and
+/// the rows just outside every band are copied before any band starts. A second
+/// full-size buffer would cost more in page faults than the kernel itself.
+pub(crate) fn sharpness(mut px: Pixels, factor: f32) -> Result<Pixels> {
     let (w, h, ch) = (px.width as usize, px.height as usize, px.channels);
     // Pillow's ImagingFilter copies images smaller than the kernel unchanged,
     // and the copied border blends with itself, so both cases are identity.
@@ -142,24 +157,35 @@ pub(crate) fn sharpness(px: Pixels, factor: f32) -> Result<Pixels> {
     let row_len = w * ch;
     let table = pair_table(factor);
     let table = &*table;
-    let src = &px.data;
-    let mut out = super::zeroed(src.len())?;
-    out[..row_len].copy_from_slice(&src[..row_len]);
-    out[(h - 1) * row_len..].copy_from_slice(&src[(h - 1) * row_len..]);
-    let inner = &mut out[row_len..(h - 1) * row_len];
-    inner
+    // Rows 1..h-1 change, in bands of ROWS_PER_TASK; the first and last row
+    // are copied unchanged by Pillow, so they stay as they are.
+    let bands = (h - 2).div_ceil(ROWS_PER_TASK);
+    let mut outside = super::with_capacity(bands * 2 * row_len)?;
+    for band in 0..bands {
+        let first = 1 + band * ROWS_PER_TASK;
+        let last = (first + ROWS_PER_TASK - 1).min(h - 2);
+        outside.extend_from_slice(&px.data[(first - 1) * row_len..first * row_len]);
+        outside.extend_from_slice(&px.data[(last + 1) * row_len..(last + 2) * row_len]);
+    }
+    px.data[row_len..(h - 1) * row_len]
         .par_chunks_mut(row_len * ROWS_PER_TASK)
-        .enumerate()
-        .for_each(|(chunk_index, chunk)| {
-            let first_row = 1 + chunk_index * ROWS_PER_TASK;
+        .zip(outside.par_chunks(2 * row_len))
+        .for_each(|(chunk, outside)| {
+            let (above, below) = outside.split_at(row_len);
+            let mut up = above.to_vec();
+            let mut mid = vec![0u8; row_len];
             let mut smooth = vec![0u8; row_len];
-            for (i, out_row) in chunk.chunks_exact_mut(row_len).enumerate() {
-                let y = first_row + i;
-                let up = &src[(y - 1) * row_len..y * row_len];
-                let mid = &src[y * row_len..(y + 1) * row_len];
-                let down = &src[(y + 1) * row_len..(y + 2) * row_len];
-                smooth_row(up, mid, down, ch, &mut smooth);
-                blend_row(&smooth, mid, table, out_row);
+            let rows = chunk.len() / row_len;
+            for i in 0..rows {
+                let (out_row, rest) = chunk[i * row_len..].split_at_mut(row_len);
+                mid.copy_from_slice(out_row);
+                let down = if i + 1 < rows {
+                    &rest[..row_len]
+                } else {
+                    below
+                };
+                smooth_row(&up, &mid, down, ch, &mut smooth);
+                blend_row(&smooth, &mid, table, out_row);
                 // Edge pixels and alpha are blended with themselves in Pillow.
                 out_row[..ch].copy_from_slice(&mid[..ch]);
                 out_row[row_len - ch..].copy_from_slice(&mid[row_len - ch..]);
@@ -168,13 +194,15 @@ pub(crate) fn sharpness(px: Pixels, factor: f32) -> Result<Pixels> {
                         o[3] = m[3];
                     }
                 }
+                std::mem::swap(&mut up, &mut mid);
             }
         });
-    Ok(Pixels { data: out, ..px })
+    Ok(px)
 }
 
 /// Interior bytes of one SMOOTH-filtered row, channel-interleaved; the first
 /// and last pixel are left for the caller.
+#[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
 fn smooth_row(up: &[u8], mid: &[u8], down: &[u8], ch: usize, out: &mut [u8]) {
     let n = mid.len() - 2 * ch;
     // Slices of equal length let the compiler drop bounds checks and
@@ -227,5 +255,66 @@ mod tests {
         assert_eq!(luma(255, 0, 0), 76);
         assert_eq!(luma(0, 255, 0), 150);
         assert_eq!(luma(0, 0, 255), 29);
+    }
+
+    /// The in-place bands against Pillow's definition read from a separate
+    /// source, at heights around the band size and down to 3 x 3.
+    #[test]
+    fn sharpness_in_place_matches_a_separate_source() {
+        for (w, h) in [(3, 3), (4, 66), (17, 65), (5, 67), (3, 130), (9, 131)] {
+            for ch in [3, 4] {
+                let src: Vec<u8> = (0..w * h * ch).map(|i| (i * 131 % 253) as u8).collect();
+                let px = Pixels {
+                    width: w as u32,
+                    height: h as u32,
+                    channels: ch,
+                    data: src.clone(),
+                };
+                let ours = sharpness(px, 2.0).unwrap().data;
+                let at = |x: usize, y: usize, c: usize| src[(y * w + x) * ch + c] as u16;
+                for y in 0..h {
+                    for x in 0..w {
+                        for c in 0..ch {
+                            let original = at(x, y, c) as u8;
+                            let border = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                            let expected = if border || c == 3 {
+                                original
+                            } else {
+                                let mut s = 4 * at(x, y, c);
+                                for (dx, dy) in (0..3).flat_map(|dy| (0..3).map(move |dx| (dx, dy)))
+                                {
+                                    s += at(x + dx - 1, y + dy - 1, c);
+                                }
+                                blend(((2 * s + 13) / 26) as u8, original, 2.0)
+                            };
+                            assert_eq!(
+                                ours[(y * w + x) * ch + c],
+                                expected,
+                                "{w}x{h}x{ch} ({x}, {y}, {c})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The vectorised sum against a plain one, at sizes off every vector width.
+    #[test]
+    fn mean_luma_matches_a_plain_sum_at_odd_sizes() {
+        for (w, h) in [(1, 1), (1, 130), (33, 7), (67, 65)] {
+            for ch in [3, 4] {
+                let data: Vec<u8> = (0..w * h * ch).map(|i| (i * 211 % 256) as u8).collect();
+                let sum: u64 = data.chunks(ch).map(|p| luma(p[0], p[1], p[2]) as u64).sum();
+                let expected = (sum as f64 / (w * h) as f64 + 0.5) as u8;
+                let px = Pixels {
+                    width: w as u32,
+                    height: h as u32,
+                    channels: ch,
+                    data,
+                };
+                assert_eq!(mean_luma(&px), expected, "{w}x{h}x{ch}");
+            }
+        }
     }
 }

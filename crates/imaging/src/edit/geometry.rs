@@ -23,7 +23,11 @@ pub(crate) fn grayscale(px: &mut Pixels) {
 }
 
 /// Pixels of a compile-time width, so the loop compiles to fixed-stride code
-/// rather than a call per pixel.
+/// rather than a call per pixel. The baseline x86-64 target (SSE2) has no byte
+/// shuffle, so LLVM leaves the three-channel loop scalar there; with AVX2 it
+/// de-interleaves and multiplies 8 or 16 pixels at a time, hence the versions
+/// chosen at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
 fn gray_pixels<const N: usize>(data: &mut [u8]) {
     for p in data.as_chunks_mut::<N>().0 {
         let l = luma(p[0], p[1], p[2]);
@@ -137,4 +141,34 @@ pub(crate) fn crop(px: &Pixels, x: u32, y: u32, width: u32, height: u32) -> Resu
         channels: ch,
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whichever kernel the CPU gets, every pixel (at sizes off every vector
+    /// width, 1 px wide included) is Pillow's luma, and alpha is kept.
+    #[test]
+    fn grayscale_is_luma_per_pixel_at_odd_sizes() {
+        for (width, height) in [(1, 1), (1, 33), (17, 3), (31, 65), (67, 5)] {
+            for channels in [3, 4] {
+                let data: Vec<u8> = (0..width * height * channels)
+                    .map(|i| (i * 97 % 256) as u8)
+                    .collect();
+                let mut px = Pixels {
+                    width: width as u32,
+                    height: height as u32,
+                    channels,
+                    data: data.clone(),
+                };
+                grayscale(&mut px);
+                for (out, src) in px.data.chunks(channels).zip(data.chunks(channels)) {
+                    let l = luma(src[0], src[1], src[2]);
+                    assert_eq!(&out[..3], &[l, l, l], "{width}x{height}x{channels}");
+                    assert_eq!(out[3..], src[3..], "alpha {width}x{height}");
+                }
+            }
+        }
+    }
 }

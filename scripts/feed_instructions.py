@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Instructions per feed request, counted by callgrind, for one or more builds.
+"""Instructions per request (the feed, one image, a node), counted by callgrind, for one
+or more builds.
 
 Wall-clock benchmarks on these shared machines swing by 10-20% between identical runs;
 callgrind counts instructions, the same for the same binary and input whatever else the
@@ -7,10 +8,13 @@ machine is doing, so two builds compare to within a fraction of a percent (issue
 traces switched off must cost at most 2% on the feed).
 
     python3 scripts/feed_instructions.py BINARY [BINARY ...] [--requests 200] [--images 1000]
+        [--query feed|image|node]
 
 For each binary: `imagegraph serve` in zero-setup mode under valgrind with collection
-off, seeded like scripts/bench_feed.py, 20 warm-up feed requests (page 1, the same
-query as the bench), then collection on for --requests sequential requests, and off.
+off, seeded like scripts/bench_feed.py, 20 warm-up requests, then collection on for
+--requests sequential requests, and off. The request is --query: `feed`, page 1 of the
+bench's feed query; `image`, `image(id)` of the newest image with its first 20 comments
+(15 added to its seeded 5 before warming up); `node`, `node(id)` of that image.
 Prints the instructions per request and each build's ratio to the first. Needs
 valgrind (callgrind_control); the server's own PostgreSQL is not counted.
 """
@@ -27,7 +31,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_feed as bf  # noqa: E402 - the bench's server start and seed, shared
 
 
-def instructions_per_request(binary, requests, images):
+IMAGE = """query($id: ID!) { image(id: $id) { id url thumbnailUrl width height description
+  owner { name } commentCount
+  comments(first: 20) { edges { cursor node { id text createdAt author { name } } }
+                        pageInfo { hasNextPage endCursor } } } }"""
+NODE = "query($id: ID!) { node(id: $id) { id ... on Image { url width height } } }"
+COMMENT = "mutation($id: ID!, $t: String!) { addComment(input: {imageId: $id, text: $t}) { comment { id } } }"
+
+
+def request_body(query, url, headers):
+    """The JSON body of the request to count; for one image, first gives it 20 comments."""
+    if query == "feed":
+        return json.dumps({"query": bf.OURS_FEED, "variables": {"after": None}}).encode()
+    first = json.dumps({"query": "{ images(first: 1) { nodes { id } } }"}).encode()
+    _, answer = bf.http("POST", f"{url}/graphql", first, headers, timeout=120)
+    image = json.loads(answer)["data"]["images"]["nodes"][0]["id"]
+    if query == "node":
+        return json.dumps({"query": NODE, "variables": {"id": image}}).encode()
+    for n in range(15):
+        body = json.dumps({"query": COMMENT, "variables": {"id": image, "t": f"comment {n}"}}).encode()
+        status, answer = bf.http("POST", f"{url}/graphql", body, headers, timeout=120)
+        if status != 200 or b'"errors"' in answer:
+            sys.exit(f"adding a comment failed ({status}): {answer[:400]!r}")
+    return json.dumps({"query": IMAGE, "variables": {"id": image}}).encode()
+
+
+def instructions_per_request(binary, requests, images, query):
     work = Path(tempfile.mkdtemp(prefix="feed-instructions-"))
     work.chmod(0o755)  # the private cluster runs as `postgres`, who must reach it
     out = work / "callgrind.out"
@@ -42,13 +71,13 @@ def instructions_per_request(binary, requests, images):
         url, data_dir, pid = bf.start_imagegraph(procs, work, wrapper)
         bf.seed_database(bf.cluster_socket_dir(data_dir), images)
         token = (data_dir / "admin-token").read_text().strip()
-        body = json.dumps({"query": bf.OURS_FEED, "variables": {"after": None}}).encode()
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        body = request_body(query, url, headers)
 
         def feed():
             status, answer = bf.http("POST", f"{url}/graphql", body, headers, timeout=120)
             if status != 200 or b'"errors"' in answer:
-                sys.exit(f"{binary}: the feed failed ({status}): {answer[:400]!r}")
+                sys.exit(f"{binary}: the {query} request failed ({status}): {answer[:400]!r}")
 
         for _ in range(20):
             feed()
@@ -71,14 +100,20 @@ def main():
     ap.add_argument("binaries", nargs="+")
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--query", choices=("feed", "image", "node"), default="feed")
     args = ap.parse_args()
     rows = []
     for binary in args.binaries:
-        per_request = instructions_per_request(Path(binary).resolve(), args.requests, args.images)
+        per_request = instructions_per_request(Path(binary).resolve(), args.requests, args.images, args.query)
         rows.append((binary, per_request))
-        bf.log(f"{binary}: {per_request:,.0f} instructions per feed request")
+        bf.log(f"{binary}: {per_request:,.0f} instructions per {args.query} request")
     base = rows[0][1]
-    print(f"\nfeed page 1 (10 images x 5 comments), {args.requests} requests after 20 warm-up, callgrind\n")
+    what = {
+        "feed": "feed page 1 (10 images x 5 comments)",
+        "image": "image(id) with 20 comments",
+        "node": "node(id) of an image",
+    }[args.query]
+    print(f"\n{what}, {args.requests} requests after 20 warm-up, callgrind\n")
     print("| binary | instructions per request | ratio to the first |")
     print("|---|---:|---:|")
     for binary, per_request in rows:

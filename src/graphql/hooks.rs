@@ -103,9 +103,7 @@ impl Extension for PerRequest {
         // text found by its hash passed this when it was registered.
         self.limits.check_length(&request.query)?;
         persisted::resolve(&self.documents, &mut request)?;
-        let noted = persisted::noted(&request);
-        let key = noted.map_or_else(|| super::documents::key(&request.query), |p| p.key);
-        let register = noted.is_some_and(|p| p.register);
+        let persisted::Persisted { key, register } = persisted::note(&mut request);
         // The same text passed the limits (and the parser's own checks) before.
         if let Some(entry) = self.documents.get(&key) {
             if register {

@@ -115,8 +115,7 @@ pub fn selects_query(
         operation.is_none_or(|op| op.node.ty == OperationType::Query)
     }
     persisted::resolve(documents, request)?;
-    let key =
-        persisted::noted(request).map_or_else(|| documents::key(&request.query), |noted| noted.key);
+    let key = persisted::note(request).key;
     let name = request.operation_name.as_deref();
     Ok(match documents.get(&key) {
         Some(entry) => is_query(entry.document(), name),

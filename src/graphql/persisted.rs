@@ -54,8 +54,22 @@ pub(crate) fn resolve(documents: &Documents, request: &mut Request) -> Result<()
     Ok(())
 }
 
+/// The request's note: the one `resolve` left, or one made now with the query's hash
+/// (not to register), so a request passed from one schema to the other is hashed once.
+pub(crate) fn note(request: &mut Request) -> Persisted {
+    if let Some(noted) = noted(request) {
+        return noted;
+    }
+    let note = Persisted {
+        key: super::documents::key(&request.query),
+        register: false,
+    };
+    request.data.insert(note);
+    note
+}
+
 /// The `Persisted` note `resolve` left in the request, if any.
-pub(crate) fn noted(request: &Request) -> Option<Persisted> {
+fn noted(request: &Request) -> Option<Persisted> {
     request
         .data
         .get(&std::any::TypeId::of::<Persisted>())

@@ -63,8 +63,7 @@ impl HttpGraphql {
             usage.record(&self.app, &response, started.elapsed());
             return response;
         }
-        let noted = persisted::noted(&request);
-        let key = noted.map_or_else(|| super::documents::key(&request.query), |noted| noted.key);
+        let persisted::Persisted { key, register } = persisted::note(&mut request);
         let Some(entry) = self.documents.get(&key) else {
             return self.hooked.execute(request).await;
         };
@@ -75,7 +74,7 @@ impl HttpGraphql {
             return self.hooked.execute(request).await;
         }
         // Its text came with its hash, and it passed before: registered.
-        if noted.is_some_and(|noted| noted.register) {
+        if register {
             entry.persist();
         }
         let usage = RequestUsage::default();

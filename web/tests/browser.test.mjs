@@ -3,6 +3,7 @@
 // recorded, and anything not addressed to the service is refused and fails the run.
 // Screenshots land in web/test-results/.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { apiClient } from './support/api.mjs';
@@ -25,9 +26,19 @@ describe('browser', { timeout: 600_000 }, () => {
   let requests; // every URL the browser asked for
   let wsFrames; // { dir, data } on the subscription socket
   let graphqlBodies; // the JSON of every POST /graphql
+  let graphqlExchanges; // the same, with the status and JSON answer of each
 
   const shot = (...args) => harness.shot(...args);
   const narrowShot = (...args) => harness.narrowShot(...args);
+  /** Picks request bodies by operation name: a query sent by hash alone has no text. */
+  const named = (name) => (body) => body.operationName === name;
+  const hashOf = (body) => body.extensions?.persistedQuery?.sha256Hash;
+  const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+  /** The exchange's answer, once its JSON has been read. */
+  const answerOf = async (exchange) => {
+    await waitFor(() => exchange.answer);
+    return exchange.answer;
+  };
 
   before(async () => {
     service = await startService({ logFile: join(RESULTS, 'service.log') });
@@ -41,7 +52,7 @@ describe('browser', { timeout: 600_000 }, () => {
       seededIds.push(data.uploadImage.image.id);
     }
     harness = await openBrowser(service.origin);
-    ({ context, page, requests, wsFrames, graphqlBodies } = harness);
+    ({ context, page, requests, wsFrames, graphqlBodies, graphqlExchanges } = harness);
   });
 
   after(async () => {
@@ -158,9 +169,27 @@ describe('browser', { timeout: 600_000 }, () => {
         .every((img) => img.complete && img.naturalWidth > 0),
     );
     assert.equal(await cards.count(), FEED_PAGE);
-    const feedQueries = () => graphqlBodies.filter((body) => body.query.includes('query Feed'));
-    assert.equal(feedQueries().length, 1);
-    assert.equal(feedQueries()[0].variables.after ?? null, null);
+    // Automatic Persisted Queries: the service has never seen the feed's query, so its
+    // hash alone is answered PERSISTED_QUERY_NOT_FOUND, and the same request follows with
+    // the text, which the service registers under that hash.
+    const feedQueries = () => graphqlExchanges.filter(({ body }) => named('Feed')(body));
+    assert.equal(feedQueries().length, 2);
+    const [hashed, texted] = feedQueries();
+    const feedHash = hashOf(hashed.body);
+    assert.match(feedHash ?? '', /^[0-9a-f]{64}$/, 'the first Feed request carries a hash');
+    assert.equal(hashed.body.query, undefined, 'and no text');
+    assert.equal(hashed.body.variables.after ?? null, null);
+    const miss = await answerOf(hashed);
+    assert.equal(miss.data, undefined);
+    assert.deepEqual(
+      miss.errors.map((error) => error.extensions.code),
+      ['PERSISTED_QUERY_NOT_FOUND'],
+    );
+    assert.match(texted.body.query, /^query Feed\b/);
+    assert.equal(hashOf(texted.body), feedHash);
+    assert.equal(sha256(texted.body.query), feedHash, 'the hash is the SHA-256 of the text');
+    assert.deepEqual(texted.body.variables, hashed.body.variables);
+    assert.equal((await answerOf(texted)).data.images.nodes.length, FEED_PAGE);
     // Page 2 holds the oldest images, not on screen yet.
     const oldest = seededIds.slice(0, SEEDED - FEED_PAGE);
     for (const id of oldest)
@@ -175,8 +204,19 @@ describe('browser', { timeout: 600_000 }, () => {
     for (const id of oldest)
       await page.locator(`.card[data-image-id="${id}"]`).waitFor({ timeout: TIMEOUT });
     assert.equal(await cards.count(), SEEDED);
-    const second = feedQueries().find((body) => body.variables.after);
+    const second = feedQueries().find(({ body }) => body.variables.after);
     assert.ok(second, 'a Feed query with `after` was sent');
+    // The next page is the same query: its hash alone is enough now.
+    assert.equal(second.body.query, undefined, 'the second page is sent by hash alone');
+    assert.equal(hashOf(second.body), feedHash);
+    const page2 = await answerOf(second);
+    assert.equal(page2.errors, undefined);
+    assert.deepEqual(
+      page2.data.images.nodes.map((image) => image.id),
+      oldest.toReversed(),
+      'the second page is answered by hash with the oldest images',
+    );
+    assert.equal(feedQueries().filter(({ body }) => body.query).length, 1, 'the text went once');
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
     await page.getByText('That is all of them.').waitFor({ timeout: TIMEOUT });
     await shot('feed-page-2');
@@ -285,6 +325,11 @@ describe('browser', { timeout: 600_000 }, () => {
       { id: uploadedId },
     );
     assert.equal(stored.image.comments.nodes[0].text, text);
+    // A mutation always goes with its text: the service never registers one by hash.
+    const posted = graphqlBodies.findLast(named('AddComment'));
+    assert.match(posted.query, /^mutation AddComment\b/);
+    assert.equal(posted.extensions?.persistedQuery, undefined, 'no hash with a mutation');
+    assert.equal(posted.variables.text, text);
     await shot('image-page', { fullPage: true });
   });
 
@@ -295,7 +340,7 @@ describe('browser', { timeout: 600_000 }, () => {
     await preview.waitFor({ timeout: TIMEOUT });
     assert.match(await preview.getAttribute('src'), /^data:image\//);
     await page.waitForFunction(() => document.querySelector('img.edit-preview')?.naturalWidth > 0);
-    const edit = graphqlBodies.findLast((body) => body.query.includes('mutation EditImage'));
+    const edit = graphqlBodies.findLast(named('EditImage'));
     assert.equal(edit.variables.save, 'PREVIEW');
     assert.deepEqual(edit.variables.instructions, [{ brightness: 1.5 }, { saturation: 2 }]);
     await preview.scrollIntoViewIfNeeded();
@@ -575,7 +620,7 @@ describe('browser', { timeout: 600_000 }, () => {
       ).images.totalCount;
     const shownCount = async () =>
       Number(/\((\d+)\)/.exec(await page.locator('.feed h2').innerText())[1]);
-    const lastFeed = () => graphqlBodies.findLast((body) => body.query.includes('query Feed'));
+    const lastFeed = () => graphqlBodies.findLast(named('Feed'));
 
     await page.getByRole('link', { name: 'Images' }).click();
     await page.locator('.grid .card').first().waitFor({ timeout: TIMEOUT });
@@ -657,9 +702,7 @@ describe('browser', { timeout: 600_000 }, () => {
       await page.locator('.grid .card .badge:not([data-status="NOT_REQUESTED"])').count(),
       0,
     );
-    const paged = graphqlBodies.findLast(
-      (body) => body.query.includes('query Feed') && body.variables.after,
-    );
+    const paged = graphqlBodies.findLast((body) => named('Feed')(body) && body.variables.after);
     assert.deepEqual(paged.variables.filter, { analysisStatus: 'NOT_REQUESTED' });
 
     // Everything at once, from a shared link: the form shows it and the results match.
@@ -683,8 +726,14 @@ describe('browser', { timeout: 600_000 }, () => {
     };
     assert.deepEqual(lastFeed().variables.filter, all);
     assert.equal(lastFeed().variables.orderBy, 'NEWEST');
+    // After a reload the page has forgotten everything, but the service has not: the
+    // feed's query goes by hash alone and is answered.
+    assert.equal(lastFeed().query, undefined, 'the reloaded feed is asked for by hash alone');
+    const reloaded = await answerOf(graphqlExchanges.findLast(({ body }) => named('Feed')(body)));
+    assert.equal(reloaded.errors, undefined);
     const everything = await count(all, 'NEWEST');
     assert.ok(everything > 0, 'the tagged upload matches every condition');
+    assert.equal(reloaded.data.images.totalCount, everything);
     assert.equal(await shownCount(), everything);
     await page.locator(`.card[data-image-id="${tagged.id}"]`).waitFor();
     await shot('find-shared');
@@ -727,7 +776,7 @@ describe('browser', { timeout: 600_000 }, () => {
       .waitFor({ timeout: TIMEOUT });
     assert.equal(await page.evaluate(() => localStorage.getItem('imagegraph.token')), null);
     // The check that found out was the one the socket's closing (4403) asked for.
-    assert.ok(graphqlBodies.slice(before).some((body) => body.query.includes('query Viewer')));
+    assert.ok(graphqlBodies.slice(before).some(named('Viewer')));
     await shot('signed-out-disabled');
     await graphql(
       'mutation($id: ID!) { updateUser(input: {id: $id, disabled: false}) { user { id } } }',
@@ -857,8 +906,7 @@ describe('browser', { timeout: 600_000 }, () => {
   test('the users page loads the users past its first page, and the focus goes to the first new one', async () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await page.locator('tr[data-user-name="admin"]').waitFor({ timeout: TIMEOUT });
-    const PAGE = graphqlBodies.findLast((body) => body.query.includes('query Users')).variables
-      .first;
+    const PAGE = graphqlBodies.findLast(named('Users')).variables.first;
     const { users: first } = await graphql('{ users(first: 1) { totalCount } }');
     // Enough users for a second page.
     for (let n = first.totalCount; n <= PAGE; n++)
@@ -927,7 +975,7 @@ describe('browser', { timeout: 600_000 }, () => {
 
   /** The same figures from the API, for the variables the page's last `Usage` query sent. */
   const apiUsage = async (api) => {
-    const sent = graphqlBodies.findLast((body) => body.query.includes('query Usage'));
+    const sent = graphqlBodies.findLast(named('Usage'));
     const data = await api(sent.query, sent.variables);
     const s = data.metricsSummary;
     const figures = {
@@ -958,7 +1006,7 @@ describe('browser', { timeout: 600_000 }, () => {
       } catch (error) {
         if (attempt >= 6) throw error;
         const answered = page.waitForResponse((r) =>
-          (r.request().postData() ?? '').includes('query Usage'),
+          (r.request().postData() ?? '').includes('"operationName":"Usage"'),
         );
         await page.getByRole('button', { name: 'Refresh' }).click();
         await answered;
@@ -985,7 +1033,7 @@ describe('browser', { timeout: 600_000 }, () => {
     assert.ok(charted.length > 0, 'something is charted');
     for (const name of charted) {
       const sent = graphqlBodies.findLast(
-        (body) => body.query.includes('query MetricsSeries') && body.variables.name === name,
+        (body) => named('MetricsSeries')(body) && body.variables.name === name,
       );
       const { metricsSeries } = await api(sent.query, sent.variables);
       const fromApi = Object.fromEntries(
@@ -1062,7 +1110,7 @@ describe('browser', { timeout: 600_000 }, () => {
     assert.equal(usage.top['image.upload'].count, uploads);
     assert.equal(usage.top['comment.add'].count, comments);
     // The series are asked for per minute, of functions.
-    const series = graphqlBodies.findLast((body) => body.query.includes('query MetricsSeries'));
+    const series = graphqlBodies.findLast(named('MetricsSeries'));
     assert.equal(series.variables.bucket, 'MINUTE');
     assert.equal(series.variables.kind, 'FUNCTION');
 
@@ -1098,11 +1146,7 @@ describe('browser', { timeout: 600_000 }, () => {
     await page.getByRole('combobox', { name: /^Count\b/ }).selectOption('API');
     await page.getByRole('combobox', { name: /^Time\b/ }).selectOption('24h');
     await page.getByRole('combobox', { name: /^Per\b/ }).selectOption('HOUR');
-    await waitFor(
-      () =>
-        graphqlBodies.findLast((body) => body.query.includes('query Usage')).variables.kind ===
-        'API',
-    );
+    await waitFor(() => graphqlBodies.findLast(named('Usage')).variables.kind === 'API');
     await page.locator('tr[data-metric-name^="query "]').first().waitFor({ timeout: TIMEOUT });
     await dashboardMatchesApi(asCarolInBrowser);
     await seriesMatchApi(asCarolInBrowser);
@@ -1129,11 +1173,7 @@ describe('browser', { timeout: 600_000 }, () => {
     await users.selectOption({ label: 'carol' });
     const { users: listed } = await graphql('{ users(first: 30) { nodes { id name } } }');
     const carolId = listed.nodes.find((user) => user.name === 'carol').id;
-    await waitFor(
-      () =>
-        graphqlBodies.findLast((body) => body.query.includes('query Usage'))?.variables.userId ===
-        carolId,
-    );
+    await waitFor(() => graphqlBodies.findLast(named('Usage'))?.variables.userId === carolId);
     await page.getByRole('combobox', { name: /^Count\b/ }).selectOption('FUNCTION');
     await page.locator('tr[data-metric-name="comment.add"]').waitFor({ timeout: TIMEOUT });
     const carols = await dashboardMatchesApi(graphql);
@@ -1286,6 +1326,32 @@ describe('browser', { timeout: 600_000 }, () => {
       .getByText(/^That was not accepted: `n` must be between 1 and \d+ for members; got 100000$/)
       .waitFor({ timeout: TIMEOUT });
     await shot('benchmark-member-refused');
+  });
+
+  test('queries went by hash and POST, mutations with their text, never by hash', () => {
+    const texts = new Map(); // hash -> the text sent with it
+    for (const body of graphqlBodies) {
+      const hash = hashOf(body);
+      if (body.query && hash) {
+        assert.equal(sha256(body.query), hash, `the hash of ${body.operationName}`);
+        texts.set(hash, body.query);
+      }
+      if (body.query && !/^query\b/.test(body.query))
+        assert.equal(hash, undefined, `${body.operationName} is not a query: sent without a hash`);
+    }
+    const hashed = graphqlBodies.filter((body) => !body.query);
+    assert.ok(hashed.length > 10, `${hashed.length} requests went by hash alone`);
+    for (const body of hashed) {
+      // The service is fresh: whatever it found by hash, the gallery sent as text first.
+      assert.match(texts.get(hashOf(body)) ?? '', /^query\b/, `${body.operationName} by hash`);
+    }
+    // POST, not GET: the answers are not cacheable anyway, and GET would put the
+    // variables in the URL.
+    assert.deepEqual(
+      requests.filter((url) => url.startsWith(`${service.origin}/graphql?`)),
+      [],
+      'no GraphQL request went by GET',
+    );
   });
 
   test('no request left the service, and the pages ran under the CSP without errors', () => {

@@ -73,7 +73,9 @@ describe('create', { timeout: 600_000 }, () => {
     await page.waitForFunction(() => document.querySelector('img.full')?.naturalWidth > 0);
   };
 
-  const lastBody = (name) => harness.graphqlBodies.findLast((b) => b.query.includes(name));
+  // Queries go by hash alone once the service knows them; only mutations are looked up
+  // here, and they always carry their text.
+  const lastBody = (name) => harness.graphqlBodies.findLast((b) => b.query?.includes(name));
 
   test('without a provider, generation and prompt edits say so in a plain sentence', async () => {
     await signIn(offline);

@@ -1,7 +1,9 @@
 // The GraphQL client: queries and mutations over HTTP POST (JSON, or the multipart
 // request spec when the variables hold a File), subscriptions over graphql-ws. Both carry
 // the token: HTTP as `Authorization: Bearer`, the WebSocket in its `connection_init`.
+// Queries go by hash first (Automatic Persisted Queries, `persistedHash` below).
 import { Client, fetchExchange, mapExchange, subscriptionExchange } from '@urql/core';
+import { persistedExchange } from '@urql/exchange-persisted';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { isUnauthenticated } from './errors';
 import { VIEWER } from './queries';
@@ -43,6 +45,22 @@ export function makeClient(token: string, onUnauthenticated: () => void): ApiCli
           if (isUnauthenticated(error)) onUnauthenticated();
         },
       }),
+      // A query is sent as its SHA-256 alone; the service answers PERSISTED_QUERY_NOT_FOUND
+      // the first time (or after its bounded cache let the query go), and the exchange
+      // sends it again with its text, which registers it. Mutations and subscriptions
+      // pass through untouched, always with their text: the service registers only
+      // queries (a mutation holding a password must not be findable by its hash).
+      persistedExchange({
+        generateHash: persistedHash,
+        enableForMutation: false,
+        enableForSubscriptions: false,
+        // POST, like everything else: answers carry no Cache-Control (a feed must show an
+        // upload or a comment at once, and media URLs in it expire), so GET would cache
+        // nothing, and it would put the variables (searches, names) in URLs that proxies
+        // log. Same-origin requests with the Authorization header need no preflight
+        // either way.
+        preferGetForPersistedQueries: false,
+      }),
       fetchExchange,
       subscriptionExchange({
         forwardSubscription: (request) => ({
@@ -63,4 +81,16 @@ export function makeClient(token: string, onUnauthenticated: () => void): ApiCli
     // signed-out pages have let go of their subscriptions. Nothing is left to close then.
     dispose: () => void Promise.resolve(ws.dispose()).catch(() => {}),
   };
+}
+
+/**
+ * The hex SHA-256 of a query's text, as the service computes it. Web Crypto exists only
+ * in secure contexts (HTTPS, or the service on localhost); elsewhere (plain HTTP to
+ * another host) the query goes with its text, as it would without persisted queries.
+ * The exchange's own fallback would try `new Function`, which the CSP forbids.
+ */
+async function persistedHash(query: string): Promise<string | null> {
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(query));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

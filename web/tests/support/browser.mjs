@@ -21,8 +21,9 @@ mkdirSync(RESULTS, { recursive: true });
  * A browser with one page whose network is the services at `origins` and nothing else.
  * The arrays it returns fill up as the page works: `requests` (every URL), `refused`
  * (requests elsewhere), `problems` (page errors, CSP violations), `wsFrames` ({dir,
- * data} on sockets), `graphqlBodies` (the JSON of every POST /graphql), `assetCaching`
- * (/assets/ URL -> Cache-Control).
+ * data} on sockets), `graphqlBodies` (the JSON of every POST /graphql), `graphqlExchanges`
+ * (the same bodies as {body, status, answer}: the answer's JSON once it has arrived, which
+ * may be after the page has used it), `assetCaching` (/assets/ URL -> Cache-Control).
  */
 export async function openBrowser(origins) {
   const allowed = [origins].flat();
@@ -31,6 +32,8 @@ export async function openBrowser(origins) {
   const problems = [];
   const wsFrames = [];
   const graphqlBodies = [];
+  const graphqlExchanges = [];
+  const pendingAnswers = new WeakMap(); // playwright Request -> its entry in graphqlExchanges
   const assetCaching = new Map();
 
   const browser = await chromium.launch({
@@ -57,10 +60,24 @@ export async function openBrowser(origins) {
     requests.push(request.url());
     if (/\/graphql$/.test(request.url()) && request.method() === 'POST') {
       const type = request.headers()['content-type'] ?? '';
-      if (type.startsWith('application/json')) graphqlBodies.push(JSON.parse(request.postData()));
+      if (type.startsWith('application/json')) {
+        const exchange = { body: JSON.parse(request.postData()), status: null, answer: null };
+        graphqlBodies.push(exchange.body);
+        graphqlExchanges.push(exchange);
+        pendingAnswers.set(request, exchange);
+      }
     }
   });
   context.on('response', (response) => {
+    const exchange = pendingAnswers.get(response.request());
+    if (exchange) {
+      exchange.status = response.status();
+      response.json().then(
+        (answer) => (exchange.answer = answer),
+        // The page went away before the body was read: the test cannot look at it.
+        () => {},
+      );
+    }
     if (allowed.some((origin) => response.url().startsWith(`${origin}/assets/`))) {
       assetCaching.set(response.url(), response.headers()['cache-control'] ?? '');
     }
@@ -150,6 +167,7 @@ export async function openBrowser(origins) {
     problems,
     wsFrames,
     graphqlBodies,
+    graphqlExchanges,
     assetCaching,
     shot,
     accessible,

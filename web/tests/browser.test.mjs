@@ -34,6 +34,10 @@ describe('browser', { timeout: 600_000 }, () => {
   const named = (name) => (body) => body.operationName === name;
   const hashOf = (body) => body.extensions?.persistedQuery?.sha256Hash;
   const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+  /** A body's query text: its own, or the text sent earlier with the same hash. */
+  const textOf = (body) =>
+    body.query ??
+    graphqlBodies.find((other) => other.query && hashOf(other) === hashOf(body)).query;
   /** The exchange's answer, once its JSON has been read. */
   const answerOf = async (exchange) => {
     await waitFor(() => exchange.answer);
@@ -976,7 +980,7 @@ describe('browser', { timeout: 600_000 }, () => {
   /** The same figures from the API, for the variables the page's last `Usage` query sent. */
   const apiUsage = async (api) => {
     const sent = graphqlBodies.findLast(named('Usage'));
-    const data = await api(sent.query, sent.variables);
+    const data = await api(textOf(sent), sent.variables);
     const s = data.metricsSummary;
     const figures = {
       totalApiCalls: s.totalApiCalls,
@@ -1035,7 +1039,7 @@ describe('browser', { timeout: 600_000 }, () => {
       const sent = graphqlBodies.findLast(
         (body) => named('MetricsSeries')(body) && body.variables.name === name,
       );
-      const { metricsSeries } = await api(sent.query, sent.variables);
+      const { metricsSeries } = await api(textOf(sent), sent.variables);
       const fromApi = Object.fromEntries(
         metricsSeries.filter((p) => p.count > 0).map((p) => [Date.parse(p.bucketStart), p.count]),
       );

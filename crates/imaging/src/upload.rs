@@ -257,6 +257,7 @@ pub fn encode(image: &DynamicImage, format: MediaFormat, jpeg_quality: u8) -> Re
             // Borrowed: a copy of the pixels (36 MB at 12 MP) would cost more
             // in fresh pages than it does in bytes moved.
             DynamicImage::ImageRgb8(rgb) => crate::edit::encode_jpeg(rgb, jpeg_quality),
+            DynamicImage::ImageLuma8(grey) => crate::edit::encode_jpeg_gray(grey, jpeg_quality),
             _ if image.color().has_alpha() => {
                 crate::edit::encode_jpeg(&flatten_on_white(image), jpeg_quality)
             }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use image::{DynamicImage, ImageResult, RgbImage};
+use image::{DynamicImage, GrayImage, ImageResult, RgbImage};
 
 /// Decodes any format the `image` crate was built with (JPEG through
 /// zune-jpeg).
@@ -31,6 +31,21 @@ pub fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, EncodeError> 
         rgb.height(),
         turbojpeg::PixelFormat::RGB,
         turbojpeg::Subsamp::Sub2x2,
+        quality,
+    )
+}
+
+/// A one-component (greyscale) baseline JPEG through libjpeg-turbo, as Pillow
+/// saves an `L` image. It decodes to the same grey as an RGB JPEG of R = G = B at
+/// the same quality: the luma quantisation is the same, and grey's chroma is
+/// exactly neutral. `quality` is 1..=100.
+pub fn encode_jpeg_gray(grey: &GrayImage, quality: u8) -> Result<Vec<u8>, EncodeError> {
+    compress(
+        grey.as_raw(),
+        grey.width(),
+        grey.height(),
+        turbojpeg::PixelFormat::GRAY,
+        turbojpeg::Subsamp::Gray,
         quality,
     )
 }
@@ -99,6 +114,21 @@ mod tests {
             };
             assert_eq!(ours, compressor.compress_to_vec(image).unwrap(), "{w}x{h}");
             assert_eq!(ours.capacity(), ours.len(), "{w}x{h} shrunk to its bytes");
+        }
+    }
+
+    /// A grey result saved as a one-component JPEG reads back, through the
+    /// decoder the service uses, as exactly the grey an RGB JPEG of R = G = B at
+    /// the same quality reads back as, at sizes 1 px wide or high and off the MCU.
+    #[test]
+    fn grey_jpeg_decodes_like_an_rgb_jpeg_of_grey() {
+        for (w, h) in [(1, 1), (1, 37), (37, 1), (7, 9), (17, 33), (100, 61)] {
+            let grey = GrayImage::from_fn(w, h, |x, y| image::Luma([(x * 37 + y * 101) as u8]));
+            let rgb = DynamicImage::ImageLuma8(grey.clone()).to_rgb8();
+            let one = decode(&encode_jpeg_gray(&grey, 90).unwrap()).unwrap();
+            let three = decode(&encode_jpeg(&rgb, 90).unwrap()).unwrap();
+            assert!(matches!(one, DynamicImage::ImageLuma8(_)), "{w}x{h}");
+            assert_eq!(one.to_rgb8(), three.to_rgb8(), "{w}x{h}");
         }
     }
 }

@@ -6,25 +6,68 @@ use super::enhance::luma;
 use super::{FlipAxis, Pixels, ROWS_PER_TASK, with_capacity, zeroed};
 use crate::error::Result;
 
-/// Pillow `convert("L")` luma copied into R, G and B; alpha untouched.
+/// Pillow `convert("L")` of RGB: one channel of luma, computed in the same buffer
+/// (each part of the image writes its luma over the front of its own bytes, then
+/// the parts close up), which is shrunk to a third. A fresh third-size buffer
+/// would cost more in first-touch page faults than the whole conversion.
+pub(crate) fn luma_of_rgb(mut px: Pixels) -> Pixels {
+    let (w, h) = (px.width as usize, px.height as usize);
+    // One part per thread: on one thread nothing needs closing up.
+    let rows_per_part = h.div_ceil(rayon::current_num_threads()).max(1);
+    let part_len = (rows_per_part * w * 3).max(3);
+    px.data.par_chunks_mut(part_len).for_each(compact_luma);
+    let mut to = 0;
+    for from in (0..px.data.len()).step_by(part_len) {
+        let n = (px.data.len() - from).min(part_len) / 3;
+        if from != to {
+            px.data.copy_within(from..from + n, to);
+        }
+        to += n;
+    }
+    px.data.truncate(w * h);
+    px.data.shrink_to_fit();
+    px.channels = 1;
+    px
+}
+
+/// The luma of `part`'s RGB pixels written over its first third, through a small
+/// array a block at a time: block `i..i + m` reads bytes from `3 * i` on and
+/// writes `i..i + m`, never ahead of what later blocks still read, and the luma
+/// loop gets separate input and output slices it can vectorise.
+fn compact_luma(part: &mut [u8]) {
+    const BLOCK: usize = 4096;
+    let mut luma = [0u8; BLOCK];
+    let n = part.len() / 3;
+    let mut i = 0;
+    while i < n {
+        let m = BLOCK.min(n - i);
+        luma_block(&part[3 * i..3 * (i + m)], &mut luma[..m]);
+        part[i..i + m].copy_from_slice(&luma[..m]);
+        i += m;
+    }
+}
+
+/// See [`gray_pixels`] for why there are AVX2 and AVX-512 versions.
+#[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
+fn luma_block(rgb: &[u8], out: &mut [u8]) {
+    for (p, o) in rgb.as_chunks::<3>().0.iter().zip(out) {
+        *o = luma(p[0], p[1], p[2]);
+    }
+}
+
+/// Pillow `convert("L")` luma copied into R, G and B of RGBA; alpha untouched.
+/// (RGB becomes grey through [`luma_of_rgb`]; grey is its own luma.)
 pub(crate) fn grayscale(px: &mut Pixels) {
-    let ch = px.channels;
-    let row_len = px.row_len();
-    px.data
-        .par_chunks_mut(row_len * ROWS_PER_TASK)
-        .for_each(|chunk| match ch {
-            3 => gray_pixels::<3>(chunk),
-            4 => gray_pixels::<4>(chunk),
-            _ => chunk.chunks_exact_mut(ch).for_each(|p| {
-                let l = luma(p[0], p[1], p[2]);
-                p[..3].fill(l);
-            }),
-        });
+    if px.channels != 4 {
+        return;
+    }
+    let band = px.row_len() * ROWS_PER_TASK;
+    px.data.par_chunks_mut(band).for_each(gray_pixels::<4>);
 }
 
 /// Pixels of a compile-time width, so the loop compiles to fixed-stride code
 /// rather than a call per pixel. The baseline x86-64 target (SSE2) has no byte
-/// shuffle, so LLVM leaves the three-channel loop scalar there; with AVX2 it
+/// shuffle, so LLVM leaves de-interleaving loops scalar there; with AVX2 it
 /// de-interleaves and multiplies 8 or 16 pixels at a time, hence the versions
 /// chosen at run time.
 #[multiversion::multiversion(targets("x86_64+avx2+avx512f+avx512bw", "x86_64+avx2"))]
@@ -47,9 +90,10 @@ pub(crate) fn rotate(px: Pixels, degrees: u16) -> Result<Pixels> {
             // no second buffer, whose fresh pages would cost more than the swaps.
             let mut px = px;
             match ch {
+                1 => px.data.reverse(),
                 3 => reverse_pixels::<3>(&mut px.data),
                 4 => reverse_pixels::<4>(&mut px.data),
-                _ => unreachable!("pixels are RGB or RGBA"),
+                _ => unreachable!("pixels are grey, RGB or RGBA"),
             }
             Ok(px)
         }
@@ -57,9 +101,10 @@ pub(crate) fn rotate(px: Pixels, degrees: u16) -> Result<Pixels> {
             let mut data = zeroed(px.data.len())?;
             let clockwise = degrees == 90;
             match ch {
+                1 => quarter_turn::<1>(&px.data, &mut data, w, h, clockwise),
                 3 => quarter_turn::<3>(&px.data, &mut data, w, h, clockwise),
                 4 => quarter_turn::<4>(&px.data, &mut data, w, h, clockwise),
-                _ => unreachable!("pixels are RGB or RGBA"),
+                _ => unreachable!("pixels are grey, RGB or RGBA"),
             }
             Ok(Pixels {
                 width: px.height,
@@ -227,25 +272,43 @@ mod tests {
     use super::*;
 
     /// Whichever kernel the CPU gets, every pixel (at sizes off every vector
-    /// width, 1 px wide included) is Pillow's luma, and alpha is kept.
+    /// width, 1 px wide included) is Pillow's luma: one channel for RGB, however
+    /// many parts (threads) the image is split into, and R = G = B with alpha kept
+    /// for RGBA.
     #[test]
     fn grayscale_is_luma_per_pixel_at_odd_sizes() {
-        for (width, height) in [(1, 1), (1, 33), (17, 3), (31, 65), (67, 5)] {
+        for (width, height) in [(1, 1), (1, 33), (17, 3), (31, 65), (67, 5), (1500, 7)] {
             for channels in [3, 4] {
                 let data: Vec<u8> = (0..width * height * channels)
                     .map(|i| (i * 97 % 256) as u8)
                     .collect();
-                let mut px = Pixels {
+                let lumas: Vec<u8> = data
+                    .chunks(channels)
+                    .map(|p| luma(p[0], p[1], p[2]))
+                    .collect();
+                let px = Pixels {
                     width: width as u32,
                     height: height as u32,
                     channels,
                     data: data.clone(),
                 };
+                if channels == 3 {
+                    for threads in [1, 2, 3] {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap();
+                        let out = pool.install(|| luma_of_rgb(px.clone()));
+                        assert_eq!(out.channels, 1);
+                        assert_eq!(out.data, lumas, "{width}x{height} on {threads} threads");
+                    }
+                    continue;
+                }
+                let mut px = px;
                 grayscale(&mut px);
-                for (out, src) in px.data.chunks(channels).zip(data.chunks(channels)) {
-                    let l = luma(src[0], src[1], src[2]);
-                    assert_eq!(&out[..3], &[l, l, l], "{width}x{height}x{channels}");
-                    assert_eq!(out[3..], src[3..], "alpha {width}x{height}");
+                for ((out, src), l) in px.data.chunks(4).zip(data.chunks(4)).zip(&lumas) {
+                    assert_eq!(&out[..3], &[*l, *l, *l], "{width}x{height}x{channels}");
+                    assert_eq!(out[3], src[3], "alpha {width}x{height}");
                 }
             }
         }
@@ -270,7 +333,7 @@ mod tests {
             (130, 33),
         ];
         for (w, h) in sizes {
-            for ch in [3, 4] {
+            for ch in [1, 3, 4] {
                 let data: Vec<u8> = (0..w * h * ch).map(|i| (i * 89 % 251) as u8).collect();
                 let at = |x: usize, y: usize| &data[(y * w + x) * ch..(y * w + x + 1) * ch];
                 for degrees in [90, 180, 270] {

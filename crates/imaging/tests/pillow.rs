@@ -45,9 +45,11 @@ fn diff(ours: &DynamicImage, expected: &DynamicImage) -> (u8, f64) {
 }
 
 fn rgb_from_luma(l: &DynamicImage, like: &DynamicImage) -> DynamicImage {
-    // Pillow's grayscale reference is mode L; ours replicates luma into RGB.
+    // Pillow's grayscale reference is mode L: ours is too for RGB, and for RGBA
+    // replicates luma into R, G and B.
     let l = l.to_luma8();
     match like {
+        DynamicImage::ImageRgb8(_) => DynamicImage::ImageLuma8(l),
         DynamicImage::ImageRgba8(src) => {
             DynamicImage::ImageRgba8(RgbaImage::from_fn(l.width(), l.height(), |x, y| {
                 let v = l.get_pixel(x, y)[0];

@@ -34,7 +34,7 @@ fn apply_lut(px: &mut Pixels, lut: &[u8; 256]) {
     px.data
         .par_chunks_mut(row_len * ROWS_PER_TASK)
         .for_each(|chunk| {
-            if channels == 3 {
+            if channels != 4 {
                 for v in chunk.iter_mut() {
                     *v = lut[*v as usize];
                 }
@@ -78,6 +78,8 @@ pub(crate) fn mean_luma(px: &Pixels) -> u8 {
         .data
         .par_chunks(px.row_len() * ROWS_PER_TASK)
         .map(|chunk| match channels {
+            // Grey's luma is itself: Pillow's weights sum to exactly 1.0 (65536).
+            1 => chunk.iter().map(|&v| u64::from(v)).sum(),
             3 => luma_sum::<3>(chunk),
             _ => luma_sum::<4>(chunk),
         })
@@ -115,7 +117,9 @@ pub(crate) fn contrast(px: &mut Pixels, factor: f32) {
 /// Degenerate: `convert("L").convert(mode)` (via `LA` for RGBA), i.e. the
 /// pixel's own luma in all three colour channels.
 pub(crate) fn saturation(px: &mut Pixels, factor: f32) {
-    if factor == 1.0 {
+    // Grey is its own degenerate (its luma is itself), and blending a value with
+    // itself gives it back for any finite factor.
+    if factor == 1.0 || px.channels == 1 {
         return;
     }
     let table = pair_table(factor);

@@ -7,8 +7,13 @@
 //!   changed by them.
 //! * `blur` reproduces Pillow's `GaussianBlur` (three extended box blurs, all
 //!   channels including alpha, like Pillow) bit for bit.
-//! * `grayscale` is Pillow's `convert("L")` luma, replicated into R, G and B;
-//!   alpha is kept.
+//! * `grayscale` is Pillow's `convert("L")` luma. An RGB image becomes one
+//!   channel (grey), as Pillow's `convert("L")` does: a third of the bytes for
+//!   every later step and a one-component JPEG, which decodes to the same grey as
+//!   an RGB JPEG of R = G = B would. Later instructions that only work on RGB
+//!   (blur, resize) get the luma replicated into R, G and B first, so every result
+//!   reads back exactly as before. RGBA keeps four channels: luma in R, G and B,
+//!   alpha kept.
 //! * `resize` uses Lanczos3 (Pillow's `Image.LANCZOS`) with alpha
 //!   premultiplication for RGBA, like Pillow; results differ from Pillow by at
 //!   most a few levels (see tests for the bound).
@@ -30,11 +35,11 @@ mod resize;
 mod validate;
 pub mod wire;
 
-use image::{DynamicImage, RgbImage, RgbaImage};
+use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 
 use crate::error::{ImageError, Result};
 
-pub use codec::{EncodeError, decode, encode_jpeg};
+pub use codec::{EncodeError, decode, encode_jpeg, encode_jpeg_gray};
 pub(crate) use resize::{PassOrder, ResizePlan, pass_order, plan as resize_plan};
 pub use validate::{InvalidInstruction, MAX_INSTRUCTIONS, output_size, validate};
 
@@ -54,7 +59,8 @@ pub enum EditInstruction {
         /// Standard deviation in pixels.
         sigma: f32,
     },
-    /// Pillow `convert("L")` luma written to R, G and B; alpha kept.
+    /// Pillow `convert("L")` luma: one grey channel for RGB, written to R, G and
+    /// B for RGBA (alpha kept).
     Grayscale,
     /// Clockwise rotation in degrees: 90, 180 or 270 (validated).
     Rotate(u16),
@@ -104,7 +110,8 @@ pub enum Fit {
     Fill,
 }
 
-/// Working image: tightly packed 8-bit rows, 3 (RGB) or 4 (RGBA) channels.
+/// Working image: tightly packed 8-bit rows, 1 (grey), 3 (RGB) or 4 (RGBA)
+/// channels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pixels {
     pub width: u32,
@@ -118,6 +125,14 @@ impl Pixels {
         let (width, height) = (image.width(), image.height());
         // Anything with alpha works as RGBA so alpha survives; 16-bit and
         // float images are reduced to 8 bits, as the service outputs 8-bit.
+        if let DynamicImage::ImageLuma8(grey) = image {
+            return Pixels {
+                width,
+                height,
+                channels: 1,
+                data: grey.into_raw(),
+            };
+        }
         if image.color().has_alpha() {
             Pixels {
                 width,
@@ -146,6 +161,10 @@ impl Pixels {
             DynamicImage::ImageRgba8(
                 RgbaImage::from_raw(width, height, data).expect("buffer matches dimensions"),
             )
+        } else if channels == 1 {
+            DynamicImage::ImageLuma8(
+                GrayImage::from_raw(width, height, data).expect("buffer matches dimensions"),
+            )
         } else {
             DynamicImage::ImageRgb8(
                 RgbImage::from_raw(width, height, data).expect("buffer matches dimensions"),
@@ -156,10 +175,26 @@ impl Pixels {
     pub(crate) fn row_len(&self) -> usize {
         self.width as usize * self.channels
     }
+
+    /// Grey replicated into R, G and B, for the operations written for RGB and
+    /// RGBA only; other images as they are.
+    fn at_least_rgb(self) -> Result<Pixels> {
+        if self.channels != 1 {
+            return Ok(self);
+        }
+        let mut data = with_capacity(self.data.len() * 3)?;
+        data.extend(self.data.iter().flat_map(|&l| [l, l, l]));
+        Ok(Pixels {
+            channels: 3,
+            data,
+            ..self
+        })
+    }
 }
 
 /// Applies `instructions` in order. The result is RGBA8 when the input has an
-/// alpha channel, RGB8 otherwise.
+/// alpha channel; otherwise Luma8 when the input is Luma8 or the list makes it grey
+/// and nothing after needs RGB (see the module docs), else RGB8.
 ///
 /// Assumes [`validate`] accepted `instructions` for this image's size; an
 /// out-of-bounds crop panics. A buffer that cannot be allocated is an error.
@@ -172,12 +207,19 @@ pub fn apply(image: DynamicImage, instructions: &[EditInstruction]) -> Result<Dy
 }
 
 fn apply_one(mut px: Pixels, instruction: &EditInstruction) -> Result<Pixels> {
+    if matches!(
+        instruction,
+        EditInstruction::Blur { .. } | EditInstruction::Resize { .. }
+    ) {
+        px = px.at_least_rgb()?;
+    }
     match *instruction {
         EditInstruction::Brightness(f) => enhance::brightness(&mut px, f),
         EditInstruction::Contrast(f) => enhance::contrast(&mut px, f),
         EditInstruction::Saturation(f) => enhance::saturation(&mut px, f),
         EditInstruction::Sharpness(f) => return enhance::sharpness(px, f),
         EditInstruction::Blur { sigma } => blur::gaussian_blur(&mut px, sigma)?,
+        EditInstruction::Grayscale if px.channels == 3 => return Ok(geometry::luma_of_rgb(px)),
         EditInstruction::Grayscale => geometry::grayscale(&mut px),
         EditInstruction::Rotate(degrees) => return geometry::rotate(px, degrees),
         EditInstruction::Flip(axis) => geometry::flip(&mut px, axis),
@@ -290,9 +332,14 @@ pub fn shrink_on_load(
 
 /// A zeroed buffer of `len` bytes, or an error when the allocator cannot give it.
 pub(crate) fn zeroed(len: usize) -> Result<Vec<u8>> {
-    let mut buffer = with_capacity(len)?;
-    buffer.resize(len, 0);
-    Ok(buffer)
+    // The fallible reservation only asks whether the allocator can give `len`
+    // bytes; the buffer itself comes from `vec!`, which asks for zeroed memory
+    // (calloc): a large block is fresh pages the kernel zeroes as they are first
+    // written, where filling a reserved Vec would write every byte twice (a 12 MP
+    // quarter turn: 36 MB of memset before the pixels). Std has no stable
+    // fallible zeroed allocation.
+    drop(with_capacity(len)?);
+    Ok(vec![0; len])
 }
 
 /// An empty buffer with room for `len` bytes, or an error when the allocator

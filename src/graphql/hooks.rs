@@ -23,7 +23,7 @@ use super::documents::{Cached, Documents};
 use super::limits::QueryLimits;
 use super::outcome::Executed;
 use super::usage::RequestUsage;
-use super::{persisted, spec_variables};
+use super::{operation, persisted, spec_variables};
 use crate::app::App;
 
 pub(super) struct RequestHooks {
@@ -181,8 +181,8 @@ impl Extension for PerRequest {
         // Only requests over HTTP carry the marker: there a subscription is a request
         // the transport cannot serve, refused before it runs.
         if ctx.data_opt::<Executed>().is_some()
-            && spec_variables::selected(&document, name.as_deref())
-                .is_some_and(|op| op.node.ty == OperationType::Subscription)
+            && operation::selected(&document, name.as_deref())
+                .is_some_and(|(_, op)| op.node.ty == OperationType::Subscription)
         {
             return Err(ServerError::new(
                 "subscriptions are served over WebSocket, at /graphql/ws",

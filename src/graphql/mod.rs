@@ -9,6 +9,7 @@ mod limits;
 mod loaders;
 mod metrics;
 mod mutation;
+mod operation;
 mod operation_spans;
 mod outcome;
 pub mod pagination;
@@ -104,15 +105,10 @@ pub fn selects_query(
     documents: &Documents,
     request: &mut async_graphql::Request,
 ) -> Result<bool, async_graphql::ServerError> {
-    use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+    use async_graphql::parser::types::{ExecutableDocument, OperationType};
+    // A request async-graphql will refuse for its name runs nothing: let it say so.
     fn is_query(document: &ExecutableDocument, name: Option<&str>) -> bool {
-        let operation = match (&document.operations, name) {
-            (DocumentOperations::Single(op), _) => Some(op),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-            (DocumentOperations::Multiple(_), None) => None,
-        };
-        operation.is_none_or(|op| op.node.ty == OperationType::Query)
+        operation::selected(document, name).is_none_or(|(_, op)| op.node.ty == OperationType::Query)
     }
     persisted::resolve(documents, request)?;
     let key = persisted::note(request).key;

@@ -104,6 +104,16 @@ fn requested_key(extension: &ConstValue) -> Result<Key, ServerError> {
     Ok(key)
 }
 
+/// Whether a response is only the not-found answer to a hash sent without its text.
+pub(super) fn is_miss(response: &async_graphql::Response) -> bool {
+    let code = ErrorCode::PersistedQueryNotFound.as_str();
+    matches!(response.errors.as_slice(), [error] if error
+        .extensions
+        .as_ref()
+        .and_then(|extensions| extensions.get("code"))
+        .is_some_and(|value| matches!(value, ConstValue::String(s) if s == code)))
+}
+
 fn not_found() -> ServerError {
     with_code(
         ServerError::new("PersistedQueryNotFound", None),

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Response};
 
 use super::documents::Documents;
 use super::outcome::Executed;
 use super::usage::RequestUsage;
-use super::{AppSchema, persisted};
+use super::{AppSchema, operation, persisted};
 use crate::app::App;
 
 #[derive(Clone)]
@@ -101,29 +101,18 @@ impl HttpGraphql {
 }
 
 /// Whether async-graphql will run the document for this request as the hooks would
-/// have left it: the name selects a query or mutation the way async-graphql picks one
-/// (a single anonymous operation takes no name), and no variable is left for the
-/// hooks to fill with a default (`spec_variables`).
+/// have left it: the name selects a query or mutation, and no variable is left for
+/// the hooks to fill with a default (`spec_variables`).
 fn runs_as_is(document: &ExecutableDocument, name: Option<&str>, request: &Request) -> bool {
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(op), None) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return false,
-        },
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
-            Some(op) => op,
-            None => return false,
-        },
-        _ => return false,
-    };
-    operation.node.ty != OperationType::Subscription
-        && operation
-            .node
-            .variable_definitions
-            .iter()
-            .all(|definition| {
-                definition.node.default_value.is_some()
-                    || request.variables.contains_key(&definition.node.name.node)
-            })
+    operation::selected(document, name).is_some_and(|(_, operation)| {
+        operation.node.ty != OperationType::Subscription
+            && operation
+                .node
+                .variable_definitions
+                .iter()
+                .all(|definition| {
+                    definition.node.default_value.is_some()
+                        || request.variables.contains_key(&definition.node.name.node)
+                })
+    })
 }

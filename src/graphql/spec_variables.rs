@@ -14,11 +14,13 @@
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 use async_graphql::registry::{MetaInputValue, MetaType, MetaTypeName, Registry};
 use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::Value;
+
+use super::operation::{selected, selected_mut};
 
 /// Gives absent variables the defaults of where they are used, and refuses absent
 /// required ones, in the operation that will run.
@@ -28,7 +30,7 @@ pub(super) fn apply(
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> ServerResult<()> {
-    let Some(operation) = selected(document, operation_name) else {
+    let Some((_, operation)) = selected(document, operation_name) else {
         return Ok(()); // async-graphql names the problem
     };
     let mut absent = Vec::new();
@@ -99,30 +101,6 @@ pub(super) fn apply(
         }
     }
     Ok(())
-}
-
-pub(super) fn selected<'d>(
-    document: &'d ExecutableDocument,
-    name: Option<&str>,
-) -> Option<&'d Positioned<OperationDefinition>> {
-    match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}
-
-fn selected_mut<'d>(
-    document: &'d mut ExecutableDocument,
-    name: Option<&str>,
-) -> Option<&'d mut Positioned<OperationDefinition>> {
-    match (&mut document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get_mut(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values_mut().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
 }
 
 /// Where each absent variable is used, walked with the schema's types.

@@ -4,12 +4,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection,
-};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
 use async_graphql::{Request, Response};
 
-use super::Viewer;
+use super::{Viewer, persisted};
 use crate::app::App;
 use crate::usage::{Kind, Use};
 
@@ -71,6 +69,12 @@ impl RequestUsage {
             &format!("{kind} {}", own_name.as_deref().unwrap_or("anonymous")),
         );
         let failed = !response.errors.is_empty();
+        crate::telemetry::graphql_request(&label, failed, elapsed);
+        // A persisted-query miss is the protocol's handshake: the client sends the text
+        // at once, and that request is the one the user made.
+        if persisted::is_miss(response) {
+            return;
+        }
 
         app.usage
             .record(Use::new(Kind::Api, label.clone(), user, elapsed, failed));
@@ -91,7 +95,6 @@ impl RequestUsage {
             app.usage
                 .record(Use::new(Kind::Error, code, user, elapsed, true));
         }
-        crate::telemetry::graphql_request(&label, failed, elapsed);
     }
 }
 
@@ -103,20 +106,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The selected operation's type, name and root field names (aliases resolved to
 /// fields). The name is the document's own, never the request's `operationName`
-/// (which is any string a client likes): a name that selects no operation leaves the
-/// operation anonymous, and so does one longer than `MAX_OPERATION_NAME`.
+/// (which is any string a client likes), and one longer than `MAX_OPERATION_NAME` is
+/// left out. A request that selects no operation (async-graphql refuses it) describes
+/// none: nothing ran.
 fn describe(document: &ExecutableDocument, name: Option<&str>) -> Option<Operation> {
-    let (operation, own_name) = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => (op, None),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            let (own, op) = ops.get_key_value(name)?;
-            (op, Some(own))
-        }
-        (DocumentOperations::Multiple(ops), None) => {
-            let (own, op) = ops.iter().next()?;
-            (op, Some(own))
-        }
-    };
+    let (own_name, operation) = super::operation::selected(document, name)?;
     let own_name = own_name
         .filter(|name| name.len() <= MAX_OPERATION_NAME)
         .map(ToString::to_string);

@@ -510,6 +510,25 @@ async fn a_remembered_request_is_executed_and_recorded_like_a_fresh_one() {
     assert_eq!(code(&body[1]), "BAD_USER_INPUT");
     assert!(body[2]["errors"].is_array(), "{body}");
 
+    let rows = users_usage(&t, &["query TooBig", "query Count", "images"]).await;
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|(kind, name, count, errors)| (kind.as_str(), name.as_str(), *count, *errors))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("API", "query Count", 4, 0),
+            ("API", "query TooBig", 4, 4),
+            ("FIELD", "images", 8, 4),
+        ]
+    );
+}
+
+/// The signed-in users' usage counters of the day for these names (operations,
+/// fields, error codes), as
+/// (kind, name, count, errors), after a flush.
+async fn users_usage(t: &TestApp, names: &[&str]) -> Vec<(String, String, i64, i64)> {
     t.app
         .usage
         .flush(&t.app.db)
@@ -532,21 +551,60 @@ async fn a_remembered_request_is_executed_and_recorded_like_a_fresh_one() {
         "SELECT kind, name, sum(count)::int8 AS count, sum(error_count)::int8 AS errors \
          FROM usage_counters WHERE bucket_size = 'DAY' \
          AND user_id <> '00000000-0000-0000-0000-000000000000' \
-         AND name IN ('query TooBig', 'query Count', 'images') GROUP BY kind, name ORDER BY kind, name",
+         AND name = ANY($1) GROUP BY kind, name ORDER BY kind, name",
     )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(names)
     .load(&mut conn)
     .await
     .unwrap();
+    rows.into_iter()
+        .map(|r| (r.kind, r.name, r.count, r.errors))
+        .collect()
+}
+
+/// A hash sent without its text is the protocol's handshake, not a call of the user's:
+/// the miss is left out of usage, and the resend with the text and later sends by
+/// hash count as the user's calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_persisted_query_miss_is_not_counted_as_a_call() {
+    let t = TestApp::start().await;
+    let query = "query Handshake { images(first: 1) { totalCount } }";
+    let hash = sha256(query);
+    let (_, body) = by_hash(&t, &hash).await;
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
+    let (_, body) = post(
+        &t,
+        GRJ,
+        json!({ "query": query, "extensions": persisted(&hash) }),
+    )
+    .await;
+    assert_eq!(body["data"]["images"]["totalCount"], 0, "{body}");
+    let (_, body) = by_hash(&t, &hash).await;
+    assert_eq!(body["data"]["images"]["totalCount"], 0, "{body}");
+    // A client error that is not a miss still counts.
+    let (_, body) = post(&t, GRJ, json!({ "query": "query Broken { nope }" })).await;
+    assert!(body["errors"].is_array(), "{body}");
+
+    let rows = users_usage(
+        &t,
+        &[
+            "query Handshake",
+            "images",
+            "PERSISTED_QUERY_NOT_FOUND",
+            "BAD_USER_INPUT",
+        ],
+    )
+    .await;
     let rows: Vec<_> = rows
         .iter()
-        .map(|r| (r.kind.as_str(), r.name.as_str(), r.count, r.errors))
+        .map(|(kind, name, count, errors)| (kind.as_str(), name.as_str(), *count, *errors))
         .collect();
     assert_eq!(
         rows,
         [
-            ("API", "query Count", 4, 0),
-            ("API", "query TooBig", 4, 4),
-            ("FIELD", "images", 8, 4),
+            ("API", "query Handshake", 2, 0),
+            ("ERROR", "BAD_USER_INPUT", 1, 1),
+            ("FIELD", "images", 2, 0),
         ]
     );
 }

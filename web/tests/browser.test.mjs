@@ -213,6 +213,12 @@ describe('browser', { timeout: 600_000 }, () => {
     // The next page is the same query: its hash alone is enough now.
     assert.equal(second.body.query, undefined, 'the second page is sent by hash alone');
     assert.equal(hashOf(second.body), feedHash);
+    // The count is asked on the first page only: counting every match costs the
+    // service more than the page on a large feed.
+    assert.equal(hashed.body.variables.withCount, true);
+    assert.equal((await answerOf(texted)).data.images.totalCount, SEEDED);
+    assert.equal(second.body.variables.withCount, false);
+    assert.equal('totalCount' in (await answerOf(second)).data.images, false);
     const page2 = await answerOf(second);
     assert.equal(page2.errors, undefined);
     assert.deepEqual(

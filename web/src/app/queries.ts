@@ -80,7 +80,13 @@ export const VIEWER = gql`
 `;
 
 export const FEED = gql`
-  query Feed($first: Int!, $after: String, $filter: ImageFilter, $orderBy: ImageOrder) {
+  query Feed(
+    $first: Int!
+    $after: String
+    $filter: ImageFilter
+    $orderBy: ImageOrder
+    $withCount: Boolean!
+  ) {
     images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
       nodes {
         ...FeedImage
@@ -89,7 +95,9 @@ export const FEED = gql`
         endCursor
         hasNextPage
       }
-      totalCount
+      # Counting every match costs the server more than the page itself on a large
+      # feed: asked once, on the first page; later changes are counted here.
+      totalCount @include(if: $withCount)
     }
   }
   ${FEED_IMAGE}

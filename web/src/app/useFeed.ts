@@ -48,11 +48,15 @@ export function useFeed(
     busy.current = true;
     setLoading(true);
     const result = await client
-      .query<{ images: Connection<FeedImage> }>(FEED, {
-        first: PAGE_SIZE,
-        after: cursor.current,
-        ...query.current,
-      })
+      .query<{ images: Omit<Connection<FeedImage>, 'totalCount'> & { totalCount?: number } }>(
+        FEED,
+        {
+          first: PAGE_SIZE,
+          after: cursor.current,
+          ...query.current,
+          withCount: cursor.current === null,
+        },
+      )
       .toPromise();
     busy.current = false;
     setLoading(false);
@@ -65,7 +69,7 @@ export function useFeed(
     cursor.current = pageInfo.endCursor ?? cursor.current;
     more.current = pageInfo.hasNextPage;
     setError('');
-    setTotalCount(totalCount);
+    if (totalCount !== undefined) setTotalCount(totalCount);
     setHasNextPage(pageInfo.hasNextPage);
     // An upload made while paging may already be shown: keep one of each.
     setImages((prev) => {

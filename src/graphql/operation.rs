@@ -15,7 +15,6 @@ pub(super) fn selected<'d>(
 ) -> Option<(Option<&'d Name>, &'d Positioned<OperationDefinition>)> {
     match (&document.operations, name) {
         (DocumentOperations::Single(operation), None) => Some((None, operation)),
-        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(operations), Some(name)) => operations
             .get_key_value(name)
             .map(|(own, operation)| (Some(own), operation)),
@@ -23,7 +22,7 @@ pub(super) fn selected<'d>(
             .iter()
             .next()
             .map(|(own, operation)| (Some(own), operation)),
-        (DocumentOperations::Multiple(_), None) => None,
+        (DocumentOperations::Single(_), Some(_)) | (DocumentOperations::Multiple(_), None) => None,
     }
 }
 
@@ -34,12 +33,11 @@ pub(super) fn selected_mut<'d>(
 ) -> Option<&'d mut Positioned<OperationDefinition>> {
     match (&mut document.operations, name) {
         (DocumentOperations::Single(operation), None) => Some(operation),
-        (DocumentOperations::Single(_), Some(_)) => None,
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get_mut(name),
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
             operations.values_mut().next()
         }
-        (DocumentOperations::Multiple(_), None) => None,
+        (DocumentOperations::Single(_), Some(_)) | (DocumentOperations::Multiple(_), None) => None,
     }
 }
 

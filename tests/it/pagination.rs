@@ -363,4 +363,29 @@ async fn feed_statements_are_planned_once_not_on_every_request() {
             "planned for its values on every execution: {statement:#?}"
         );
     }
+
+    // Every page size is answered exactly, and each is not a statement of its own:
+    // the limit is rounded up to one of three, so a client cycling sizes cannot
+    // make the session hold 31 statements per shape of query.
+    for size in 0..=30 {
+        let page = Image::page(
+            &mut conn,
+            &filter,
+            ImageOrder::Newest,
+            &PageRequest::first(size),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ids(&page), newest[..size as usize], "first {size}");
+        assert!(page.has_more, "first {size} of 40");
+    }
+    let first_pages: Vec<Prepared> = diesel::sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE '%FROM images JOIN users%' AND statement NOT LIKE '%(SELECT $%' \
+         AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .load(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(first_pages.len(), 3, "{first_pages:#?}");
 }

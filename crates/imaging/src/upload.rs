@@ -266,9 +266,23 @@ pub fn encode(image: &DynamicImage, format: MediaFormat, jpeg_quality: u8) -> Re
         return encoded.map_err(|err| ImageError::Encode(err.to_string()));
     }
     let mut out = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut out), format.to_image_format())
-        .map_err(|err| ImageError::Encode(err.to_string()))?;
+    let write = |image: &DynamicImage, out: &mut Vec<u8>| {
+        image
+            .write_to(&mut Cursor::new(out), format.to_image_format())
+            .map_err(|err| ImageError::Encode(err.to_string()))
+    };
+    match image {
+        // The GIF encoder takes 8-bit RGB(A) only; a grey result, or a grey or 16-bit
+        // source, is widened for it.
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => write(image, &mut out)?,
+        _ if format == MediaFormat::Gif && image.color().has_alpha() => {
+            write(&DynamicImage::ImageRgba8(image.to_rgba8()), &mut out)?;
+        }
+        _ if format == MediaFormat::Gif => {
+            write(&DynamicImage::ImageRgb8(image.to_rgb8()), &mut out)?;
+        }
+        _ => write(image, &mut out)?,
+    }
     Ok(out)
 }
 
@@ -418,6 +432,37 @@ mod tests {
         let mut out = Vec::new();
         image.write_to(&mut Cursor::new(&mut out), format).unwrap();
         out
+    }
+
+    /// Every output format takes every colour type an edit can leave: one grey
+    /// channel since grayscale keeps one, grey with alpha, and 16-bit from PNG.
+    #[test]
+    fn every_format_encodes_every_colour_type() {
+        let grey = image::GrayImage::from_fn(3, 2, |x, y| image::Luma([(x * 80 + y * 20) as u8]));
+        let sources = [
+            DynamicImage::ImageLuma8(grey.clone()),
+            DynamicImage::ImageLumaA8(DynamicImage::ImageLuma8(grey.clone()).to_luma_alpha8()),
+            DynamicImage::ImageRgb8(DynamicImage::ImageLuma8(grey.clone()).to_rgb8()),
+            DynamicImage::ImageRgba8(DynamicImage::ImageLuma8(grey.clone()).to_rgba8()),
+            DynamicImage::ImageRgb16(DynamicImage::ImageLuma8(grey).to_rgb16()),
+        ];
+        for source in &sources {
+            for format in MediaFormat::ALL {
+                let bytes = super::encode(source, format, 90)
+                    .unwrap_or_else(|err| panic!("{:?} as {format:?}: {err}", source.color()));
+                let back = image::load_from_memory(&bytes).unwrap();
+                assert_eq!((back.width(), back.height()), (3, 2), "{format:?}");
+                if matches!(format, MediaFormat::Png | MediaFormat::Webp) {
+                    // Lossless formats give the grey back exactly (GIF's palette is
+                    // quantised).
+                    assert_eq!(
+                        back.to_luma8().as_raw(),
+                        &[0, 80, 160, 20, 100, 180],
+                        "{format:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -171,6 +171,10 @@ impl FromWhere<'_> {
     }
 }
 
+/// The limits the page statement is written with: the feed's 10, the gallery's 20,
+/// and the largest page (30), each plus the one row that tells whether more follow.
+const LIMIT_STEPS: [i64; 3] = [11, 21, 31];
+
 /// One page of images with their owners (and ranks, ordered by relevance): built by
 /// hand, like the comment pages, so that diesel keeps the feed's prepared.
 struct ImagePage<'a> {
@@ -262,11 +266,16 @@ impl QueryFragment<Pg> for ImagePage<'_> {
         }
         // The limit is written into the text, not bound: for a bound limit a generic
         // plan assumes a tenth of the rows are fetched, so it never looked as cheap as
-        // a custom plan and even the first page was planned on every request. One
-        // text per page size (at most 31 per list) for diesel's statement cache.
+        // a custom plan and even the first page was planned on every request. Each
+        // text is a prepared statement kept for the connection's life, so the limit is
+        // rounded up to one of three (`Page::from_rows` drops the extra rows): a client
+        // cycling page sizes cannot multiply them by 31.
+        let limit = LIMIT_STEPS
+            .into_iter()
+            .find(|&step| step >= self.limit)
+            .unwrap_or(self.limit);
         out.push_sql(&format!(
-            "images.created_at {order}, images.id {order} LIMIT {}",
-            self.limit
+            "images.created_at {order}, images.id {order} LIMIT {limit}"
         ));
         Ok(())
     }

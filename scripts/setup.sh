@@ -20,13 +20,14 @@ if ! have_postgres; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql >/dev/null
 fi
 
-# The JPEG encoder (libjpeg-turbo) is built from source by cargo: it needs cmake and nasm.
-if ! command -v cmake >/dev/null 2>&1 || ! command -v nasm >/dev/null 2>&1; then
-  echo "setup: installing cmake and nasm (to build libjpeg-turbo)" >&2
+# The JPEG encoder (libjpeg-turbo) is built from source by cargo: it needs cmake and nasm;
+# the allocator (jemalloc, src/malloc.rs) needs make, which cmake's builds use too.
+if ! command -v cmake >/dev/null 2>&1 || ! command -v nasm >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
+  echo "setup: installing cmake, nasm and make (to build libjpeg-turbo and jemalloc)" >&2
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq cmake nasm make >/dev/null
 fi
 
 # GraphiQL and the gallery app (web/dist), from the npm lockfile. Without npm the

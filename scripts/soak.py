@@ -12,7 +12,8 @@ with `imagegraph users create`, then for --minutes runs, in one asyncio loop:
            oversized bodies and messages, bursts beyond the rate limits (16 x 50 MP
            uploads among them), and hold sockets of users whose tokens get revoked.
 Every client has its own X-Forwarded-For address (TRUST_FORWARDED_FOR=true), so limits
-per address apply per client. The service's RSS is sampled every 0.5 s. At the end every
+per address apply per client. The service's RSS is sampled every 0.5 s, and read once more
+--settle seconds after the traffic stops (what the allocator gave back). Then every
 acknowledged image (upload or saved edit) is read back through GraphQL and its `url`
 bytes fetched, and every acknowledged comment is read back by id; if the process died it
 is restarted on the same data for that check.
@@ -23,7 +24,7 @@ anything acknowledged was lost.
 Pillow is used for JPEGs when importable; otherwise the service converts PNGs to JPEG.
 
 Run:  python3 scripts/soak.py --binary target/release/imagegraph [--minutes 10]
-          [--clients 50] [--hostile 10] [--budget-mb 1024] [--s3] [--env KEY=VALUE]
+          [--clients 50] [--hostile 10] [--budget-mb 1024] [--s3] [--env KEY=VALUE] [--settle 30]
 """
 
 import argparse
@@ -734,12 +735,13 @@ async def verify(ctx, token):
 
 
 class RssSampler(threading.Thread):
-    """Peak VmRSS (and VmHWM) of the service, read every 0.5 s, and when it disappeared."""
+    """Peak and latest VmRSS (and VmHWM) of the service, read every 0.5 s, and when it
+    disappeared."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
         self.pid, self.halt = pid, threading.Event()
-        self.peak_kb = self.hwm_kb = self.samples = 0
+        self.peak_kb = self.hwm_kb = self.last_kb = self.samples = 0
         self.died_at = None
 
     def field(self, name):
@@ -754,7 +756,7 @@ class RssSampler(threading.Thread):
             if (rss := self.field("VmRSS")) is None:
                 self.died_at = time.monotonic()
                 return
-            self.peak_kb, self.samples = max(self.peak_kb, rss), self.samples + 1
+            self.peak_kb, self.last_kb, self.samples = max(self.peak_kb, rss), rss, self.samples + 1
             self.hwm_kb = self.field("VmHWM") or self.hwm_kb
 
 
@@ -856,7 +858,7 @@ def api_calls(url, token):
 # ---------------------------------------------------------------- report
 
 
-def report(args, stats, sampler, soak_started, up, found, missing, usage, log_path):
+def report(args, stats, sampler, settled_kb, soak_started, up, found, missing, usage, log_path):
     def by_code(role):
         codes = sorted(((c, n) for (r, c), n in stats.codes.items() if r == role), key=lambda x: -x[1])
         return ", ".join(f"{c} {n}" for c, n in codes) or "none"
@@ -883,6 +885,7 @@ def report(args, stats, sampler, soak_started, up, found, missing, usage, log_pa
         ("WebSocket and connections, hostile", counter(stats.ws, "hostile")),
         ("peak RSS (0.5 s samples) / VmHWM vs budget",
          f"{peak_mb:.0f} MB / {hwm_mb:.0f} MB vs {args.budget_mb} MB ({'over' if max(peak_mb, hwm_mb) > args.budget_mb else 'within'})"),
+        ("settled RSS (after --settle idle seconds)", f"{settled_kb / 1024:.0f} MB after {args.settle:.0f} s" if settled_kb else "n/a"),
         ("process up", "yes" if up else f"**no**: gone {(sampler.died_at or 0) - soak_started:.0f} s into the run (restarted on the same data for the check)"),
         ("acknowledged images (uploads + saved edits), found", f"{len(stats.images)}, {found[0]}"),
         ("acknowledged comments, found", f"{len(stats.comments)}, {found[1]}"),
@@ -923,6 +926,7 @@ def main():
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="another setting for the service")
     ap.add_argument("--keep", action="store_true", help="keep the data directory and the service log")
     ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--settle", type=float, default=30, help="idle seconds after the traffic before the settled RSS is read")
     args = ap.parse_args()
     random.seed(args.seed)
     binary = args.binary.resolve()
@@ -958,6 +962,10 @@ def main():
         ctx.proc = proc
         log(f"soaking for {args.minutes} min: {args.clients} members, {args.hostile} hostile ({','.join(attacks)})")
         asyncio.run(soak(ctx, users[: args.clients], users[args.clients :], args.minutes))
+        # What the allocator gives back once traffic stops, before the check reads
+        # everything again: the figure that says whether freed pixel buffers return.
+        time.sleep(args.settle)
+        settled_kb = sampler.last_kb if proc.poll() is None else None
         sampler.halt.set()
         sampler.join()
         up = proc.poll() is None
@@ -981,7 +989,7 @@ def main():
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report(args, ctx.stats, sampler, ctx.deadline - args.minutes * 60, up, (images_found, comments_found), missing, usage, log_copy)
+    report(args, ctx.stats, sampler, settled_kb, ctx.deadline - args.minutes * 60, up, (images_found, comments_found), missing, usage, log_copy)
     log(f"service log: {log_copy}")
     lost = len(ctx.stats.images) - images_found + len(ctx.stats.comments) - comments_found
     return 1 if not up or ctx.stats.bad or lost else 0

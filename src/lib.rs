@@ -16,7 +16,6 @@ pub mod host;
 pub mod http;
 pub mod jobs;
 pub mod logging;
-pub mod malloc;
 pub mod media;
 pub mod memory_budget;
 pub mod passwords;

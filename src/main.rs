@@ -8,6 +8,8 @@ use imagegraph::{graphql, http};
 use imagegraph_db::models::{Role, User, token};
 use tokio_util::sync::CancellationToken;
 
+mod malloc;
+
 /// How long in-flight HTTP requests may take to finish once shutdown begins.
 const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -103,7 +105,6 @@ enum UsersCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    imagegraph::malloc::cap_arenas();
     let cli = Cli::parse();
     let exporter = imagegraph::logging::init(cli.log.log_format)?;
     let result = run_command(cli);

@@ -1,10 +1,16 @@
 //! Per-request DataLoaders: nested fields of a page resolve in one statement per
 //! kind, not one per parent. Created for each request, so no cache outlives it.
+//!
+//! Their caches hash with foldhash, not SipHash: every field of a feed looks up or
+//! fills them. A cache lives for one request, and the number of keys one request can
+//! name is bounded by the query limits, so collisions cannot be made to cost much;
+//! foldhash is still seeded per process and per map.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use foldhash::fast::RandomState;
 use std::marker::PhantomData;
 
 use imagegraph_db::models::{self, ById};
@@ -14,14 +20,16 @@ use imagegraph_db::{Db, ImageId};
 use super::types::{BenchmarkRun, Comment, Generation, Image, RowObject, User};
 use crate::error::Error;
 
+type Cache = HashMapCache<RandomState>;
+
 pub(crate) struct Loaders {
     /// Shared with the comment page loader, which fills it with the authors it reads.
-    pub(crate) users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
-    pub(crate) images: DataLoader<RowLoader<Image>, HashMapCache>,
-    pub(crate) comments: DataLoader<RowLoader<Comment>, HashMapCache>,
-    pub(crate) comment_pages: DataLoader<CommentPageLoader, HashMapCache>,
-    pub(crate) generations: DataLoader<RowLoader<Generation>, HashMapCache>,
-    pub(crate) benchmark_runs: DataLoader<RowLoader<BenchmarkRun>, HashMapCache>,
+    pub(crate) users: Arc<DataLoader<RowLoader<User>, Cache>>,
+    pub(crate) images: DataLoader<RowLoader<Image>, Cache>,
+    pub(crate) comments: DataLoader<RowLoader<Comment>, Cache>,
+    pub(crate) comment_pages: DataLoader<CommentPageLoader, Cache>,
+    pub(crate) generations: DataLoader<RowLoader<Generation>, Cache>,
+    pub(crate) benchmark_runs: DataLoader<RowLoader<BenchmarkRun>, Cache>,
 }
 
 /// Batched loads run in a task of their own: it stays in the request's span and
@@ -34,8 +42,8 @@ fn spawn_in_request(load: futures::future::BoxFuture<'static, ()>) -> tokio::tas
 
 impl Loaders {
     pub(crate) fn new(db: &Db) -> Self {
-        fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, HashMapCache> {
-            DataLoader::with_cache(inner, spawn_in_request, HashMapCache::default())
+        fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T, Cache> {
+            DataLoader::with_cache(inner, spawn_in_request, Cache::new())
         }
         let users = Arc::new(loader(RowLoader::new(db)));
         Self {
@@ -124,7 +132,7 @@ where
 /// case: `comments(first: 5)` under every image of a feed) share one statement.
 pub(crate) struct CommentPageLoader {
     db: Db,
-    users: Arc<DataLoader<RowLoader<User>, HashMapCache>>,
+    users: Arc<DataLoader<RowLoader<User>, Cache>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -141,7 +149,7 @@ impl Loader<CommentPageKey> for CommentPageLoader {
         &self,
         keys: &[CommentPageKey],
     ) -> Result<HashMap<CommentPageKey, Page<Comment>>, Error> {
-        let mut by_request: HashMap<PageRequest, Vec<ImageId>> = HashMap::new();
+        let mut by_request: HashMap<PageRequest, Vec<ImageId>, RandomState> = HashMap::default();
         for key in keys {
             by_request
                 .entry(key.request)

@@ -160,7 +160,17 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-impl PageInfo {
+/// A page's `PageInfo` with its cursors still keys: encoded only if `pageInfo` is asked
+/// for, which nested pages (comments under each image) seldom are.
+#[derive(Clone, Copy, Debug)]
+pub struct PageBounds {
+    has_next_page: bool,
+    has_previous_page: bool,
+    first: Option<Cursor>,
+    last: Option<Cursor>,
+}
+
+impl PageBounds {
     /// Walking forward past a cursor means rows lie before it, and the same backward;
     /// the other side comes from fetching one row more than asked.
     pub fn new<T>(page: &Page<T>, req: &PageRequest, key: impl Fn(&T) -> Cursor) -> Self {
@@ -171,8 +181,17 @@ impl PageInfo {
         Self {
             has_next_page,
             has_previous_page,
-            start_cursor: page.items.first().map(|item| encode_cursor(key(item))),
-            end_cursor: page.items.last().map(|item| encode_cursor(key(item))),
+            first: page.items.first().map(&key),
+            last: page.items.last().map(&key),
+        }
+    }
+
+    pub fn info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: self.first.map(encode_cursor),
+            end_cursor: self.last.map(encode_cursor),
         }
     }
 }

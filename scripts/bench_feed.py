@@ -478,8 +478,13 @@ def cpu_seconds(pids):
 
 def postgres_pids(data_dir):
     """The private cluster's postmaster and its children (the backends)."""
+    return cluster_pids(data_dir / "postgres" / "data")
+
+
+def cluster_pids(pgdata):
+    """The postmaster of the cluster in `pgdata` and its children (the backends)."""
     try:
-        postmaster = int((data_dir / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
     except (FileNotFoundError, ValueError, IndexError):
         return []
     pids = [postmaster]

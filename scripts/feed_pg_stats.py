@@ -112,15 +112,7 @@ def start_imagegraph(procs, work, binary, sock):
 
 def cluster_cpu(data):
     """CPU seconds of the postmaster and its children (the backends)."""
-    postmaster = int((data / "postmaster.pid").read_text().split()[0])
-    pids = [postmaster]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                pids.append(int(stat.parent.name))
-        except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
-            continue
-    return bench.cpu_seconds(pids)
+    return bench.cpu_seconds(bench.cluster_pids(data))
 
 
 STATS = """

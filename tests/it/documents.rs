@@ -510,25 +510,21 @@ async fn a_remembered_request_is_executed_and_recorded_like_a_fresh_one() {
     assert_eq!(code(&body[1]), "BAD_USER_INPUT");
     assert!(body[2]["errors"].is_array(), "{body}");
 
-    let rows = users_usage(&t, &["query TooBig", "query Count", "images"]).await;
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|(kind, name, count, errors)| (kind.as_str(), name.as_str(), *count, *errors))
-        .collect();
-    assert_eq!(
-        rows,
-        [
+    assert_users_usage(
+        &t,
+        &["query TooBig", "query Count", "images"],
+        &[
             ("API", "query Count", 4, 0),
             ("API", "query TooBig", 4, 4),
             ("FIELD", "images", 8, 4),
-        ]
-    );
+        ],
+    )
+    .await;
 }
 
-/// The signed-in users' usage counters of the day for these names (operations,
-/// fields, error codes), as
-/// (kind, name, count, errors), after a flush.
-async fn users_usage(t: &TestApp, names: &[&str]) -> Vec<(String, String, i64, i64)> {
+/// Asserts the signed-in users' usage counters of the day for these names
+/// (operations, fields, error codes), as (kind, name, count, errors), after a flush.
+async fn assert_users_usage(t: &TestApp, names: &[&str], expected: &[(&str, &str, i64, i64)]) {
     t.app
         .usage
         .flush(&t.app.db)
@@ -557,9 +553,11 @@ async fn users_usage(t: &TestApp, names: &[&str]) -> Vec<(String, String, i64, i
     .load(&mut conn)
     .await
     .unwrap();
-    rows.into_iter()
-        .map(|r| (r.kind, r.name, r.count, r.errors))
-        .collect()
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.name.as_str(), r.count, r.errors))
+        .collect();
+    assert_eq!(rows, expected);
 }
 
 /// A hash sent without its text is the protocol's handshake, not a call of the user's:
@@ -585,7 +583,7 @@ async fn a_persisted_query_miss_is_not_counted_as_a_call() {
     let (_, body) = post(&t, GRJ, json!({ "query": "query Broken { nope }" })).await;
     assert!(body["errors"].is_array(), "{body}");
 
-    let rows = users_usage(
+    assert_users_usage(
         &t,
         &[
             "query Handshake",
@@ -593,20 +591,13 @@ async fn a_persisted_query_miss_is_not_counted_as_a_call() {
             "PERSISTED_QUERY_NOT_FOUND",
             "BAD_USER_INPUT",
         ],
-    )
-    .await;
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|(kind, name, count, errors)| (kind.as_str(), name.as_str(), *count, *errors))
-        .collect();
-    assert_eq!(
-        rows,
-        [
+        &[
             ("API", "query Handshake", 2, 0),
             ("ERROR", "BAD_USER_INPUT", 1, 1),
             ("FIELD", "images", 2, 0),
-        ]
-    );
+        ],
+    )
+    .await;
 }
 
 /// The second and later sends of a request take the schema without extensions

@@ -30,6 +30,33 @@ async fn clone_image(t: &TestApp, template: &Image, created_at: DateTime<Utc>) -
     Image::insert(&mut conn, &image).await.unwrap()
 }
 
+/// `count` copies of an upload, a second apart and newer than it, oldest first; the
+/// i-th with `i % comment_cycle` comments by the users in turn.
+async fn seed_images(t: &TestApp, count: i64, comment_cycle: i64) -> Vec<Image> {
+    let template = template_image(t).await;
+    let mut conn = t.app.db.conn().await.unwrap();
+    let users = User::list(&mut conn).await.unwrap();
+    drop(conn);
+    let mut images = Vec::new();
+    for i in 0..count {
+        let image = clone_image(
+            t,
+            &template,
+            template.created_at + chrono::Duration::seconds(i + 1),
+        )
+        .await;
+        let mut conn = t.app.db.conn().await.unwrap();
+        for c in 0..(i % comment_cycle) {
+            let author = &users[(c as usize) % users.len()];
+            Comment::insert(&mut conn, image.id, author.id, &format!("comment {c}"))
+                .await
+                .unwrap();
+        }
+        images.push(image);
+    }
+    images
+}
+
 async fn template_image(t: &TestApp) -> Image {
     let id = t.upload_png(&t.alice.token).await;
     let mut conn = t.app.db.conn().await.unwrap();
@@ -175,25 +202,7 @@ const DEEP_FEED: &str = "query($first: Int) { images(first: $first) { edges { cu
 #[tokio::test(flavor = "multi_thread")]
 async fn a_page_of_thirty_with_nested_comments_runs_a_bounded_number_of_queries() {
     let t = TestApp::start().await;
-    let template = template_image(&t).await;
-    let mut conn = t.app.db.conn().await.unwrap();
-    let users = User::list(&mut conn).await.unwrap();
-    drop(conn);
-    for i in 0..35 {
-        let image = clone_image(
-            &t,
-            &template,
-            template.created_at + chrono::Duration::seconds(i + 1),
-        )
-        .await;
-        let mut conn = t.app.db.conn().await.unwrap();
-        for c in 0..(i % 8) {
-            let author = &users[(c as usize) % users.len()];
-            Comment::insert(&mut conn, image.id, author.id, &format!("comment {c}"))
-                .await
-                .unwrap();
-        }
-    }
+    seed_images(&t, 35, 8).await;
 
     t.app.events.wait_connected().await;
     t.gql(&t.bob.token, "{ viewer { name } }", json!({})).await;
@@ -259,31 +268,7 @@ async fn feed_statements_are_planned_once_not_on_every_request() {
     }
 
     let t = TestApp::start().await;
-    let template = template_image(&t).await;
-    let mut conn = t.app.db.conn().await.unwrap();
-    let users = User::list(&mut conn).await.unwrap();
-    drop(conn);
-    let mut images = Vec::new();
-    for i in 0..40 {
-        let image = clone_image(
-            &t,
-            &template,
-            template.created_at + chrono::Duration::seconds(i + 1),
-        )
-        .await;
-        let mut conn = t.app.db.conn().await.unwrap();
-        for c in 0..(i % 4) {
-            Comment::insert(
-                &mut conn,
-                image.id,
-                users[c as usize % users.len()].id,
-                "hi",
-            )
-            .await
-            .unwrap();
-        }
-        images.push(image);
-    }
+    let images = seed_images(&t, 40, 4).await;
 
     // One connection, so the prepared statements are this session's.
     let mut conn = t.app.db.conn().await.unwrap();

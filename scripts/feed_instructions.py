@@ -31,29 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_feed as bf  # noqa: E402 - the bench's server start and seed, shared
 
 
-IMAGE = """query($id: ID!) { image(id: $id) { id url thumbnailUrl width height description
-  owner { name } commentCount
-  comments(first: 20) { edges { cursor node { id text createdAt author { name } } }
-                        pageInfo { hasNextPage endCursor } } } }"""
-NODE = "query($id: ID!) { node(id: $id) { id ... on Image { url width height } } }"
-COMMENT = "mutation($id: ID!, $t: String!) { addComment(input: {imageId: $id, text: $t}) { comment { id } } }"
-
-
 def request_body(query, url, headers):
-    """The JSON body of the request to count; for one image, first gives it 20 comments."""
+    """The JSON body of the request to count."""
     if query == "feed":
         return json.dumps({"query": bf.OURS_FEED, "variables": {"after": None}}).encode()
-    first = json.dumps({"query": "{ images(first: 1) { nodes { id } } }"}).encode()
-    _, answer = bf.http("POST", f"{url}/graphql", first, headers, timeout=120)
-    image = json.loads(answer)["data"]["images"]["nodes"][0]["id"]
-    if query == "node":
-        return json.dumps({"query": NODE, "variables": {"id": image}}).encode()
-    for n in range(15):
-        body = json.dumps({"query": COMMENT, "variables": {"id": image, "t": f"comment {n}"}}).encode()
-        status, answer = bf.http("POST", f"{url}/graphql", body, headers, timeout=120)
-        if status != 200 or b'"errors"' in answer:
-            sys.exit(f"adding a comment failed ({status}): {answer[:400]!r}")
-    return json.dumps({"query": IMAGE, "variables": {"id": image}}).encode()
+    return bf.lookup_body(query, url, headers)
 
 
 def instructions_per_request(binary, requests, images, query):

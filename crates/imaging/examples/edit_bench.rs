@@ -5,7 +5,8 @@
 //! (`e2e_*`: JPEG bytes in, JPEG q90 bytes out) taken the way the service takes
 //! them: an upload's thumbnail through `prepare_upload`, a leading resize through
 //! shrink-on-load, a rotation through the lossless transform where the JPEG allows
-//! it, everything else decoded in full.
+//! it, brightness and saturation streamed in strips (`stream_jpeg`), everything
+//! else decoded in full.
 //! `edit_bench once IMAGE.jpg NAME` runs one whole request (for peak-memory
 //! measurement) and prints the output size and the process's peak RSS.
 //! With `EDIT_BENCH_CPU` set, times are the process's CPU time instead of wall
@@ -19,7 +20,7 @@ use std::time::Instant;
 use imagegraph_imaging::edit::{self, EditInstruction as E, Fit, encode_jpeg};
 use imagegraph_imaging::{
     MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, prepare_upload,
-    probe,
+    probe, stream_jpeg,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -74,6 +75,9 @@ fn end_to_end(bytes: &[u8], name: &str) -> Vec<u8> {
         }
     }];
     if let Some((out, _)) = lossless_edit(bytes, LIMITS, &list).expect("valid") {
+        return out;
+    }
+    if let Some(out) = stream_jpeg(bytes, LIMITS, &list, 90) {
         return out;
     }
     let probe = probe(bytes, LIMITS).expect("a readable header");

@@ -210,3 +210,75 @@ impl Drop for Encoder<'_> {
         unsafe { ig_js_encoder_free(self.raw.as_ptr()) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rgb_jpeg(w: u32, h: u32) -> Vec<u8> {
+        let rgb = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        crate::edit::encode_jpeg(&rgb, 90).unwrap()
+    }
+
+    /// The C side's own checks, each of which keeps libjpeg from being called
+    /// with a size it would read or write past.
+    #[test]
+    fn the_shim_refuses_what_it_cannot_do_safely() {
+        assert!(Decoder::new(b"not a jpeg at all", 500, 1 << 20).is_err());
+        assert!(Decoder::new(&[], 500, 1 << 20).is_err());
+        let grey = crate::edit::encode_jpeg_gray(&image::GrayImage::new(8, 8), 90).unwrap();
+        assert_eq!(Decoder::new(&grey, 500, 1 << 20).err(), Some(Refused(3)));
+
+        let bytes = rgb_jpeg(40, 20);
+        let mut decoder = Decoder::new(&bytes, 500, 1 << 20).unwrap();
+        assert_eq!((decoder.width, decoder.height), (40, 20));
+        // Less than a row of room: refused, and the decoder stays usable.
+        assert_eq!(decoder.read(&mut [0; 119]), Err(Refused(4)));
+        let mut strip = vec![0; 120 * 8];
+        assert_eq!(decoder.read(&mut strip), Ok(8));
+        assert_eq!(decoder.read(&mut strip), Ok(8));
+        assert_eq!(decoder.read(&mut strip), Ok(4));
+        assert_eq!(decoder.read(&mut strip), Ok(0));
+
+        // A truncated file fails on a read, and every read after it.
+        let tall = rgb_jpeg(40, 400);
+        let cut = &tall[..tall.len() / 2];
+        let mut decoder = Decoder::new(cut, 500, 1 << 20).unwrap();
+        let mut failed = None;
+        for _ in 0..50 {
+            if let Err(refused) = decoder.read(&mut strip) {
+                failed = Some(refused);
+                break;
+            }
+        }
+        assert_eq!(failed, Some(Refused(2)), "a warning, as an error");
+        assert_eq!(decoder.read(&mut strip), Err(Refused(6)));
+
+        // The output buffer is never overrun: too small is an error.
+        let rows = vec![128; 120 * 20];
+        let encode_into = |out: &mut [u8]| -> Result<usize, Refused> {
+            let mut encoder = Encoder::new(out, 40, 20, 90)?;
+            encoder.write(&rows, 20)?;
+            encoder.finish()
+        };
+        let mut out = vec![0; 1 << 16];
+        let len = encode_into(&mut out).unwrap();
+        assert!(out[..2] == [0xFF, 0xD8] && out[len - 2..len] == [0xFF, 0xD9]);
+        assert_eq!(encode_into(&mut [0; 16]), Err(Refused(1)), "headers");
+        assert_eq!(encode_into(&mut vec![0; len - 1]), Err(Refused(1)), "data");
+        // libjpeg asks for more room as soon as the buffer is full, even after
+        // the last byte (as TurboJPEG's fixed buffer does): one byte to spare.
+        assert_eq!(encode_into(&mut vec![0; len]), Err(Refused(1)));
+        assert_eq!(encode_into(&mut vec![0; len + 1]), Ok(len));
+
+        // Rows beyond the image, short row data, or finishing early: refused.
+        let mut out = vec![0; 1 << 16];
+        let mut encoder = Encoder::new(&mut out, 40, 20, 90).unwrap();
+        assert_eq!(encoder.write(&rows, 21), Err(Refused(4)));
+        assert_eq!(encoder.write(&rows[..119], 1), Err(Refused(4)));
+        assert_eq!(encoder.write(&rows[..120 * 10], 10), Ok(()));
+        assert_eq!(encoder.finish(), Err(Refused(4)));
+        assert!(Encoder::new(&mut out, 0, 20, 90).is_err());
+        assert!(Encoder::new(&mut out, 40, 20, 0).is_err());
+    }
+}

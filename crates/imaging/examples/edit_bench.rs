@@ -12,15 +12,18 @@
 //! With `EDIT_BENCH_CPU` set, times are the process's CPU time instead of wall
 //! time.
 //! `edit_bench op IMAGE.jpg NAME REPS` times one operation (or `e2e_NAME`) alone,
-//! for profiling a change to it; `decode`, `decode_turbo` (the same JPEG through
-//! libjpeg-turbo instead of zune-jpeg) and `encode` are names too.
+//! for profiling a change to it; `decode` (as the service decodes: libjpeg-turbo,
+//! zune-jpeg for what it does not decode cleanly), `decode_turbo` (the turbojpeg
+//! crate's whole-image decode alone) and `encode` are names too, and
+//! `stored_brightness` (`_decoded`): a brightness edit with its thumbnail, as the
+//! service stores it, streamed (or through the whole-image path).
 
 use std::time::Instant;
 
 use imagegraph_imaging::edit::{self, EditInstruction as E, Fit, encode_jpeg};
 use imagegraph_imaging::{
     MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, prepare_upload,
-    probe, stream_jpeg,
+    probe, render_thumbnail, stream_edit, stream_jpeg,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -168,6 +171,22 @@ fn main() {
                 best_ms(reps, || {
                     timed(|| {
                         std::hint::black_box(encode_jpeg(&rgb, 90).unwrap());
+                    })
+                })
+            } else if name == "stored_brightness" || name == "stored_brightness_decoded" {
+                // As the service stores an edit: the result and its thumbnail,
+                // streamed or (`_decoded`) through the whole-image path.
+                let list = [E::Brightness(1.2)];
+                best_ms(reps, || {
+                    timed(|| {
+                        if name == "stored_brightness" {
+                            std::hint::black_box(stream_edit(&bytes, LIMITS, &list, 90).unwrap());
+                        } else {
+                            let out =
+                                edit::apply(decode(&bytes, LIMITS).unwrap().1, &list).unwrap();
+                            std::hint::black_box(encode(&out, MediaFormat::Jpeg, 90).unwrap());
+                            std::hint::black_box(render_thumbnail(&out).unwrap());
+                        }
                     })
                 })
             } else if let Some(e2e) = name.strip_prefix("e2e_") {

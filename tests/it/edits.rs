@@ -768,3 +768,65 @@ async fn jpeg_geometry_is_lossless_when_aligned_and_decoded_otherwise() {
     let expected = edit::apply(source.clone(), &unaligned).unwrap().to_rgb8();
     assert!(mean_diff(&stored, &expected) < 3.0);
 }
+
+/// Brightness and saturation of a JPEG kept as JPEG are streamed in strips: the
+/// stored bytes are exactly the decode path's (decode, apply, encode at q90), at a
+/// size off the 16-pixel MCU, with the instructions recorded and a thumbnail made.
+#[tokio::test(flavor = "multi_thread")]
+async fn jpeg_point_edits_store_the_decode_paths_very_bytes() {
+    let t = TestApp::start().await;
+    let original = jpeg(641, 479);
+    let id = upload(&t, &original).await;
+    let instructions = json!([{ "brightness": 1.2 }, { "saturation": 0.7 }]);
+    let body = t
+        .gql(
+            &t.alice.token,
+            "mutation($input: EditImageInput!) { editImage(input: $input) {
+                image { width height contentType url thumbnailUrl edits } } }",
+            json!({ "input": { "imageId": id, "instructions": instructions } }),
+        )
+        .await;
+    let image = &body["data"]["editImage"]["image"];
+    assert_eq!(image["contentType"], "image/jpeg", "{body}");
+    assert_eq!(image["edits"], instructions);
+    assert_eq!(
+        (image["width"].as_u64(), image["height"].as_u64()),
+        (Some(641), Some(479))
+    );
+    let limits = imagegraph_imaging::UploadLimits {
+        max_bytes: 64 << 20,
+        max_pixels: 50_000_000,
+        max_side: 0,
+        max_aspect_ratio: 0,
+    };
+    let (_, decoded) = imagegraph_imaging::decode(&original, limits).unwrap();
+    let applied = edit::apply(
+        decoded,
+        &[
+            EditInstruction::Brightness(1.2),
+            EditInstruction::Saturation(0.7),
+        ],
+    )
+    .unwrap();
+    let expected =
+        imagegraph_imaging::encode(&applied, imagegraph_imaging::MediaFormat::Jpeg, 90).unwrap();
+    let stored = fetch(&t, image["url"].as_str().unwrap()).await;
+    assert!(stored == expected, "the decode path's bytes");
+    // The streamed path thumbnails the stored JPEG (it never holds the full
+    // pixels); the decode path would thumbnail its pixels before encoding, which
+    // differ by the JPEG round trip: this shows the stream ran.
+    let thumbnail = fetch(&t, image["thumbnailUrl"].as_str().unwrap()).await;
+    let (_, stored_pixels) = imagegraph_imaging::decode(&stored, limits).unwrap();
+    let (of_stored, _) = imagegraph_imaging::render_thumbnail(&stored_pixels).unwrap();
+    let (of_pixels, _) = imagegraph_imaging::render_thumbnail(&applied).unwrap();
+    assert!(thumbnail == of_stored, "the stored JPEG's thumbnail");
+    assert!(
+        of_pixels != of_stored,
+        "the two paths' thumbnails tell them apart"
+    );
+    let thumbnail = image::load_from_memory(&thumbnail).unwrap();
+    assert_eq!(
+        (thumbnail.width(), thumbnail.height()),
+        imagegraph_imaging::thumbnail_size(641, 479)
+    );
+}

@@ -5,21 +5,25 @@
 //! (`e2e_*`: JPEG bytes in, JPEG q90 bytes out) taken the way the service takes
 //! them: an upload's thumbnail through `prepare_upload`, a leading resize through
 //! shrink-on-load, a rotation through the lossless transform where the JPEG allows
-//! it, everything else decoded in full.
+//! it, brightness and saturation streamed in strips (`stream_jpeg`), everything
+//! else decoded in full.
 //! `edit_bench once IMAGE.jpg NAME` runs one whole request (for peak-memory
 //! measurement) and prints the output size and the process's peak RSS.
 //! With `EDIT_BENCH_CPU` set, times are the process's CPU time instead of wall
 //! time.
 //! `edit_bench op IMAGE.jpg NAME REPS` times one operation (or `e2e_NAME`) alone,
-//! for profiling a change to it; `decode`, `decode_turbo` (the same JPEG through
-//! libjpeg-turbo instead of zune-jpeg) and `encode` are names too.
+//! for profiling a change to it; `decode` (as the service decodes: libjpeg-turbo,
+//! zune-jpeg for what it does not decode cleanly), `decode_turbo` (the turbojpeg
+//! crate's whole-image decode alone) and `encode` are names too, and
+//! `stored_brightness` (`_decoded`): a brightness edit with its thumbnail, as the
+//! service stores it, streamed (or through the whole-image path).
 
 use std::time::Instant;
 
 use imagegraph_imaging::edit::{self, EditInstruction as E, Fit, encode_jpeg};
 use imagegraph_imaging::{
     MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, prepare_upload,
-    probe,
+    probe, render_thumbnail, stream_edit, stream_jpeg,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -74,6 +78,9 @@ fn end_to_end(bytes: &[u8], name: &str) -> Vec<u8> {
         }
     }];
     if let Some((out, _)) = lossless_edit(bytes, LIMITS, &list).expect("valid") {
+        return out;
+    }
+    if let Some(out) = stream_jpeg(bytes, LIMITS, &list, 90) {
         return out;
     }
     let probe = probe(bytes, LIMITS).expect("a readable header");
@@ -164,6 +171,22 @@ fn main() {
                 best_ms(reps, || {
                     timed(|| {
                         std::hint::black_box(encode_jpeg(&rgb, 90).unwrap());
+                    })
+                })
+            } else if name == "stored_brightness" || name == "stored_brightness_decoded" {
+                // As the service stores an edit: the result and its thumbnail,
+                // streamed or (`_decoded`) through the whole-image path.
+                let list = [E::Brightness(1.2)];
+                best_ms(reps, || {
+                    timed(|| {
+                        if name == "stored_brightness" {
+                            std::hint::black_box(stream_edit(&bytes, LIMITS, &list, 90).unwrap());
+                        } else {
+                            let out =
+                                edit::apply(decode(&bytes, LIMITS).unwrap().1, &list).unwrap();
+                            std::hint::black_box(encode(&out, MediaFormat::Jpeg, 90).unwrap());
+                            std::hint::black_box(render_thumbnail(&out).unwrap());
+                        }
                     })
                 })
             } else if let Some(e2e) = name.strip_prefix("e2e_") {

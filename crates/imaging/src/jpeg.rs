@@ -1,14 +1,16 @@
-//! libjpeg-turbo beyond encoding: decoding with DCT scaling (shrink-on-load) and
-//! lossless transforms on the DCT coefficients.
+//! libjpeg-turbo beyond encoding: decoding (in full, or with DCT scaling for
+//! shrink-on-load) and lossless transforms on the DCT coefficients.
 //!
-//! Both are fast paths that only ever *accept* a file the ordinary path would
-//! accept too: anything libjpeg-turbo reports (an error, or a warning such as
-//! "Premature end of JPEG file" or "Corrupt JPEG data"), and anything the ordinary
-//! decoder does not handle (arithmetic coding, lossless JPEG, CMYK, more than 8
-//! bits), makes them give up, and the caller takes the ordinary full decode, which
-//! refuses or accepts exactly as before. libjpeg-turbo reads the whole
-//! entropy-coded stream in both (scaling only shortens the inverse DCT), so a
-//! truncated or corrupt file cannot pass for a good one.
+//! JPEGs are decoded by libjpeg-turbo, as Pillow decodes them, so that a streamed
+//! edit (`edit/stream.rs`, the same library strip by strip) gives the very bytes
+//! the whole-image path gives. Each path here only ever *accepts* a file the
+//! pure-Rust decoder (zune-jpeg) would accept too: anything libjpeg-turbo reports
+//! (an error, or a warning such as "Premature end of JPEG file" or "Corrupt JPEG
+//! data"), and anything it is not used for (arithmetic coding, lossless JPEG,
+//! CMYK, more than 8 bits), makes it give up, and the caller takes zune-jpeg,
+//! which refuses or accepts exactly as before. libjpeg-turbo reads the whole
+//! entropy-coded stream (scaling only shortens the inverse DCT), so a truncated or
+//! corrupt file cannot pass for a good one.
 
 use image::{DynamicImage, GrayImage, RgbImage};
 use turbojpeg::{
@@ -20,7 +22,7 @@ use crate::edit::zeroed;
 
 /// Most progressive scans libjpeg-turbo will read before giving up (and handing
 /// the file to the ordinary decoder): a guard against the many-scans CPU attack.
-const SCAN_LIMIT: u32 = 500;
+pub(crate) const SCAN_LIMIT: u32 = 500;
 
 /// The DCT scaling factors tried, smallest first.
 const FACTORS: [ScalingFactor; 3] = [
@@ -55,7 +57,7 @@ pub(crate) fn scale_for(
 
 /// The header, when the file is one the fast paths may handle: 8-bit Huffman-coded
 /// lossy JPEG in YCbCr, RGB or grey, of the size the ordinary decoder declared.
-fn supported_header(
+pub(crate) fn supported_header(
     decompressor: &mut Decompressor,
     bytes: &[u8],
     width: u32,
@@ -73,17 +75,18 @@ fn supported_header(
 
 /// Decodes a JPEG (stored `width` x `height`, as its header declares and the
 /// caller has checked against the limits) at the smallest DCT scale still at
-/// least `min_width` x `min_height`, in the stored orientation. `None` when no
-/// scale is smaller than the full size, or when libjpeg-turbo does not decode the
-/// file cleanly: the caller then decodes it in full, as before.
-pub(crate) fn decode_scaled(
+/// least `min_width` x `min_height` (the full size when no scale is), in the
+/// stored orientation. `None` when libjpeg-turbo does not decode the file
+/// cleanly, or is not used for it: the caller then decodes it with zune-jpeg, as
+/// before.
+pub(crate) fn decode_at_least(
     bytes: &[u8],
     width: u32,
     height: u32,
     min_width: u32,
     min_height: u32,
 ) -> Option<DynamicImage> {
-    let factor = scale_for(width, height, min_width, min_height)?;
+    let factor = scale_for(width, height, min_width, min_height).unwrap_or(ScalingFactor::ONE);
     let mut decompressor = Decompressor::new().ok()?;
     let header = supported_header(&mut decompressor, bytes, width, height)?;
     decompressor.set_scan_limit(SCAN_LIMIT).ok()?;

@@ -9,9 +9,11 @@ pub mod edit;
 mod error;
 mod format;
 mod jpeg;
+mod jpeg_ffi;
 mod lossless;
 mod upload;
 
+pub use edit::{stream_edit, stream_jpeg};
 pub use error::{ImageError, Result};
 pub use format::MediaFormat;
 pub use lossless::lossless_edit;

@@ -153,7 +153,9 @@ fn reader(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, ImageReade
 
 /// Decodes an image under the limits, with its EXIF orientation applied and
 /// samples reduced to 8 bits; sizes are checked from the header before any pixel
-/// is decoded. GIFs give their first frame.
+/// is decoded. GIFs give their first frame. JPEGs are decoded by libjpeg-turbo
+/// (as Pillow decodes them), or by zune-jpeg when libjpeg-turbo does not decode
+/// them cleanly, so what is refused is what zune-jpeg refuses.
 pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
     let (format, image, _) = decode_8bit_at_least(bytes, limits, (u32::MAX, u32::MAX))?;
     Ok((format, image))
@@ -222,7 +224,7 @@ fn decode_8bit_at_least(
             (min_width, min_height)
         };
         if let Some(mut image) =
-            crate::jpeg::decode_scaled(bytes, raw_width, raw_height, need_w, need_h)
+            crate::jpeg::decode_at_least(bytes, raw_width, raw_height, need_w, need_h)
         {
             image.apply_orientation(orientation);
             return Ok((format, image, false));

@@ -486,8 +486,13 @@ fn unaligned_crops_and_imperfect_turns_take_the_decode_path() {
     // One pixel wide, 64 tall: a quarter turn only needs whole MCUs at the bottom.
     let thin = jpeg(1, 64);
     let out = lossless(&thin, &[E::Rotate(90)]).expect("perfect");
-    let mad = mean_diff(&load(&out), &decoded_path(&thin, &[E::Rotate(90)]));
-    assert!(mad < 1.0, "{mad}");
+    // Read back by the decoder the decode path uses. libjpeg-turbo (as in Pillow)
+    // upsamples the chroma of a one-pixel-wide image differently from the same
+    // image turned (edge replication along one axis, not the other): about 1.6
+    // levels apart on average here, where zune-jpeg's simpler edges gave under 1.
+    let (_, turned) = decode(&out, LIMITS).unwrap();
+    let mad = mean_diff(&turned, &decoded_path(&thin, &[E::Rotate(90)]));
+    assert!(mad < 2.0, "{mad}");
     assert!(lossless(&thin, &[E::Rotate(270)]).is_none());
     // Not only geometry, not a JPEG, or truncated: the decode path.
     assert!(lossless(&aligned, &[E::Rotate(90), E::Grayscale]).is_none());

@@ -118,8 +118,10 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
     let preview_side = (save == SaveMode::Preview).then_some(PREVIEW_SIDE);
     let shrink = edit::shrink_on_load(probe.width, probe.height, &instructions, preview_side);
     let full_size = edit::output_size(probe.width, probe.height, &instructions);
-    // Rotations, flips and crops of a JPEG kept as JPEG: tried losslessly first.
-    let try_lossless = save != SaveMode::Preview
+    // Rotations, flips and crops of a JPEG kept as JPEG: tried losslessly first;
+    // brightness and saturation of one: streamed in strips (the same bytes as the
+    // decode path, a few strips in memory, decoding beside encoding).
+    let jpeg_to_jpeg = save != SaveMode::Preview
         && source_format == MediaFormat::Jpeg
         && format == MediaFormat::Jpeg;
 
@@ -128,13 +130,17 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         .run(
             needed,
             move || -> Result<(Rendered, Vec<(&'static str, Duration)>)> {
-                if try_lossless {
+                if jpeg_to_jpeg {
                     let started = Instant::now();
-                    if let Some((bytes, prepared)) =
-                        imaging::lossless_edit(&original, limits, &instructions)?
-                    {
+                    let done = match imaging::lossless_edit(&original, limits, &instructions)? {
+                        Some(done) => Some(done),
+                        None => {
+                            imaging::stream_edit(&original, limits, &instructions, JPEG_QUALITY)?
+                        }
+                    };
+                    if let Some((bytes, prepared)) = done {
                         check_size(bytes.len(), max_bytes)?;
-                        // One transform did every instruction: each is charged its share.
+                        // One pass did every instruction: each is charged its share.
                         let share = started.elapsed() / instructions.len().max(1) as u32;
                         let timings = instructions
                             .iter()

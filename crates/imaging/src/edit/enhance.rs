@@ -33,25 +33,29 @@ fn apply_lut(px: &mut Pixels, lut: &[u8; 256]) {
     let channels = px.channels;
     px.data
         .par_chunks_mut(row_len * ROWS_PER_TASK)
-        .for_each(|chunk| {
-            if channels != 4 {
-                for v in chunk.iter_mut() {
-                    *v = lut[*v as usize];
-                }
-            } else {
-                for p in chunk.chunks_exact_mut(4) {
-                    p[0] = lut[p[0] as usize];
-                    p[1] = lut[p[1] as usize];
-                    p[2] = lut[p[2] as usize];
-                }
-            }
-        });
+        .for_each(|chunk| lut_rows(chunk, channels, lut));
+}
+
+/// `lut` on whole pixels of `channels` (alpha, the fourth, kept): one band of
+/// [`apply_lut`], or one strip of a streamed edit.
+pub(crate) fn lut_rows(chunk: &mut [u8], channels: usize, lut: &[u8; 256]) {
+    if channels != 4 {
+        for v in chunk.iter_mut() {
+            *v = lut[*v as usize];
+        }
+    } else {
+        for p in chunk.chunks_exact_mut(4) {
+            p[0] = lut[p[0] as usize];
+            p[1] = lut[p[1] as usize];
+            p[2] = lut[p[2] as usize];
+        }
+    }
 }
 
 /// `blend(d, v)` for every (degenerate, value) pair at `(d << 8) | v`. 64 KiB
 /// fits in L2, and a lookup per byte is cheaper than the float round trip,
 /// which the compiler does not vectorise well for baseline x86-64.
-fn pair_table(factor: f32) -> Box<[u8; 65536]> {
+pub(crate) fn pair_table(factor: f32) -> Box<[u8; 65536]> {
     let table: Vec<u8> = (0..=u16::MAX)
         .map(|i| blend((i >> 8) as u8, i as u8, factor))
         .collect();
@@ -64,10 +68,14 @@ fn blend_lut(degenerate: u8, factor: f32) -> [u8; 256] {
 
 /// Degenerate: black (alpha kept), so the result only depends on the value.
 pub(crate) fn brightness(px: &mut Pixels, factor: f32) {
-    if factor == 1.0 {
-        return;
+    if let Some(lut) = brightness_lut(factor) {
+        apply_lut(px, &lut);
     }
-    apply_lut(px, &blend_lut(0, factor));
+}
+
+/// Brightness's table, `None` when it changes nothing.
+pub(crate) fn brightness_lut(factor: f32) -> Option<[u8; 256]> {
+    (factor != 1.0).then(|| blend_lut(0, factor))
 }
 
 /// Pillow's contrast pivot: `int(ImageStat.Stat(im.convert("L")).mean[0] + 0.5)`.
@@ -128,14 +136,18 @@ pub(crate) fn saturation(px: &mut Pixels, factor: f32) {
     let channels = px.channels;
     px.data
         .par_chunks_mut(row_len * ROWS_PER_TASK)
-        .for_each(|chunk| {
-            for p in chunk.chunks_exact_mut(channels) {
-                let l = (luma(p[0], p[1], p[2]) as usize) << 8;
-                p[0] = table[l | p[0] as usize];
-                p[1] = table[l | p[1] as usize];
-                p[2] = table[l | p[2] as usize];
-            }
-        });
+        .for_each(|chunk| saturation_rows(chunk, channels, table));
+}
+
+/// Saturation on whole RGB or RGBA pixels with `table` ([`pair_table`] of the
+/// factor): one band of [`saturation`], or one strip of a streamed edit.
+pub(crate) fn saturation_rows(chunk: &mut [u8], channels: usize, table: &[u8; 65536]) {
+    for p in chunk.chunks_exact_mut(channels) {
+        let l = (luma(p[0], p[1], p[2]) as usize) << 8;
+        p[0] = table[l | p[0] as usize];
+        p[1] = table[l | p[1] as usize];
+        p[2] = table[l | p[2] as usize];
+    }
 }
 
 /// Degenerate: `filter(ImageFilter.SMOOTH)` (3x3 kernel 1 1 1 / 1 5 1 / 1 1 1

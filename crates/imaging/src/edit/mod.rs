@@ -32,6 +32,7 @@ mod codec;
 mod enhance;
 mod geometry;
 mod resize;
+mod stream;
 mod validate;
 pub mod wire;
 
@@ -41,6 +42,7 @@ use crate::error::{ImageError, Result};
 
 pub use codec::{EncodeError, decode, encode_jpeg, encode_jpeg_gray};
 pub(crate) use resize::{PassOrder, ResizePlan, pass_order, plan as resize_plan};
+pub use stream::{stream_edit, stream_jpeg};
 pub use validate::{InvalidInstruction, MAX_INSTRUCTIONS, output_size, validate};
 
 /// One editing step. See the module docs for the JSON form.

@@ -3,14 +3,17 @@
 //!
 //! JPEGs are decoded by libjpeg-turbo, as Pillow decodes them, so that a streamed
 //! edit (`edit/stream.rs`, the same library strip by strip) gives the very bytes
-//! the whole-image path gives. Each path here only ever *accepts* a file the
-//! pure-Rust decoder (zune-jpeg) would accept too: anything libjpeg-turbo reports
-//! (an error, or a warning such as "Premature end of JPEG file" or "Corrupt JPEG
-//! data"), and anything it is not used for (arithmetic coding, lossless JPEG,
-//! CMYK, more than 8 bits), makes it give up, and the caller takes zune-jpeg,
-//! which refuses or accepts exactly as before. libjpeg-turbo reads the whole
-//! entropy-coded stream (scaling only shortens the inverse DCT), so a truncated or
-//! corrupt file cannot pass for a good one.
+//! the whole-image path gives. A file libjpeg-turbo decodes cleanly is taken as
+//! it decodes it; anything it reports (an error, or a warning such as "Premature
+//! end of JPEG file" or "Corrupt JPEG data"), and anything it is not used for
+//! (arithmetic coding, lossless JPEG, CMYK, more than 8 bits), makes it give up,
+//! and the caller takes the pure-Rust decoder (zune-jpeg), which refuses or
+//! accepts as before. So every file accepted before still is; a file only
+//! libjpeg-turbo reads cleanly (none is known) would now be accepted too. Both
+//! read the whole entropy-coded stream (scaling only shortens the inverse DCT),
+//! so a truncated or corrupt file cannot pass for a good one. The price of the
+//! fallback: a file libjpeg-turbo warns about late (one cut just before its
+//! end-of-image marker, say) is decoded twice, once by each.
 
 use image::{DynamicImage, GrayImage, RgbImage};
 use turbojpeg::{

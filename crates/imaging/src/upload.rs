@@ -155,7 +155,7 @@ fn reader(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, ImageReade
 /// samples reduced to 8 bits; sizes are checked from the header before any pixel
 /// is decoded. GIFs give their first frame. JPEGs are decoded by libjpeg-turbo
 /// (as Pillow decodes them), or by zune-jpeg when libjpeg-turbo does not decode
-/// them cleanly, so what is refused is what zune-jpeg refuses.
+/// them cleanly, so a JPEG is refused only when zune-jpeg refuses it too.
 pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
     let (format, image, _) = decode_8bit_at_least(bytes, limits, (u32::MAX, u32::MAX))?;
     Ok((format, image))

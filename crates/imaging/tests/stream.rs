@@ -60,9 +60,10 @@ fn ordinary(bytes: &[u8], list: &[E], quality: u8) -> Vec<u8> {
 }
 
 /// `run` on a worker of a rayon pool of `threads` (the stream runs in one
-/// thread on one, and decodes on a thread of its own on two), or, with 0, on
+/// thread on one, and decodes on its own decoding pool on two), or, with 0, on
 /// this thread, outside any pool, as the service calls it (the stream then
-/// decodes on the global pool when it has two threads or more).
+/// decodes on its decoding pool when rayon's global pool has two threads or
+/// more).
 fn on_threads<T: Send>(threads: usize, run: impl FnOnce() -> T + Send) -> T {
     if threads == 0 {
         return run();
@@ -147,6 +148,41 @@ fn the_engines_own_jpegs_stream_and_chain() {
     let once = stream_jpeg(&bytes, LIMITS, &[E::Brightness(1.2)], 90).unwrap();
     let twice = stream_jpeg(&once, LIMITS, &[E::Saturation(0.8)], 90).unwrap();
     assert_eq!(twice, ordinary(&once, &[E::Saturation(0.8)], 90));
+}
+
+/// More edits at once than the decoding pool has threads, from plain threads and
+/// from rayon workers: the decodings queue, none waits on another, and each gives
+/// the whole-image path's bytes. A deadlock here would hang the test.
+#[test]
+fn many_streams_at_once_share_the_decoding_pool() {
+    let sources: Vec<Vec<u8>> = (0..6)
+        .map(|i| source(96 + 8 * i, 200 + i, turbojpeg::Subsamp::Sub2x2, i % 2 == 1))
+        .collect();
+    let list = [E::Brightness(1.3), E::Saturation(0.7)];
+    let expected: Vec<Vec<u8>> = sources.iter().map(|b| ordinary(b, &list, 90)).collect();
+    let streamed: Vec<Option<Vec<u8>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let list = &list;
+                scope.spawn(move || {
+                    // Half from a 2-thread rayon pool's worker, half from plain threads.
+                    let threads = if i % 2 == 0 { 2 } else { 0 };
+                    on_threads(threads, || {
+                        (0..3)
+                            .map(|_| stream_jpeg(bytes, LIMITS, list, 90))
+                            .reduce(|a, b| if a == b { a } else { None })
+                            .flatten()
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, (got, want)) in streamed.into_iter().zip(expected).enumerate() {
+        assert_eq!(got.as_deref(), Some(want.as_slice()), "source {i}");
+    }
 }
 
 /// The broken files of `jpeg_paths.rs` and bit flips in the entropy-coded data:

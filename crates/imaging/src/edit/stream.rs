@@ -14,7 +14,7 @@
 //! orientation other than 1, and any error or warning from libjpeg-turbo
 //! (truncated, corrupt), even on the last row.
 
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 
 use image::metadata::Orientation;
 
@@ -216,24 +216,16 @@ fn run(
             }
             Ok::<(), Refused>(())
         };
-        if rayon::current_thread_index().is_none() {
-            // Decoding on rayon's pool (its size is the engine's thread count),
-            // editing and encoding on this thread, which is not one of the pool's:
-            // it may wait on the channel without holding a worker the decoding
-            // task needs, and that task only ever waits for this thread.
-            rayon::in_place_scope(|scope| {
-                scope.spawn(move |_| decode());
-                consume(&mut encoder)
-            })?;
-        } else {
-            // Called from a pool worker (a caller's own parallel work): waiting
-            // here holds that worker, so decoding gets a thread of its own
-            // rather than a place in the pool's queue.
-            std::thread::scope(|scope| {
-                scope.spawn(decode);
-                consume(&mut encoder)
-            })?;
-        }
+        // Decoding runs on a pool of its own, never on rayon's global one: it
+        // spends most of its time waiting for the encoder to take a strip, and a
+        // global worker held that way would stall every other request's pixel
+        // work. The calling thread edits and encodes. No deadlock: a decoding
+        // task only ever waits for its own caller, which is not one of this
+        // pool's threads.
+        decode_pool().in_place_scope(|scope| {
+            scope.spawn(move |_| decode());
+            consume(&mut encoder)
+        })?;
     }
     // Fails unless every row was written, so a decoding thread that stopped
     // early cannot pass for a finished image.
@@ -241,6 +233,21 @@ fn run(
     out.truncate(written);
     out.shrink_to_fit();
     Ok(out)
+}
+
+/// The threads streamed edits decode on, one per core, started on first use and
+/// kept: a few threads that sleep between edits, instead of a thread started per
+/// edit. Edits beyond that many at once queue their decoding here while their
+/// callers wait for its first strip.
+fn decode_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+            .thread_name(|i| format!("jpeg-stream-{i}"))
+            .build()
+            .expect("a thread pool for streamed decoding")
+    })
 }
 
 /// The decoding thread: fills strips (at most [`STRIP_BUFFERS`], recycled through

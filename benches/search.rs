@@ -43,7 +43,12 @@ fn args() -> Args {
         warmup: if quick { 0 } else { 3 },
         concurrency: common::flag_list("--concurrency", if quick { vec![4] } else { vec![1, 16] }),
         search: common::flag("--search").unwrap_or_else(|| "lighthouse fog".to_owned()),
-        tag: common::flag("--tag").unwrap_or_else(|| "blue".to_owned()),
+        // Quick mode's 2,000 images hold no description with `lighthouse`, `fog` and
+        // the colour `blue` (1 in 2,880; the seed's words are hashes of the row
+        // number), and a match through a comment depends on the clock: the subject
+        // tag makes the two words' 4 images match whenever CI runs.
+        tag: common::flag("--tag")
+            .unwrap_or_else(|| if quick { "lighthouse" } else { "blue" }.to_owned()),
         total_count: std::env::args().any(|a| a == "--total-count"),
     }
 }

@@ -72,6 +72,25 @@ fn compress(
         height,
         format,
     };
+    let (mut compressor, mut out) = compressor_and_buffer(width, height, subsamp, quality)?;
+    let len = compressor
+        .compress_to_slice(image, &mut out)
+        .map_err(|e| EncodeError(e.to_string()))?;
+    out.truncate(len);
+    out.shrink_to_fit();
+    Ok(out)
+}
+
+/// A compressor set to `subsamp` and `quality` (clamped to 1..=100), and an
+/// output buffer of the most bytes it can write for a `width` x `height` image,
+/// zeroed by calloc so its pages are only mapped as they are written. The
+/// streamed encoder (`stream.rs`) writes into the same worst case.
+pub(super) fn compressor_and_buffer(
+    width: usize,
+    height: usize,
+    subsamp: turbojpeg::Subsamp,
+    quality: u8,
+) -> Result<(turbojpeg::Compressor, Vec<u8>), EncodeError> {
     let fail = |e: turbojpeg::Error| EncodeError(e.to_string());
     let mut compressor = turbojpeg::Compressor::new().map_err(fail)?;
     compressor
@@ -79,13 +98,8 @@ fn compress(
         .map_err(fail)?;
     compressor.set_subsamp(subsamp).map_err(fail)?;
     let worst = compressor.buf_len(width, height).map_err(fail)?;
-    let mut out = super::zeroed(worst).map_err(|e| EncodeError(e.to_string()))?;
-    let len = compressor
-        .compress_to_slice(image, &mut out)
-        .map_err(fail)?;
-    out.truncate(len);
-    out.shrink_to_fit();
-    Ok(out)
+    let out = super::zeroed(worst).map_err(|e| EncodeError(e.to_string()))?;
+    Ok((compressor, out))
 }
 
 #[cfg(test)]

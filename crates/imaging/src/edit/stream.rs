@@ -18,7 +18,7 @@ use std::sync::{OnceLock, mpsc};
 
 use image::metadata::Orientation;
 
-use super::{EditInstruction, enhance, zeroed};
+use super::{EditInstruction, codec, enhance, zeroed};
 use crate::format::MediaFormat;
 use crate::jpeg::{SCAN_LIMIT, supported_header};
 use crate::jpeg_ffi::{Decoder, Encoder, Refused};
@@ -171,9 +171,14 @@ fn run(
         .saturating_mul(COEFFICIENT_BYTES_PER_PIXEL)
         .saturating_add(FIXED_DECODER_BYTES);
     let max_memory = usize::try_from(max_memory).unwrap_or(usize::MAX);
-    let worst = worst_case_len(width, height, quality).ok_or(Refused(-1))?;
-    // As the whole-image encoder: written once, pages mapped as they are written.
-    let mut out = zeroed(worst).map_err(|_| Refused(-1))?;
+    // The whole-image encoder's worst case: written once, pages mapped as written.
+    let (_, mut out) = codec::compressor_and_buffer(
+        width as usize,
+        height as usize,
+        turbojpeg::Subsamp::Sub2x2,
+        quality,
+    )
+    .map_err(|_| Refused(-1))?;
     let mut encoder = Encoder::new(&mut out, width, height, quality)?;
     if rayon::current_num_threads() < 2 {
         let mut decoder = Decoder::new(bytes, SCAN_LIMIT, max_memory)?;
@@ -303,13 +308,4 @@ fn decode_strips(
             }
         }
     }
-}
-
-/// The most bytes libjpeg-turbo can write for this image, as the whole-image
-/// encoder reserves.
-fn worst_case_len(width: u32, height: u32, quality: u8) -> Option<usize> {
-    let mut compressor = turbojpeg::Compressor::new().ok()?;
-    compressor.set_quality(i32::from(quality)).ok()?;
-    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).ok()?;
-    compressor.buf_len(width as usize, height as usize).ok()
 }

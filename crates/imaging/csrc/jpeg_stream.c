@@ -132,8 +132,14 @@ static void on_progress(j_common_ptr cinfo) {
  * `data` must stay valid until ig_js_decoder_free. On success *out owns the
  * decoder and *width, *height, *components are the output's; on failure *out is
  * NULL and nothing is left allocated.
+ *
+ * Renamed (was ig_js_decoder_new) when its arguments changed, as any entry point
+ * must be: worktrees sharing one cargo target directory can link an object
+ * compiled from another worktree's copy of this file (cargo judges the build
+ * script's output fresh by mtime), and a stale object must fail to link rather
+ * than be called with other arguments.
  */
-int ig_js_decoder_new(const uint8_t *data, size_t len, uint32_t scan_limit,
+int ig_js_decoder_open(const uint8_t *data, size_t len, uint32_t scan_limit,
                       size_t max_memory, uint32_t scale_denom,
                       struct ig_js_decoder **out, uint32_t *width,
                       uint32_t *height, uint32_t *components) {

@@ -32,7 +32,7 @@ struct RawEncoder {
 }
 
 unsafe extern "C" {
-    fn ig_js_decoder_new(
+    fn ig_js_decoder_open(
         data: *const u8,
         len: usize,
         scan_limit: u32,
@@ -126,7 +126,7 @@ impl<'a> Decoder<'a> {
         // SAFETY: `bytes` is a live slice of `bytes.len()` bytes, borrowed for 'a,
         // as long as the returned handle; the out-pointers are to locals.
         check(unsafe {
-            ig_js_decoder_new(
+            ig_js_decoder_open(
                 bytes.as_ptr(),
                 bytes.len(),
                 scan_limit,
@@ -176,7 +176,7 @@ impl<'a> Decoder<'a> {
 
 impl Drop for Decoder<'_> {
     fn drop(&mut self) {
-        // SAFETY: made by ig_js_decoder_new, freed only here, once.
+        // SAFETY: made by ig_js_decoder_open, freed only here, once.
         unsafe { ig_js_decoder_free(self.raw.as_ptr()) }
     }
 }

@@ -830,3 +830,35 @@ async fn jpeg_point_edits_store_the_decode_paths_very_bytes() {
         imagegraph_imaging::thumbnail_size(641, 479)
     );
 }
+
+/// A JPEG cut just before its end-of-image marker: libjpeg-turbo stops the
+/// streamed edit at its warning on the last row, and the decode path, told so,
+/// takes zune-jpeg straight away. The stored bytes are those zune-jpeg's pixels,
+/// edited and encoded, give: what the service stored before libjpeg-turbo
+/// stopped reporting such a file twice.
+#[tokio::test]
+async fn a_point_edit_of_a_jpeg_cut_before_its_end_stores_zune_jpegs_pixels_edited() {
+    let t = TestApp::start().await;
+    let whole = jpeg(641, 479);
+    let cut = whole[..whole.len() - 2].to_vec();
+    let id = upload(&t, &cut).await;
+    let instructions = json!([{ "brightness": 1.2 }]);
+    let body = t
+        .gql(
+            &t.alice.token,
+            "mutation($input: EditImageInput!) { editImage(input: $input) { image { url } } }",
+            json!({ "input": { "imageId": id, "instructions": instructions } }),
+        )
+        .await;
+    let url = body["data"]["editImage"]["image"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    let zune = image::load_from_memory(&cut).unwrap();
+    let applied = edit::apply(zune, &[EditInstruction::Brightness(1.2)]).unwrap();
+    let expected =
+        imagegraph_imaging::encode(&applied, imagegraph_imaging::MediaFormat::Jpeg, 90).unwrap();
+    assert!(
+        fetch(&t, url).await == expected,
+        "zune-jpeg's pixels, edited"
+    );
+}

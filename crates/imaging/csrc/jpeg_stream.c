@@ -1,10 +1,13 @@
 /*
  * Strip-by-strip JPEG decoding and encoding over libjpeg's scanline API, for
- * crates/imaging/src/edit/stream.rs (through src/jpeg_ffi.rs, the only Rust that
- * calls this file).
+ * crates/imaging/src/edit/stream.rs and the whole-image decodes of
+ * crates/imaging/src/jpeg.rs (through src/jpeg_ffi.rs, the only Rust that calls
+ * this file).
  *
  * Why C: the TurboJPEG API the `turbojpeg` crate wraps decodes or encodes whole
- * images only; streaming needs jpeg_read_scanlines / jpeg_write_scanlines. This
+ * images only, and that crate cannot ask it to stop at the first warning
+ * (TJPARAM_STOPONWARNING): a file warned about early would still be decoded to
+ * its end. Streaming needs jpeg_read_scanlines / jpeg_write_scanlines. This
  * file is linked against the same static libturbojpeg the `turbojpeg` crate uses
  * (one libjpeg in the binary), and sets every parameter exactly as TurboJPEG 3.1's
  * tj3Decompress8 / tj3Compress8 do (src/turbojpeg.c, src/turbojpeg-mp.c), so the
@@ -13,15 +16,16 @@
  * Rules kept here:
  *  - Every libjpeg error AND every warning (msg_level -1: premature end of data,
  *    corrupt data, extraneous bytes...) longjmps back to the entry point that
- *    called libjpeg, which returns an error code. The caller then gives up on
- *    streaming and takes the ordinary path, which refuses bad files as before.
+ *    called libjpeg, which returns an error code, so a file warned about early
+ *    is not decoded to its end. The caller then gives up on libjpeg-turbo and
+ *    has zune-jpeg decode the file, which refuses bad files as before.
  *    After any error an object is "failed": every later call returns
  *    IG_JS_FAILED until it is freed.
  *  - Nothing is ever printed (libjpeg's default output_message writes stderr).
  *  - No allocation here grows with the image except libjpeg's own: its strip
  *    buffers (row width x a few rows) and, for multi-scan (progressive) files,
  *    the whole-image coefficient buffer, capped by `max_memory` (libjpeg then
- *    fails with JERR_NO_BACKING_STORE). Output goes into the caller's buffer.
+ *    fails with JERR_NO_BACKING_STORE: IG_JS_MEMORY). Output goes into the caller's buffer.
  *  - No longjmp ever crosses a Rust frame: libjpeg calls back only into this
  *    file, and every setjmp is in the entry point that calls libjpeg.
  */
@@ -46,6 +50,7 @@
 #define IG_JS_NOMEM 5
 #define IG_JS_FAILED 6      /* an earlier call failed; only free is allowed */
 #define IG_JS_SCANS 7       /* more progressive scans than the limit */
+#define IG_JS_MEMORY 8      /* over max_memory, or malloc failed, inside libjpeg */
 
 /* Most rows one read or write call takes: the row pointers live on the stack. */
 #define IG_JS_MAX_ROWS 64
@@ -56,9 +61,15 @@ struct guard {
   int code;
 };
 
+/* Running out of memory says nothing about the file (the whole-image decode has
+   no max_memory and may well decode it), so it has a code of its own. */
 static void on_error(j_common_ptr cinfo) {
   struct guard *g = (struct guard *)cinfo->err;
-  if (g->code == IG_JS_OK) g->code = IG_JS_ERROR;
+  if (g->code == IG_JS_OK)
+    g->code = (cinfo->err->msg_code == JERR_NO_BACKING_STORE ||
+               cinfo->err->msg_code == JERR_OUT_OF_MEMORY)
+                  ? IG_JS_MEMORY
+                  : IG_JS_ERROR;
   longjmp(g->jump, 1);
 }
 
@@ -112,23 +123,35 @@ static void on_progress(j_common_ptr cinfo) {
 }
 
 /*
- * Reads the header of `data[0..len)` and starts decompressing to 8-bit RGB, as
- * tj3Decompress8 with TJPF_RGB does (fancy upsampling, accurate integer IDCT,
- * no scaling). Only 8-bit, Huffman-coded, three-component YCbCr or RGB files are
- * taken. For multi-scan files this reads the whole entropy-coded stream.
+ * Reads the header of `data[0..len)` and starts decompressing, scaled by
+ * 1/scale_denom (1, 2, 4 or 8), as tj3Decompress8 does with TJPF_RGB for a
+ * three-component file and TJPF_GRAY for a one-component one (fancy
+ * upsampling, accurate integer IDCT). Only 8-bit, Huffman-coded YCbCr, RGB or
+ * grey files are taken. For multi-scan files this reads the whole entropy-coded
+ * stream. max_memory 0 leaves libjpeg's memory unbounded, as TurboJPEG does.
  * `data` must stay valid until ig_js_decoder_free. On success *out owns the
- * decoder; on failure *out is NULL and nothing is left allocated.
+ * decoder and *width, *height, *components are the output's; on failure *out is
+ * NULL and nothing is left allocated.
+ *
+ * Renamed (was ig_js_decoder_new) when its arguments changed, as any entry point
+ * must be: worktrees sharing one cargo target directory can link an object
+ * compiled from another worktree's copy of this file (cargo judges the build
+ * script's output fresh by mtime), and a stale object must fail to link rather
+ * than be called with other arguments.
  */
-int ig_js_decoder_new(const uint8_t *data, size_t len, uint32_t scan_limit,
-                      size_t max_memory, struct ig_js_decoder **out,
-                      uint32_t *width, uint32_t *height) {
+int ig_js_decoder_open(const uint8_t *data, size_t len, uint32_t scan_limit,
+                      size_t max_memory, uint32_t scale_denom,
+                      struct ig_js_decoder **out, uint32_t *width,
+                      uint32_t *height, uint32_t *components) {
   struct ig_js_decoder *d;
-  int code;
+  int code, grey;
 
   if (out == NULL) return IG_JS_ARGUMENT;
   *out = NULL;
-  if (data == NULL || width == NULL || height == NULL || len == 0 ||
-      len > ULONG_MAX || scan_limit == 0 || scan_limit > INT_MAX)
+  if (data == NULL || width == NULL || height == NULL || components == NULL ||
+      len == 0 || len > ULONG_MAX || scan_limit == 0 || scan_limit > INT_MAX ||
+      (scale_denom != 1 && scale_denom != 2 && scale_denom != 4 &&
+       scale_denom != 8))
     return IG_JS_ARGUMENT;
   d = (struct ig_js_decoder *)calloc(1, sizeof(*d));
   if (d == NULL) return IG_JS_NOMEM;
@@ -150,27 +173,33 @@ int ig_js_decoder_new(const uint8_t *data, size_t len, uint32_t scan_limit,
       max_memory > (size_t)LONG_MAX ? LONG_MAX : (long)max_memory;
   jpeg_mem_src(&d->cinfo, data, (unsigned long)len);
   jpeg_read_header(&d->cinfo, TRUE);
-  if (d->cinfo.num_components != 3 || d->cinfo.data_precision != 8 ||
-      d->cinfo.arith_code ||
-      (d->cinfo.jpeg_color_space != JCS_YCbCr &&
-       d->cinfo.jpeg_color_space != JCS_RGB)) {
+  grey = d->cinfo.num_components == 1 &&
+         d->cinfo.jpeg_color_space == JCS_GRAYSCALE;
+  if (d->cinfo.data_precision != 8 || d->cinfo.arith_code ||
+      (!grey && (d->cinfo.num_components != 3 ||
+                 (d->cinfo.jpeg_color_space != JCS_YCbCr &&
+                  d->cinfo.jpeg_color_space != JCS_RGB)))) {
     d->err.code = IG_JS_UNSUPPORTED;
     longjmp(d->err.jump, 1);
   }
-  d->cinfo.out_color_space = JCS_EXT_RGB;
+  d->cinfo.out_color_space = grey ? JCS_GRAYSCALE : JCS_EXT_RGB;
   d->cinfo.do_fancy_upsampling = TRUE;
   d->cinfo.dct_method = JDCT_ISLOW;
   d->cinfo.scale_num = 1;
-  d->cinfo.scale_denom = 1;
+  d->cinfo.scale_denom = scale_denom;
   jpeg_start_decompress(&d->cinfo);
-  if (d->cinfo.output_components != 3 ||
-      d->cinfo.output_width != d->cinfo.image_width ||
-      d->cinfo.output_height != d->cinfo.image_height) {
+  /* TJSCALED: each side rounded up. */
+  if (d->cinfo.output_components != (grey ? 1 : 3) ||
+      d->cinfo.output_width !=
+          (d->cinfo.image_width + scale_denom - 1) / scale_denom ||
+      d->cinfo.output_height !=
+          (d->cinfo.image_height + scale_denom - 1) / scale_denom) {
     d->err.code = IG_JS_UNSUPPORTED;
     longjmp(d->err.jump, 1);
   }
   *width = d->cinfo.output_width;
   *height = d->cinfo.output_height;
+  *components = (uint32_t)d->cinfo.output_components;
   *out = d;
   return IG_JS_OK;
 }
@@ -198,7 +227,8 @@ static void read_rows(struct ig_js_decoder *d, JSAMPROW *row_pointers,
 
 /*
  * Decodes the next min(max_rows, rows left) rows into `buf` (`buf_len` bytes,
- * rows of width * 3 bytes, tightly packed) and sets *rows to their number. After
+ * rows of width * components bytes, tightly packed) and sets *rows to their
+ * number. After
  * the last row it finishes the decompression (reading up to EOI), so a warning
  * there fails this call too: only a call that returns IG_JS_OK with the last
  * row means the whole file decoded cleanly.
@@ -215,7 +245,8 @@ int ig_js_decoder_read(struct ig_js_decoder *d, uint8_t *buf, size_t buf_len,
   if (buf == NULL || max_rows == 0 || max_rows > IG_JS_MAX_ROWS)
     return IG_JS_ARGUMENT;
   if (d->finished) return IG_JS_OK;
-  if (!mul_ok((size_t)d->cinfo.output_width, 3, &row_len) ||
+  if (!mul_ok((size_t)d->cinfo.output_width,
+              (size_t)d->cinfo.output_components, &row_len) ||
       !mul_ok(row_len, max_rows, &need) || need > buf_len)
     return IG_JS_ARGUMENT;
   want = d->cinfo.output_height - d->cinfo.output_scanline;

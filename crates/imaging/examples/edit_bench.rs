@@ -80,7 +80,7 @@ fn end_to_end(bytes: &[u8], name: &str) -> Vec<u8> {
     if let Some((out, _)) = lossless_edit(bytes, LIMITS, &list).expect("valid") {
         return out;
     }
-    if let Some(out) = stream_jpeg(bytes, LIMITS, &list, 90) {
+    if let Ok(out) = stream_jpeg(bytes, LIMITS, &list, 90) {
         return out;
     }
     let probe = probe(bytes, LIMITS).expect("a readable header");
@@ -180,7 +180,9 @@ fn main() {
                 best_ms(reps, || {
                     timed(|| {
                         if name == "stored_brightness" {
-                            std::hint::black_box(stream_edit(&bytes, LIMITS, &list, 90).unwrap());
+                            std::hint::black_box(
+                                stream_edit(&bytes, LIMITS, &list, 90).unwrap().unwrap(),
+                            );
                         } else {
                             let out =
                                 edit::apply(decode(&bytes, LIMITS).unwrap().1, &list).unwrap();

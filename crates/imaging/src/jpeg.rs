@@ -11,17 +11,56 @@
 //! accepts as before. So every file accepted before still is; a file only
 //! libjpeg-turbo reads cleanly (none is known) would now be accepted too. Both
 //! read the whole entropy-coded stream (scaling only shortens the inverse DCT),
-//! so a truncated or corrupt file cannot pass for a good one. The price of the
-//! fallback: a file libjpeg-turbo warns about late (one cut just before its
-//! end-of-image marker, say) is decoded twice, once by each.
+//! so a truncated or corrupt file cannot pass for a good one.
+//!
+//! The price of the fallback is kept to one partial decode. Whole-image decodes
+//! go through the C shim of the streamed edits ([`crate::jpeg_ffi`], libjpeg's
+//! scanline API with TurboJPEG's exact settings, so the same pixels), which stops
+//! at the first warning; TurboJPEG itself, through the `turbojpeg` crate, would
+//! decode a file warned about early to its end (the crate cannot set
+//! `TJPARAM_STOPONWARNING`). And a [`Refusal::Reported`] travels with the bytes:
+//! a streamed edit that libjpeg-turbo stopped hands it to the decode path
+//! ([`crate::decode_after`]), which then goes straight to zune-jpeg instead of
+//! having libjpeg-turbo report the same thing again. A file libjpeg-turbo warns
+//! about late (cut just before its end-of-image marker, say) thus costs at most
+//! one libjpeg-turbo decode, stopped at the warning, plus zune-jpeg's: two
+//! decodes, streamed edit or not (a streamed edit used to cost three); one warned
+//! about early, little more than zune-jpeg's (`tests/decode_once.rs` counts
+//! them). A lossless transform ([`transform`]) still reads such a file to its end
+//! before the decode path runs.
 
 use image::{DynamicImage, GrayImage, RgbImage};
 use turbojpeg::{
-    Colorspace, DecompressHeader, Decompressor, PixelFormat, ScalingFactor, Subsamp, Transform,
-    TransformCrop, TransformOp, Transformer,
+    Colorspace, DecompressHeader, Decompressor, ScalingFactor, Subsamp, Transform, TransformCrop,
+    TransformOp, Transformer,
 };
 
 use crate::edit::zeroed;
+use crate::jpeg_ffi::{Decoder, Refused};
+
+/// Why libjpeg-turbo did not decode (or stream) a JPEG, as far as a later decode
+/// of the same bytes is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It was not used: not a file or an edit it is used for, or it gave up for a
+    /// reason of its own (memory). A whole-image decode tries it as usual.
+    Declined,
+    /// It reported an error or a warning about the file (truncated, corrupt), or
+    /// more progressive scans than the limit: any decode of these bytes by it
+    /// would again, so a whole-image decode takes zune-jpeg straight away.
+    Reported,
+}
+
+impl Refusal {
+    /// The refusal a [`Decoder`]'s code stands for.
+    pub(crate) fn of(refused: Refused) -> Refusal {
+        if refused.reported() {
+            Refusal::Reported
+        } else {
+            Refusal::Declined
+        }
+    }
+}
 
 /// Most progressive scans libjpeg-turbo will read before giving up (and handing
 /// the file to the ordinary decoder): a guard against the many-scans CPU attack.
@@ -79,8 +118,8 @@ pub(crate) fn supported_header(
 /// Decodes a JPEG (stored `width` x `height`, as its header declares and the
 /// caller has checked against the limits) at the smallest DCT scale still at
 /// least `min_width` x `min_height` (the full size when no scale is), in the
-/// stored orientation. `None` when libjpeg-turbo does not decode the file
-/// cleanly, or is not used for it: the caller then decodes it with zune-jpeg, as
+/// stored orientation, with the pixels `tj3Decompress8` gives. Stops at the
+/// first error or warning; the caller then decodes the file with zune-jpeg, as
 /// before.
 pub(crate) fn decode_at_least(
     bytes: &[u8],
@@ -88,34 +127,36 @@ pub(crate) fn decode_at_least(
     height: u32,
     min_width: u32,
     min_height: u32,
-) -> Option<DynamicImage> {
+) -> Result<DynamicImage, Refusal> {
     let factor = scale_for(width, height, min_width, min_height).unwrap_or(ScalingFactor::ONE);
-    let mut decompressor = Decompressor::new().ok()?;
-    let header = supported_header(&mut decompressor, bytes, width, height)?;
-    decompressor.set_scan_limit(SCAN_LIMIT).ok()?;
-    decompressor.set_scaling_factor(factor).ok()?;
+    let mut decompressor = Decompressor::new().map_err(|_| Refusal::Declined)?;
+    let header =
+        supported_header(&mut decompressor, bytes, width, height).ok_or(Refusal::Declined)?;
+    drop(decompressor);
     let scaled = header.scaled(factor);
-    let (format, channels) = if header.colorspace == Colorspace::Gray {
-        (PixelFormat::GRAY, 1)
+    let denom = u32::try_from(factor.denom()).map_err(|_| Refusal::Declined)?;
+    // No memory cap, as TurboJPEG has none by default: the budget admitted the
+    // decode at its full cost.
+    let mut decoder = Decoder::new(bytes, SCAN_LIMIT, 0, denom).map_err(Refusal::of)?;
+    let (w, h) = (decoder.width, decoder.height);
+    if (w as usize, h as usize) != (scaled.width, scaled.height) {
+        return Err(Refusal::Declined);
+    }
+    let row_len = w as usize * decoder.channels;
+    let mut pixels = zeroed(row_len * h as usize).map_err(|_| Refusal::Declined)?;
+    let mut done = 0;
+    while done < pixels.len() {
+        match decoder.read(&mut pixels[done..]).map_err(Refusal::of)? {
+            0 => return Err(Refusal::Declined),
+            rows => done += rows * row_len,
+        }
+    }
+    let image = if decoder.channels == 1 {
+        GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
     } else {
-        (PixelFormat::RGB, 3)
+        RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
     };
-    let mut pixels = zeroed(scaled.width * scaled.height * channels).ok()?;
-    let output = turbojpeg::Image {
-        pixels: pixels.as_mut_slice(),
-        width: scaled.width,
-        pitch: scaled.width * channels,
-        height: scaled.height,
-        format,
-    };
-    // A warning (truncated data, corrupt data) is an error here too.
-    decompressor.decompress(bytes, output).ok()?;
-    let (w, h) = (scaled.width as u32, scaled.height as u32);
-    Some(if channels == 1 {
-        DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, pixels)?)
-    } else {
-        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels)?)
-    })
+    image.ok_or(Refusal::Declined)
 }
 
 /// One of the eight ways to turn or mirror an image: the lossless transforms.

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod cost;
+mod decode_counts;
 pub mod edit;
 mod error;
 mod format;
@@ -13,11 +14,14 @@ mod jpeg_ffi;
 mod lossless;
 mod upload;
 
+#[doc(hidden)]
+pub use decode_counts::{DecodeCounts, decode_counts};
 pub use edit::{stream_edit, stream_jpeg};
 pub use error::{ImageError, Result};
 pub use format::MediaFormat;
+pub use jpeg::Refusal;
 pub use lossless::lossless_edit;
 pub use upload::{
-    Prepared, Probe, UploadLimits, check_shape, decode, decode_at_least, encode, fit_within,
-    prepare_upload, probe, render_thumbnail, thumbnail_size,
+    Prepared, Probe, UploadLimits, check_shape, decode, decode_after, decode_at_least, encode,
+    fit_within, prepare_upload, probe, render_thumbnail, thumbnail_size,
 };

@@ -5,6 +5,7 @@ use image::{ColorType, DynamicImage, ImageDecoder as _, ImageReader, Limits};
 
 use super::MediaFormat;
 use crate::error::{ImageError, Result};
+use crate::jpeg::Refusal;
 
 /// Longest side of the thumbnail rendition, in pixels.
 const THUMBNAIL_SIZE: u32 = 400;
@@ -66,7 +67,7 @@ pub fn prepare_upload(bytes: &[u8], limits: UploadLimits) -> Result<Prepared> {
     let probed = probe(bytes, limits)?;
     check_shape(probed.width, probed.height, limits)?;
     let size = thumbnail_size(probed.width, probed.height);
-    let (format, image, reduced) = decode_8bit_at_least(bytes, limits, size)?;
+    let (format, image, reduced) = decode_8bit_at_least(bytes, limits, size, Refusal::Declined)?;
     let shrunk = (image.width(), image.height()) != (probed.width, probed.height);
     let (thumbnail, thumbnail_format) = render_thumbnail_sized(&image, size, shrunk)?;
     let reencoded = if reduced {
@@ -157,8 +158,7 @@ fn reader(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, ImageReade
 /// (as Pillow decodes them), or by zune-jpeg when libjpeg-turbo does not decode
 /// them cleanly, so a JPEG is refused only when zune-jpeg refuses it too.
 pub fn decode(bytes: &[u8], limits: UploadLimits) -> Result<(MediaFormat, DynamicImage)> {
-    let (format, image, _) = decode_8bit_at_least(bytes, limits, (u32::MAX, u32::MAX))?;
-    Ok((format, image))
+    decode_after(bytes, limits, u32::MAX, u32::MAX, Refusal::Declined)
 }
 
 /// [`decode`], but a JPEG that is at least twice `min_width` x `min_height`
@@ -176,7 +176,21 @@ pub fn decode_at_least(
     min_width: u32,
     min_height: u32,
 ) -> Result<(MediaFormat, DynamicImage)> {
-    let (format, image, _) = decode_8bit_at_least(bytes, limits, (min_width, min_height))?;
+    decode_after(bytes, limits, min_width, min_height, Refusal::Declined)
+}
+
+/// [`decode_at_least`] (with `u32::MAX` sides: [`decode`]) of bytes libjpeg-turbo
+/// has already refused, as a streamed edit reports it ([`crate::stream_edit`]):
+/// after a [`Refusal::Reported`] a JPEG goes straight to zune-jpeg, which decides
+/// as it would have after libjpeg-turbo reported the same thing again.
+pub fn decode_after(
+    bytes: &[u8],
+    limits: UploadLimits,
+    min_width: u32,
+    min_height: u32,
+    refusal: Refusal,
+) -> Result<(MediaFormat, DynamicImage)> {
+    let (format, image, _) = decode_8bit_at_least(bytes, limits, (min_width, min_height), refusal)?;
     Ok((format, image))
 }
 
@@ -205,30 +219,34 @@ pub(crate) fn stored_shape(
     Ok((format, (raw_width, raw_height), orientation))
 }
 
-/// `decode_at_least`, and whether samples were reduced to 8 bits.
+/// `decode_after`, and whether samples were reduced to 8 bits.
 fn decode_8bit_at_least(
     bytes: &[u8],
     limits: UploadLimits,
     (min_width, min_height): (u32, u32),
+    refusal: Refusal,
 ) -> Result<(MediaFormat, DynamicImage, bool)> {
     let (format, reader) = reader(bytes, limits)?;
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (raw_width, raw_height) = decoder.dimensions();
     check_pixels(raw_width, raw_height, limits)?;
     let orientation = decoder.orientation().map_err(decode_error)?;
-    if format == MediaFormat::Jpeg {
+    if format == MediaFormat::Jpeg && refusal == Refusal::Declined {
         // The target is displayed; the decoder works on the stored image.
         let (need_w, need_h) = if transposes(orientation) {
             (min_height, min_width)
         } else {
             (min_width, min_height)
         };
-        if let Some(mut image) =
+        if let Ok(mut image) =
             crate::jpeg::decode_at_least(bytes, raw_width, raw_height, need_w, need_h)
         {
             image.apply_orientation(orientation);
             return Ok((format, image, false));
         }
+    }
+    if format == MediaFormat::Jpeg {
+        crate::decode_counts::zune_begun();
     }
     let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     // Reduced before turning, so the turn moves half the bytes; everything after

@@ -121,6 +121,88 @@ fn scaled_thumbnails_keep_their_size_and_are_close_to_full_decodes() {
     }
 }
 
+/// What TurboJPEG (`tj3Decompress8`, as the `turbojpeg` crate calls it) decodes
+/// `bytes` to at 1/`denom`: RGB, or grey for a grey file.
+fn tj3_decompress(bytes: &[u8], denom: usize) -> DynamicImage {
+    let mut decompressor = turbojpeg::Decompressor::new().unwrap();
+    let header = decompressor.read_header(bytes).unwrap();
+    let factor = turbojpeg::ScalingFactor::new(1, denom);
+    decompressor.set_scaling_factor(factor).unwrap();
+    let scaled = header.scaled(factor);
+    let grey = header.colorspace == turbojpeg::Colorspace::Gray;
+    let (format, channels) = if grey {
+        (turbojpeg::PixelFormat::GRAY, 1)
+    } else {
+        (turbojpeg::PixelFormat::RGB, 3)
+    };
+    let mut pixels = vec![0; scaled.width * scaled.height * channels];
+    let image = turbojpeg::Image {
+        pixels: pixels.as_mut_slice(),
+        width: scaled.width,
+        pitch: scaled.width * channels,
+        height: scaled.height,
+        format,
+    };
+    decompressor.decompress(bytes, image).unwrap();
+    let (w, h) = (scaled.width as u32, scaled.height as u32);
+    if grey {
+        DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels).unwrap())
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).unwrap())
+    }
+}
+
+/// Whole-image decodes run libjpeg's scanline API through the C shim (to stop at
+/// the first warning) instead of TurboJPEG's whole-image call: the very pixels
+/// TurboJPEG gives, at every DCT scale, for colour (4:2:0, 4:2:2, 4:4:4,
+/// progressive) and grey files of odd sizes.
+#[test]
+fn whole_image_decodes_give_turbojpegs_pixels_at_every_scale() {
+    use turbojpeg::Subsamp::{Gray, None as Sub1x1, Sub2x1, Sub2x2};
+    let mut checked = 0;
+    for (w, h) in [(1, 1), (7, 9), (45, 1), (129, 97), (803, 602), (1001, 999)] {
+        for (subsamp, progressive) in [
+            (Sub2x2, false),
+            (Sub2x1, false),
+            (Sub1x1, false),
+            (Sub2x2, true),
+            (Gray, false),
+            (Gray, true),
+        ] {
+            let rgb = photo(w, h);
+            let mut compressor = turbojpeg::Compressor::new().unwrap();
+            compressor.set_quality(88).unwrap();
+            compressor.set_subsamp(subsamp).unwrap();
+            compressor.set_progressive(progressive).unwrap();
+            let bytes = compressor
+                .compress_to_vec(turbojpeg::Image {
+                    pixels: rgb.as_raw().as_slice(),
+                    width: w as usize,
+                    pitch: w as usize * 3,
+                    height: h as usize,
+                    format: turbojpeg::PixelFormat::RGB,
+                })
+                .unwrap();
+            for denom in [1, 2, 4, 8] {
+                let (_, ours) =
+                    decode_at_least(&bytes, LIMITS, w.div_ceil(denom), h.div_ceil(denom)).unwrap();
+                // The scale the decode chose (never below the one asked for).
+                let chosen = [1, 2, 4, 8]
+                    .into_iter()
+                    .find(|d| ours.dimensions() == (w.div_ceil(*d), h.div_ceil(*d)))
+                    .unwrap_or_else(|| panic!("{w}x{h}: decoded {:?}", ours.dimensions()));
+                assert!(chosen <= denom, "{w}x{h} 1/{denom}: 1/{chosen}");
+                let what = format!("{w}x{h} {subsamp:?} progressive={progressive} 1/{chosen}");
+                let theirs = tj3_decompress(&bytes, chosen as usize);
+                assert_eq!(ours.color(), theirs.color(), "{what}");
+                assert!(ours == theirs, "{what}: pixels differ");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 6 * 4);
+}
+
 #[test]
 fn small_jpegs_and_other_formats_are_decoded_in_full() {
     // 700 is less than twice 400: no scale is both smaller and large enough.

@@ -4,7 +4,8 @@
 use image::{DynamicImage, GenericImageView, GrayImage, Rgb, RgbImage};
 use imagegraph_imaging::edit::{self, EditInstruction as E, encode_jpeg, encode_jpeg_gray};
 use imagegraph_imaging::{
-    ImageError, MediaFormat, UploadLimits, decode, encode, stream_edit, stream_jpeg,
+    ImageError, MediaFormat, Refusal, UploadLimits, decode, decode_after, encode, stream_edit,
+    stream_jpeg,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -117,7 +118,8 @@ fn streamed_bytes_are_the_whole_image_paths_at_odd_sizes_and_layouts() {
                     let what = format!(
                         "{w}x{h} {subsamp:?} progressive={progressive} {list:?} on {threads}"
                     );
-                    let streamed = streamed.unwrap_or_else(|| panic!("{what}: did not stream"));
+                    let streamed =
+                        streamed.unwrap_or_else(|why| panic!("{what}: did not stream: {why:?}"));
                     assert!(streamed == expected, "{what}: bytes differ");
                     checked += 1;
                 }
@@ -134,7 +136,7 @@ fn the_requested_quality_is_kept() {
         let list = [E::Brightness(1.3)];
         assert_eq!(
             stream_jpeg(&bytes, LIMITS, &list, quality),
-            Some(ordinary(&bytes, &list, quality)),
+            Ok(ordinary(&bytes, &list, quality)),
             "q{quality}"
         );
     }
@@ -171,7 +173,7 @@ fn many_streams_at_once_share_the_decoding_pool() {
                     let threads = if i % 2 == 0 { 2 } else { 0 };
                     on_threads(threads, || {
                         (0..3)
-                            .map(|_| stream_jpeg(bytes, LIMITS, list, 90))
+                            .map(|_| stream_jpeg(bytes, LIMITS, list, 90).ok())
                             .reduce(|a, b| if a == b { a } else { None })
                             .flatten()
                     })
@@ -229,16 +231,34 @@ fn broken_jpegs_never_stream_and_decide_as_before() {
             let streamed = on_threads(threads, || stream_jpeg(broken, LIMITS, &list, 90));
             let edit = on_threads(threads, || stream_edit(broken, LIMITS, &list, 90));
             if name.starts_with("bit") {
-                if let Some(streamed) = streamed {
-                    assert_eq!(streamed, ordinary(broken, &list, 90), "{name}");
-                    assert!(matches!(edit, Ok(Some(_))), "{name}");
+                if let Ok(streamed) = &streamed {
+                    assert_eq!(*streamed, ordinary(broken, &list, 90), "{name}");
+                    assert!(matches!(edit, Ok(Ok(_))), "{name}");
                 } else {
                     flips += 1;
-                    assert!(matches!(edit, Ok(None)), "{name}");
+                    assert_eq!(streamed, Err(Refusal::Reported), "{name}");
+                    assert!(matches!(edit, Ok(Err(Refusal::Reported))), "{name}");
                 }
             } else {
-                assert_eq!(streamed, None, "{name} on {threads}");
-                assert!(matches!(edit, Ok(None)), "{name} on {threads}");
+                // The header-only file is refused before libjpeg-turbo decodes
+                // a row: by its header reader, or zune-jpeg's.
+                assert!(streamed.is_err(), "{name} on {threads}");
+                assert!(
+                    matches!(edit, Ok(Err(why)) if Err(why) == streamed),
+                    "{name} on {threads}"
+                );
+            }
+            // Whatever the stream refused, the decode path it hands the
+            // refusal to decides as the whole-image path decides on its own.
+            if let Err(refusal) = streamed {
+                let after = decode_after(broken, LIMITS, u32::MAX, u32::MAX, refusal)
+                    .map(|(_, image)| image);
+                let alone = decode(broken, LIMITS).map(|(_, image)| image);
+                match (after, alone) {
+                    (Ok(a), Ok(b)) => assert!(a == b, "{name}: pixels differ"),
+                    (Err(a), Err(b)) => assert_eq!(a, b, "{name}"),
+                    (a, b) => panic!("{name}: {:?} then {:?}", a.err(), b.err()),
+                }
             }
         }
     }
@@ -264,13 +284,13 @@ fn only_upright_colour_jpegs_with_point_edits_stream() {
     let upright = with_orientation(&bytes, 1);
     assert_eq!(
         stream_jpeg(&upright, LIMITS, &list, 90),
-        Some(ordinary(&upright, &list, 90))
+        Ok(ordinary(&upright, &list, 90))
     );
     for orientation in 2..=8 {
         let turned = with_orientation(&bytes, orientation);
         assert_eq!(
             stream_jpeg(&turned, LIMITS, &list, 90),
-            None,
+            Err(Refusal::Declined),
             "{orientation}"
         );
     }
@@ -279,7 +299,11 @@ fn only_upright_colour_jpegs_with_point_edits_stream() {
         90,
     )
     .unwrap();
-    assert_eq!(stream_jpeg(&grey, LIMITS, &list, 90), None, "grey");
+    assert_eq!(
+        stream_jpeg(&grey, LIMITS, &list, 90),
+        Err(Refusal::Declined),
+        "grey"
+    );
     let png = {
         let mut out = Vec::new();
         DynamicImage::ImageRgb8(photo(20, 20))
@@ -287,7 +311,11 @@ fn only_upright_colour_jpegs_with_point_edits_stream() {
             .unwrap();
         out
     };
-    assert_eq!(stream_jpeg(&png, LIMITS, &list, 90), None, "PNG");
+    assert_eq!(
+        stream_jpeg(&png, LIMITS, &list, 90),
+        Err(Refusal::Declined),
+        "PNG"
+    );
     for other in [
         vec![],
         vec![E::Contrast(1.2)],
@@ -297,14 +325,21 @@ fn only_upright_colour_jpegs_with_point_edits_stream() {
         vec![E::Saturation(1.2), E::Rotate(90)],
         vec![E::Blur { sigma: 1.0 }],
     ] {
-        assert_eq!(stream_jpeg(&bytes, LIMITS, &other, 90), None, "{other:?}");
+        assert_eq!(
+            stream_jpeg(&bytes, LIMITS, &other, 90),
+            Err(Refusal::Declined),
+            "{other:?}"
+        );
     }
     // Over the limits: the whole-image path reports it.
     let small = UploadLimits {
         max_pixels: 96 * 64 - 1,
         ..LIMITS
     };
-    assert_eq!(stream_jpeg(&bytes, small, &list, 90), None);
+    assert_eq!(
+        stream_jpeg(&bytes, small, &list, 90),
+        Err(Refusal::Declined)
+    );
 }
 
 #[test]

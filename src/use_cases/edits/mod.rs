@@ -25,7 +25,7 @@ use imagegraph_db::models::ById as _;
 use imagegraph_db::models::image::{AnalysisStatus, ImageSource};
 use imagegraph_db::models::{Image, User};
 use imagegraph_imaging::edit::{self, EditInstruction, Fit, wire};
-use imagegraph_imaging::{self as imaging, MediaFormat, Prepared, cost};
+use imagegraph_imaging::{self as imaging, MediaFormat, Prepared, Refusal, cost};
 
 /// Previews are at most this many pixels on their long side.
 const PREVIEW_SIDE: u32 = 1024;
@@ -130,13 +130,25 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
         .run(
             needed,
             move || -> Result<(Rendered, Vec<(&'static str, Duration)>)> {
+                // What libjpeg-turbo already said of the original, so the decode
+                // path does not have it report a warning a second time.
+                let mut refusal = Refusal::Declined;
                 if jpeg_to_jpeg {
                     let started = Instant::now();
                     let done = match imaging::lossless_edit(&original, limits, &instructions)? {
                         Some(done) => Some(done),
-                        None => {
-                            imaging::stream_edit(&original, limits, &instructions, JPEG_QUALITY)?
-                        }
+                        None => match imaging::stream_edit(
+                            &original,
+                            limits,
+                            &instructions,
+                            JPEG_QUALITY,
+                        )? {
+                            Ok(done) => Some(done),
+                            Err(why) => {
+                                refusal = why;
+                                None
+                            }
+                        },
                     };
                     if let Some((bytes, prepared)) = done {
                         check_size(bytes.len(), max_bytes)?;
@@ -150,18 +162,12 @@ pub async fn edit(app: &App, viewer: &User, request: EditRequest) -> Result<Edit
                         return Ok((Rendered::Stored { bytes, prepared }, timings));
                     }
                 }
-                let (run, mut pixels) = match shrink {
-                    Some(plan) => {
-                        let (_, pixels) = imaging::decode_at_least(
-                            &original,
-                            limits,
-                            plan.min_width,
-                            plan.min_height,
-                        )?;
-                        (plan.instructions, pixels)
-                    }
-                    None => (instructions.clone(), imaging::decode(&original, limits)?.1),
+                let (run, (min_width, min_height)) = match shrink {
+                    Some(plan) => (plan.instructions, (plan.min_width, plan.min_height)),
+                    None => (instructions.clone(), (u32::MAX, u32::MAX)),
                 };
+                let (_, mut pixels) =
+                    imaging::decode_after(&original, limits, min_width, min_height, refusal)?;
                 drop(original);
                 let mut timings = Vec::with_capacity(instructions.len());
                 for (instruction, asked) in run.iter().zip(&instructions) {

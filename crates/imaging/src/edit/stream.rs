@@ -8,11 +8,14 @@
 //! The bytes are exactly those of the whole-image path (libjpeg-turbo decode,
 //! [`super::apply`], [`crate::encode`] at the same quality): the same library with
 //! the same settings decodes and encodes, and each strip goes through the same
-//! kernels and tables. Anything else gives up (`None`) and the caller takes the
-//! whole-image path, which accepts or refuses the file as before: another format
-//! or instruction, a grey or CMYK or 12-bit or arithmetic-coded JPEG, an EXIF
-//! orientation other than 1, and any error or warning from libjpeg-turbo
-//! (truncated, corrupt), even on the last row.
+//! kernels and tables. Anything else gives up, with a [`Refusal`], and the caller
+//! takes the whole-image path ([`crate::decode_after`], given the refusal), which
+//! accepts or refuses the file as before: another format or instruction, a grey
+//! or CMYK or 12-bit or arithmetic-coded JPEG, an EXIF orientation other than 1
+//! ([`Refusal::Declined`]), and any error or warning from libjpeg-turbo
+//! (truncated, corrupt), even on the last row, or too many progressive scans
+//! ([`Refusal::Reported`]: the whole-image path then skips libjpeg-turbo, which
+//! would only report it again, and goes straight to zune-jpeg).
 
 use std::sync::{OnceLock, mpsc};
 
@@ -20,7 +23,7 @@ use image::metadata::Orientation;
 
 use super::{EditInstruction, codec, enhance, zeroed};
 use crate::format::MediaFormat;
-use crate::jpeg::{SCAN_LIMIT, supported_header};
+use crate::jpeg::{Refusal, SCAN_LIMIT, supported_header};
 use crate::jpeg_ffi::{Decoder, Encoder, Refused};
 use crate::upload::{
     Prepared, UploadLimits, decode_at_least, render_thumbnail_sized, stored_shape, thumbnail_size,
@@ -87,14 +90,15 @@ fn edit_strip(strip: &mut [u8], kernels: &[Kernel]) {
 /// Runs `instructions` on a JPEG and encodes the result as JPEG at `quality`,
 /// strip by strip, when the edit is one this path takes (see the module docs):
 /// the bytes [`crate::decode`], [`super::apply`] and [`crate::encode`] give, or
-/// `None`, and the caller takes that path. Uses two threads when rayon's pool
-/// has two or more. `instructions` must have passed [`super::validate`].
+/// why not, and the caller takes that path ([`crate::decode_after`]). Uses two
+/// threads when rayon's pool has two or more. `instructions` must have passed
+/// [`super::validate`].
 pub fn stream_jpeg(
     bytes: &[u8],
     limits: UploadLimits,
     instructions: &[EditInstruction],
     quality: u8,
-) -> Option<Vec<u8>> {
+) -> Result<Vec<u8>, Refusal> {
     streamed(bytes, limits, instructions, quality).map(|(out, _)| out)
 }
 
@@ -106,9 +110,10 @@ pub fn stream_edit(
     limits: UploadLimits,
     instructions: &[EditInstruction],
     quality: u8,
-) -> crate::Result<Option<(Vec<u8>, Prepared)>> {
-    let Some((out, (width, height))) = streamed(bytes, limits, instructions, quality) else {
-        return Ok(None);
+) -> crate::Result<Result<(Vec<u8>, Prepared), Refusal>> {
+    let (out, (width, height)) = match streamed(bytes, limits, instructions, quality) {
+        Ok(streamed) => streamed,
+        Err(refusal) => return Ok(Err(refusal)),
     };
     let size = thumbnail_size(width, height);
     // The result's own length: the caller decides whether it may be stored.
@@ -127,7 +132,7 @@ pub fn stream_edit(
         thumbnail_format,
         reencoded: None,
     };
-    Ok(Some((out, prepared)))
+    Ok(Ok((out, prepared)))
 }
 
 fn streamed(
@@ -135,27 +140,35 @@ fn streamed(
     limits: UploadLimits,
     instructions: &[EditInstruction],
     quality: u8,
-) -> Option<(Vec<u8>, (u32, u32))> {
-    let kernels = kernels(instructions)?;
+) -> Result<(Vec<u8>, (u32, u32)), Refusal> {
+    let kernels = kernels(instructions).ok_or(Refusal::Declined)?;
     if MediaFormat::sniff(bytes) != Some(MediaFormat::Jpeg) {
-        return None;
+        return Err(Refusal::Declined);
     }
     // Errors (over the limits, an unreadable header) are the whole-image path's
     // to report.
-    let (_, (width, height), orientation) = stored_shape(bytes, limits).ok()?;
+    let (_, (width, height), orientation) =
+        stored_shape(bytes, limits).map_err(|_| Refusal::Declined)?;
     if orientation != Orientation::NoTransforms {
-        return None;
+        return Err(Refusal::Declined);
     }
     // Only files the whole-image path decodes with libjpeg-turbo too: the others
     // would decode to other pixels there.
-    let mut decompressor = turbojpeg::Decompressor::new().ok()?;
-    let header = supported_header(&mut decompressor, bytes, width, height)?;
+    let mut decompressor = turbojpeg::Decompressor::new().map_err(|_| Refusal::Declined)?;
+    let header =
+        supported_header(&mut decompressor, bytes, width, height).ok_or(Refusal::Declined)?;
     if header.colorspace == turbojpeg::Colorspace::Gray {
-        return None;
+        return Err(Refusal::Declined);
     }
     drop(decompressor);
-    let out = run(bytes, width, height, &kernels, quality.clamp(1, 100)).ok()?;
-    Some((out, (width, height)))
+    let out = run(bytes, width, height, &kernels, quality.clamp(1, 100))?;
+    Ok((out, (width, height)))
+}
+
+/// What a refusal of the encoder, or of this side, says about the file:
+/// nothing.
+fn declined<T>(_: T) -> Refusal {
+    Refusal::Declined
 }
 
 fn run(
@@ -164,7 +177,7 @@ fn run(
     height: u32,
     kernels: &[Kernel],
     quality: u8,
-) -> Result<Vec<u8>, Refused> {
+) -> Result<Vec<u8>, Refusal> {
     let row_len = width as usize * 3;
     let strip_len = row_len * STRIP_ROWS;
     let max_memory = (u64::from(width) * u64::from(height))
@@ -178,22 +191,22 @@ fn run(
         turbojpeg::Subsamp::Sub2x2,
         quality,
     )
-    .map_err(|_| Refused(-1))?;
-    let mut encoder = Encoder::new(&mut out, width, height, quality)?;
+    .map_err(declined)?;
+    let mut encoder = Encoder::new(&mut out, width, height, quality).map_err(declined)?;
     if rayon::current_num_threads() < 2 {
-        let mut decoder = Decoder::new(bytes, SCAN_LIMIT, max_memory)?;
-        if (decoder.width, decoder.height) != (width, height) {
-            return Err(Refused(-1));
+        let mut decoder = Decoder::new(bytes, SCAN_LIMIT, max_memory, 1).map_err(Refusal::of)?;
+        if (decoder.width, decoder.height, decoder.channels) != (width, height, 3) {
+            return Err(Refusal::Declined);
         }
-        let mut strip = zeroed(strip_len).map_err(|_| Refused(-1))?;
+        let mut strip = zeroed(strip_len).map_err(declined)?;
         loop {
-            let rows = decoder.read(&mut strip)?;
+            let rows = decoder.read(&mut strip).map_err(Refusal::of)?;
             if rows == 0 {
                 break;
             }
             let part = &mut strip[..rows * row_len];
             edit_strip(part, kernels);
-            encoder.write(part, rows)?;
+            encoder.write(part, rows).map_err(declined)?;
         }
     } else {
         let (full_tx, full_rx) = mpsc::sync_channel(STRIP_BUFFERS);
@@ -212,14 +225,14 @@ fn run(
         // drops this side's channels, which ends the decoding side too.
         let consume = move |encoder: &mut Encoder<'_>| {
             for message in full_rx {
-                let (mut strip, rows): (Vec<u8>, usize) = message?;
+                let (mut strip, rows): (Vec<u8>, usize) = message.map_err(Refusal::of)?;
                 let part = &mut strip[..rows * row_len];
                 edit_strip(part, kernels);
-                encoder.write(part, rows)?;
+                encoder.write(part, rows).map_err(declined)?;
                 // The decoding side may be gone already (it is done).
                 let _ = empty_tx.send(strip);
             }
-            Ok::<(), Refused>(())
+            Ok::<(), Refusal>(())
         };
         // Decoding runs on a pool of its own, never on rayon's global one: it
         // spends most of its time waiting for the encoder to take a strip, and a
@@ -234,7 +247,7 @@ fn run(
     }
     // Fails unless every row was written, so a decoding thread that stopped
     // early cannot pass for a finished image.
-    let written = encoder.finish()?;
+    let written = encoder.finish().map_err(declined)?;
     out.truncate(written);
     out.shrink_to_fit();
     Ok(out)
@@ -256,7 +269,8 @@ fn decode_pool() -> &'static rayon::ThreadPool {
 }
 
 /// The decoding thread: fills strips (at most [`STRIP_BUFFERS`], recycled through
-/// `empty`) and sends them, or the first refusal, in order.
+/// `empty`) and sends them, or the first refusal, in order (`Refused(-1)`, which
+/// is not [`Refused::reported`], for a refusal of this side's own).
 fn decode_strips(
     bytes: &[u8],
     size: (u32, u32),
@@ -265,8 +279,8 @@ fn decode_strips(
     full: mpsc::SyncSender<Result<(Vec<u8>, usize), Refused>>,
     empty: mpsc::Receiver<Vec<u8>>,
 ) {
-    let mut decoder = match Decoder::new(bytes, SCAN_LIMIT, max_memory) {
-        Ok(decoder) if (decoder.width, decoder.height) == size => decoder,
+    let mut decoder = match Decoder::new(bytes, SCAN_LIMIT, max_memory, 1) {
+        Ok(decoder) if (decoder.width, decoder.height) == size && decoder.channels == 3 => decoder,
         Ok(_) => {
             let _ = full.send(Err(Refused(-1)));
             return;

@@ -1,5 +1,6 @@
 //! libjpeg-turbo beyond encoding: decoding (in full, or with DCT scaling for
-//! shrink-on-load) and lossless transforms on the DCT coefficients.
+//! shrink-on-load) and lossless transforms on the DCT coefficients (for the files
+//! our own transform, `lossless/rewrite.rs`, leaves to it).
 //!
 //! JPEGs are decoded by libjpeg-turbo, as Pillow decodes them, so that a streamed
 //! edit (`edit/stream.rs`, the same library strip by strip) gives the very bytes

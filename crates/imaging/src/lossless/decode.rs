@@ -176,11 +176,12 @@ pub(super) fn decode(bytes: &[u8], frame: &Frame) -> Option<Coefficients> {
     let blocks = usize::try_from(mcus * layout.len() as u64).ok()?;
     // Each nonzero AC coefficient takes at least two bits (a code and a sign),
     // and decoding stops after the first MCU that ran past the data: indexes
-    // into `ac` fit in 32 bits. Photos hold about two per byte; more grows.
+    // into `ac` fit in 32 bits.
     u32::try_from(data.len() * 4 + 6 * 64).ok()?;
     let mut out = Coefficients {
         blocks: Vec::with_capacity(blocks),
-        ac: Vec::with_capacity((data.len() * 2).min(blocks.saturating_mul(63))),
+        // Reserved, not touched: no reallocation whatever the file holds.
+        ac: Vec::with_capacity((data.len() * 4 + 6 * 64).min(blocks.saturating_mul(63))),
     };
     let interval = u64::from(frame.restart_interval);
     let mut bits = Bits::new(data);

@@ -79,8 +79,10 @@ pub(super) fn read(bytes: &[u8]) -> Option<Frame> {
     }
     let mut frame: Option<(u32, u32, Vec<Component>)> = None;
     let mut quant = [None; 4];
-    let mut dc_tables: [Option<DecodeTable>; 4] = Default::default();
-    let mut ac_tables: [Option<DecodeTable>; 4] = Default::default();
+    // As stored: only the tables the scan names are built (a file may define
+    // thousands and use four).
+    let mut dc_specs: [Option<RawTable>; 4] = Default::default();
+    let mut ac_specs: [Option<RawTable>; 4] = Default::default();
     let mut restart_interval = 0;
     loop {
         // A marker, possibly after fill bytes.
@@ -104,12 +106,23 @@ pub(super) fn read(bytes: &[u8]) -> Option<Frame> {
             0xEE if segment.starts_with(b"Adobe") => return None,
             0xE0..=0xEF | 0xFE => {}
             0xDB => read_quant(segment, &mut quant)?,
-            0xC4 => read_huffman(segment, &mut dc_tables, &mut ac_tables)?,
-            0xDD => restart_interval = u16::from_be_bytes([*segment.first()?, *segment.get(1)?]),
+            0xC4 => read_huffman(segment, &mut dc_specs, &mut ac_specs)?,
+            0xDD => restart_interval = u16::from_be_bytes(segment.try_into().ok()?),
             0xC0 | 0xC1 if frame.is_none() => frame = Some(read_frame(segment)?),
             0xDA => {
                 let (width, height, mut components) = frame?;
                 read_scan(segment, &mut components)?;
+                let mut dc_tables: [Option<DecodeTable>; 4] = Default::default();
+                let mut ac_tables: [Option<DecodeTable>; 4] = Default::default();
+                for c in &components {
+                    let (td, ta) = (usize::from(c.td), usize::from(c.ta));
+                    if dc_tables[td].is_none() {
+                        dc_tables[td] = Some(dc_specs[td].as_ref()?.build(true)?);
+                    }
+                    if ac_tables[ta].is_none() {
+                        ac_tables[ta] = Some(ac_specs[ta].as_ref()?.build(false)?);
+                    }
+                }
                 let frame = Frame {
                     width,
                     height,
@@ -151,20 +164,33 @@ fn read_quant(mut segment: &[u8], quant: &mut [Option<[u8; 64]>; 4]) -> Option<(
     Some(())
 }
 
+/// A Huffman table as a DHT segment stores it.
+#[derive(Debug)]
+struct RawTable {
+    counts: [u8; 16],
+    symbols: Vec<u8>,
+}
+
+impl RawTable {
+    /// `None` for a table libjpeg-turbo would refuse.
+    fn build(&self, dc: bool) -> Option<DecodeTable> {
+        DecodeTable::new(&HuffmanSpec::new(self.counts, &self.symbols)?, dc)
+    }
+}
+
 fn read_huffman(
     mut segment: &[u8],
-    dc: &mut [Option<DecodeTable>; 4],
-    ac: &mut [Option<DecodeTable>; 4],
+    dc: &mut [Option<RawTable>; 4],
+    ac: &mut [Option<RawTable>; 4],
 ) -> Option<()> {
     while let Some((&tc_th, rest)) = segment.split_first() {
         let counts: [u8; 16] = rest.get(..16)?.try_into().ok()?;
         let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
-        let symbols = rest.get(16..16 + total)?;
-        let spec = HuffmanSpec::new(counts, symbols)?;
+        let symbols = rest.get(16..16 + total)?.to_vec();
         let slot = usize::from(tc_th & 15);
         match (tc_th >> 4, slot) {
-            (0, 0..=3) => dc[slot] = Some(DecodeTable::new(&spec, true)?),
-            (1, 0..=3) => ac[slot] = Some(DecodeTable::new(&spec, false)?),
+            (0, 0..=3) => dc[slot] = Some(RawTable { counts, symbols }),
+            (1, 0..=3) => ac[slot] = Some(RawTable { counts, symbols }),
             _ => return None,
         }
         segment = &rest[16 + total..];
@@ -178,8 +204,9 @@ fn read_frame(segment: &[u8]) -> Option<(u32, u32, Vec<Component>)> {
     };
     let height = u32::from(u16::from_be_bytes([*h1, *h0]));
     let width = u32::from(u16::from_be_bytes([*w1, *w0]));
-    // A height of 0 is declared later by a DNL marker: not ours.
-    if *precision != 8 || width == 0 || height == 0 {
+    // A height of 0 is declared later by a DNL marker: not ours. Nor are sides
+    // above libjpeg-turbo's JPEG_MAX_DIMENSION: what we wrote, it could not read.
+    if *precision != 8 || width == 0 || height == 0 || width > 65_500 || height > 65_500 {
         return None;
     }
     let count = usize::from(*count);

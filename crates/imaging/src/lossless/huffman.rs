@@ -29,7 +29,8 @@ impl<'a> HuffmanSpec<'a> {
                 out.push((code as u16, length, *next.next()?));
                 code += 1;
             }
-            if code > 1 << length {
+            // No code may be all ones (libjpeg-turbo's jdhuff.c).
+            if code >= 1 << length {
                 return None;
             }
             code <<= 1;
@@ -269,6 +270,10 @@ mod tests {
         counts[0] = 3;
         let spec = HuffmanSpec::new(counts, &[1, 2, 3]).unwrap();
         assert!(DecodeTable::new(&spec, false).is_none());
+        // Two codes of length 1 would make "1" a code: all ones, refused.
+        let mut counts = [0u8; 16];
+        counts[0] = 2;
+        assert!(DecodeTable::new(&HuffmanSpec::new(counts, &[0, 1]).unwrap(), true).is_none());
         // DC categories above 15 do not exist.
         let mut counts = [0u8; 16];
         counts[1] = 1;

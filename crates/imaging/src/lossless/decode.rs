@@ -338,7 +338,7 @@ impl<'a, 'f> Decoder<'a, 'f> {
     #[inline(always)]
     fn step(&mut self) -> Option<()> {
         let interval = self.scan.interval;
-        if self.phase == 0 && interval > 0 && self.mcu > 0 && self.mcu % interval == 0 {
+        if self.phase == 0 && interval > 0 && self.mcu > 0 && self.mcu.is_multiple_of(interval) {
             let restart = (self.mcu / interval - 1) % 8;
             self.bits.end_at(0xD0 + restart as u8)?;
             self.predictions = [0; 3];

@@ -196,10 +196,8 @@ const PARALLEL_FROM: usize = 64 << 10;
 /// result is the same either way, only slower.
 pub(super) fn decode(bytes: &[u8], frame: &Frame) -> Option<Coefficients> {
     let data = bytes.get(frame.scan_start..)?;
-    let split = (frame.restart_interval == 0
-        && data.len() >= PARALLEL_FROM
-        && rayon::current_num_threads() > 1)
-        .then_some(data.len() / 2);
+    let split =
+        (data.len() >= PARALLEL_FROM && rayon::current_num_threads() > 1).then_some(data.len() / 2);
     decode_split(data, frame, split).0
 }
 
@@ -209,17 +207,70 @@ fn decode_split(data: &[u8], frame: &Frame, split: Option<usize>) -> (Option<Coe
     let Some(scan) = Scan::new(frame, data.len()) else {
         return (None, false);
     };
-    let Some(middle) = split else {
-        let mut first = Decoder::new(data, &scan, scan.blocks);
-        let whole = (|| {
-            while !first.done() {
+    match split {
+        None => (alone(data, &scan), false),
+        Some(middle) if scan.interval > 0 => at_restart(data, &scan, middle),
+        Some(middle) => in_halves(data, &scan, middle),
+    }
+}
+
+fn alone(data: &[u8], scan: &Scan<'_>) -> Option<Coefficients> {
+    let mut decoder = Decoder::new(data, scan, scan.blocks);
+    while !decoder.done() {
+        decoder.step()?;
+    }
+    decoder.finish()
+}
+
+/// With restart markers, the halves split at the first one from `middle` on:
+/// there the DC predictions start again from 0, and which MCU follows is the
+/// number of markers before it times the interval.
+fn at_restart(data: &[u8], scan: &Scan<'_>, middle: usize) -> (Option<Coefficients>, bool) {
+    let is_restart = |at: usize| data[at] == 0xFF && (0xD0..=0xD7).contains(&data[at + 1]);
+    let Some(marker) = (middle..data.len().saturating_sub(1)).find(|&at| is_restart(at)) else {
+        return (alone(data, scan), false);
+    };
+    let before = (0..marker).filter(|&at| is_restart(at)).count() as u64;
+    let mcu = (before + 1) * scan.interval;
+    if mcu >= scan.mcus {
+        return (alone(data, scan), false);
+    }
+    let (first, second) = rayon::join(
+        || {
+            let mut first = Decoder::new(data, scan, scan.blocks);
+            while first.mcu < mcu {
                 first.step()?;
             }
-            first.finish()
-        })();
-        return (whole, false);
-    };
-    in_halves(data, &scan, middle)
+            // As one pass would go on: this very marker next, after the padding.
+            let restart = (before % 8) as u8;
+            first.bits.end_at(0xD0 + restart)?;
+            (first.bits.at == marker + 2).then_some(first)
+        },
+        || {
+            let mut second = Decoder::new(&data[marker..], scan, scan.blocks);
+            second.mcu = mcu;
+            while !second.done() {
+                second.step()?;
+            }
+            second.finish()
+        },
+    );
+    match (first, second) {
+        (Some(mut first), Some(second)) => {
+            let base = first.out.ac.len() as u64;
+            for block in &second.blocks {
+                let Ok(start) = u32::try_from(u64::from(block.start) + base) else {
+                    return (None, false);
+                };
+                first.out.blocks.push(Block { start, ..*block });
+            }
+            first.out.ac.extend_from_slice(&second.ac);
+            (Some(first.out), true)
+        }
+        // One pass would have met the same trouble, or (the first half not ending
+        // at that marker) may not: it decides.
+        (Some(_), None) | (None, _) => (alone(data, scan), false),
+    }
 }
 
 fn in_halves(data: &[u8], scan: &Scan<'_>, mut middle: usize) -> (Option<Coefficients>, bool) {
@@ -673,6 +724,32 @@ mod tests {
                 assert!(joined >= 4, "{subsamp:?} {w}x{h} q{quality}: {joined} of 5");
             }
         }
+    }
+
+    #[test]
+    fn halves_split_at_a_restart_marker_when_there_are_some() {
+        use crate::jpeg::{Rect, Turn};
+        let source = source(640, 480, Subsamp::Sub2x2, 90, false);
+        let whole = Rect {
+            x: 0,
+            y: 0,
+            width: 640,
+            height: 480,
+        };
+        // Our own output has a restart marker after every MCU row.
+        let bytes =
+            crate::lossless::rewrite::transform(&source, 640, 480, Turn::Identity, whole).unwrap();
+        let (coefficients, joined) = both_ways(&bytes);
+        assert!(coefficients.is_some());
+        assert!(joined >= 4, "{joined} of 5");
+        // A marker out of sequence is refused either way.
+        let data = frame::read(&bytes).unwrap().scan_start;
+        let mut renumbered = bytes.clone();
+        let at = (data + (bytes.len() - data) / 2..bytes.len())
+            .find(|&at| bytes[at] == 0xFF && (0xD0..=0xD7).contains(&bytes[at + 1]))
+            .unwrap();
+        renumbered[at + 1] = 0xD0 + (renumbered[at + 1] - 0xD0 + 1) % 8;
+        assert!(both_ways(&renumbered).0.is_none());
     }
 
     #[test]

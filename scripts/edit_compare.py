@@ -13,6 +13,8 @@ Pillow, numpy, and libvips through pyvips-binary, all pinned). Builds
 * Pillow (single-threaded, as Pillow is), and libvips and ours with each thread count
   in --threads (VIPS_CONCURRENCY, RAYON_NUM_THREADS), with the ratios
   `their ms / our ms` (above 1: we are faster);
+* the lossless quarter turn alone (JPEG bytes in and out, no thumbnail), ours against
+  libjpeg-turbo's transform (what `jpegtran -rotate 270 -perfect` runs), each thread count;
 * the peak RSS of each of our whole requests in a fresh process.
 
 libvips runs its own idioms for each operation (`thumbnail_buffer` for the
@@ -242,6 +244,14 @@ def main() -> None:
             row += f" | {v:8.1f} | {o:8.1f} | {pil[name] / o:6.2f}x | {v / o:5.2f}x"
         print(row)
 
+    print()
+    for t in threads:
+        turn = child([exe, "lossless", args.photo, str(args.reps)], RAYON_NUM_THREADS=str(t))
+        print(
+            f"lossless rotate 270 alone, {t} thread(s): ours {turn['ours']:.1f} ms,"
+            f" libjpeg-turbo's transform {turn['libjpeg_turbo']:.1f} ms"
+            f" (x{turn['libjpeg_turbo'] / turn['ours']:.2f}); goal: under 30 ms"
+        )
     print()
     for name in (n for n in ours[threads[-1]] if n.startswith("e2e_")):
         rss = child([exe, "once", args.photo, name.removeprefix("e2e_")], RAYON_NUM_THREADS=str(threads[-1]))

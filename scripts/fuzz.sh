@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 only="${2:-}"
-targets=(decode_image base64_upload cursor edit_instructions edit_budget stream_jpeg)
+targets=(decode_image base64_upload cursor edit_instructions edit_budget stream_jpeg lossless_jpeg)
 
 if ! cargo fuzz --help >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz" >&2

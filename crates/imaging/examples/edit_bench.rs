@@ -7,6 +7,10 @@
 //! shrink-on-load, a rotation through the lossless transform where the JPEG allows
 //! it, brightness and saturation streamed in strips (`stream_jpeg`), everything
 //! else decoded in full.
+//! `edit_bench lossless IMAGE.jpg REPS` prints JSON `{"ours": best_ms,
+//! "libjpeg_turbo": best_ms}` for the lossless quarter turn anticlockwise alone
+//! (JPEG bytes in and out, no thumbnail): ours (`lossless_transform`), and
+//! libjpeg-turbo's transform as `jpegtran -rotate 270 -perfect -copy none` runs it.
 //! `edit_bench once IMAGE.jpg NAME` runs one whole request (for peak-memory
 //! measurement) and prints the output size and the process's peak RSS.
 //! With `EDIT_BENCH_CPU` set, times are the process's CPU time instead of wall
@@ -22,8 +26,8 @@ use std::time::Instant;
 
 use imagegraph_imaging::edit::{self, EditInstruction as E, Fit, encode_jpeg};
 use imagegraph_imaging::{
-    MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, prepare_upload,
-    probe, render_thumbnail, stream_edit, stream_jpeg,
+    MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, lossless_transform,
+    prepare_upload, probe, render_thumbnail, stream_edit, stream_jpeg,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -141,6 +145,25 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let bytes = std::fs::read(&args[2]).expect("readable image");
     match args[1].as_str() {
+        "lossless" => {
+            let reps: usize = args[3].parse().expect("repetition count");
+            let list = [E::Rotate(270)];
+            let ours = best_ms(reps, || {
+                timed(|| {
+                    let out = lossless_transform(&bytes, LIMITS, &list).expect("valid");
+                    std::hint::black_box(out.expect("a lossless turn"));
+                })
+            });
+            let libjpeg_turbo = best_ms(reps, || {
+                timed(|| {
+                    let mut transform = turbojpeg::Transform::op(turbojpeg::TransformOp::Rot270);
+                    transform.perfect = true;
+                    transform.copy_none = true;
+                    std::hint::black_box(turbojpeg::transform(&transform, &bytes).unwrap());
+                })
+            });
+            println!("{{\"ours\": {ours:.2}, \"libjpeg_turbo\": {libjpeg_turbo:.2}}}");
+        }
         "once" => {
             let len = end_to_end(&bytes, &args[3]).len();
             println!(

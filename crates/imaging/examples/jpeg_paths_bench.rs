@@ -10,17 +10,18 @@
 //!   shrink-on-load (`prepare_upload`);
 //! * resize to 400 px wide end to end (decode + resize + JPEG q90), full decode vs
 //!   shrink-on-load;
-//! * rotate end to end: decode + rotate + JPEG q90, vs the lossless transform
-//!   alone, vs `lossless_edit` (transform + verifying decode + thumbnail), on the
-//!   image and on a 4032 x 3024 one (sides multiples of the MCU).
+//! * rotate end to end: decode + rotate + JPEG q90, vs libjpeg-turbo's lossless
+//!   transform alone, vs ours (`lossless_transform`), vs `lossless_edit` (ours +
+//!   verifying decode + thumbnail), on the image and on a 4032 x 3024 one (sides
+//!   multiples of the MCU).
 
 use std::time::Instant;
 
 use image::{DynamicImage, Rgb, RgbImage};
 use imagegraph_imaging::edit::{self, EditInstruction as E, Fit, encode_jpeg};
 use imagegraph_imaging::{
-    MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, prepare_upload,
-    render_thumbnail,
+    MediaFormat, UploadLimits, decode, decode_at_least, encode, lossless_edit, lossless_transform,
+    prepare_upload, render_thumbnail,
 };
 
 const LIMITS: UploadLimits = UploadLimits {
@@ -152,17 +153,20 @@ fn main() {
             );
             continue;
         }
-        let transform = best_ms(reps, || {
+        let libjpeg_turbo = best_ms(reps, || {
             let mut transform = turbojpeg::Transform::op(op);
             transform.perfect = true;
             transform.copy_none = true;
             std::hint::black_box(turbojpeg::transform(&transform, bytes).unwrap());
         });
+        let ours = best_ms(reps, || {
+            std::hint::black_box(lossless_transform(bytes, LIMITS, &list).unwrap().unwrap());
+        });
         let whole = best_ms(reps, || {
             std::hint::black_box(lossless_edit(bytes, LIMITS, &list).unwrap().unwrap());
         });
         println!(
-            "{name}  decode+rotate+encode {decoded:7.1} ms   lossless transform {transform:6.1} ms   lossless_edit (+ verifying decode, thumbnail) {whole:6.1} ms"
+            "{name}  decode+rotate+encode {decoded:7.1} ms   lossless: libjpeg-turbo's transform {libjpeg_turbo:6.1} ms   ours {ours:6.1} ms   lossless_edit (ours + verifying decode, thumbnail) {whole:6.1} ms"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! libjpeg-turbo beyond encoding: decoding (in full, or with DCT scaling for
-//! shrink-on-load) and lossless transforms on the DCT coefficients.
+//! shrink-on-load) and lossless transforms on the DCT coefficients (for the files
+//! our own transform, `lossless/rewrite.rs`, leaves to it).
 //!
 //! JPEGs are decoded by libjpeg-turbo, as Pillow decodes them, so that a streamed
 //! edit (`edit/stream.rs`, the same library strip by strip) gives the very bytes
@@ -175,7 +176,7 @@ pub(crate) enum Turn {
 }
 
 impl Turn {
-    const ALL: [Turn; 8] = [
+    pub(crate) const ALL: [Turn; 8] = [
         Turn::Identity,
         Turn::FlipHorizontal,
         Turn::FlipVertical,
@@ -199,8 +200,17 @@ impl Turn {
         if self.transposes() { (h, w) } else { (w, h) }
     }
 
+    /// The turn that undoes this one.
+    pub(crate) fn inverse(self) -> Turn {
+        match self {
+            Turn::Rotate90 => Turn::Rotate270,
+            Turn::Rotate270 => Turn::Rotate90,
+            other => other,
+        }
+    }
+
     /// Where pixel (`x`, `y`) of a `w` x `h` image lands (clockwise rotations).
-    fn map(self, w: u32, h: u32, x: u32, y: u32) -> (u32, u32) {
+    pub(crate) fn map(self, w: u32, h: u32, x: u32, y: u32) -> (u32, u32) {
         match self {
             Turn::Identity => (x, y),
             Turn::FlipHorizontal => (w - 1 - x, y),
@@ -298,15 +308,12 @@ pub(crate) fn transform(
         return Err(NotLossless::Unsupported);
     }
     let (mcu_w, mcu_h) = header.subsamp.mcu_size();
-    let (mcu_w, mcu_h) = if turn.transposes() {
-        (mcu_h as u32, mcu_w as u32)
-    } else {
-        (mcu_w as u32, mcu_h as u32)
-    };
-    if !crop.x.is_multiple_of(mcu_w) || !crop.y.is_multiple_of(mcu_h) {
+    let mcu = (mcu_w as u32, mcu_h as u32);
+    let (turned_mcu_w, turned_mcu_h) = turn.size(mcu.0, mcu.1);
+    if !crop.x.is_multiple_of(turned_mcu_w) || !crop.y.is_multiple_of(turned_mcu_h) {
         return Err(NotLossless::UnalignedCrop);
     }
-    if !perfect(turn, width, height, header.subsamp) {
+    if !perfect(turn, width, height, mcu) {
         return Err(NotLossless::Imperfect);
     }
     let mut transform = Transform::op(turn.op());
@@ -328,11 +335,10 @@ pub(crate) fn transform(
 }
 
 /// libjpeg-turbo's rule (`jtransform_perfect_transform`): which edges must hold
-/// whole MCUs for the turn to move no partial one.
-fn perfect(turn: Turn, width: u32, height: u32, subsamp: Subsamp) -> bool {
-    let (mcu_w, mcu_h) = subsamp.mcu_size();
-    let whole_w = width.is_multiple_of(mcu_w as u32);
-    let whole_h = height.is_multiple_of(mcu_h as u32);
+/// whole MCUs (`mcu` pixels, across and down) for the turn to move no partial one.
+pub(crate) fn perfect(turn: Turn, width: u32, height: u32, (mcu_w, mcu_h): (u32, u32)) -> bool {
+    let whole_w = width.is_multiple_of(mcu_w);
+    let whole_h = height.is_multiple_of(mcu_h);
     match turn {
         Turn::Identity | Turn::Transpose => true,
         Turn::FlipHorizontal | Turn::Rotate270 => whole_w,

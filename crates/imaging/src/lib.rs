@@ -20,7 +20,7 @@ pub use edit::{stream_edit, stream_jpeg};
 pub use error::{ImageError, Result};
 pub use format::MediaFormat;
 pub use jpeg::Refusal;
-pub use lossless::lossless_edit;
+pub use lossless::{lossless_edit, lossless_transform};
 pub use upload::{
     Prepared, Probe, UploadLimits, check_shape, decode, decode_after, decode_at_least, encode,
     fit_within, prepare_upload, probe, render_thumbnail, thumbnail_size,

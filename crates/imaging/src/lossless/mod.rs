@@ -1,6 +1,12 @@
 //! Lossless JPEG geometry: an edit made only of rotations, flips and crops, run on
-//! the DCT coefficients by libjpeg-turbo (no decode, no re-encode, no generation
-//! loss).
+//! the DCT coefficients (no decode, no re-encode, no generation loss): by our own
+//! transform for baseline JPEGs ([`rewrite`]), by libjpeg-turbo's for the rest.
+
+mod decode;
+mod encode;
+mod frame;
+mod huffman;
+mod rewrite;
 
 use image::metadata::Orientation;
 
@@ -74,11 +80,8 @@ fn orientation_turn(orientation: Orientation) -> Turn {
     }
 }
 
-/// Runs an edit made only of `rotate`, `flip` and `crop` on a JPEG as one
-/// libjpeg-turbo lossless transform, returning the new JPEG's bytes and its
-/// facts and thumbnail, as an upload would have them; `Ok(None)` when the edit
-/// must take the decode path instead ([`crate::edit::apply`], then encoding),
-/// which gives the same size and, up to the JPEG round trip, the same pixels:
+/// The lossless transform alone: the JPEG that an edit made only of `rotate`,
+/// `flip` and `crop` gives, or `Ok(None)` when it must take the decode path:
 ///
 /// * the image is not a JPEG, or not one libjpeg-turbo reads cleanly (truncated
 ///   or corrupt files go to the decode path, which refuses them as before), or an
@@ -89,17 +92,28 @@ fn orientation_turn(orientation: Orientation) -> Turn {
 ///   is not a multiple of the MCU): libjpeg-turbo refuses it as imperfect, and
 ///   trimming the edge would change the result's size.
 ///
-/// An EXIF orientation other than 1 is applied first, in the same transform, and
-/// no metadata is copied (the decode path drops it too), so the result is upright
-/// with no orientation tag. `instructions` must have passed
-/// [`crate::edit::validate`] for the displayed size. The result is verified by
-/// decoding it (at the thumbnail's DCT scale): only a decodable JPEG of the
-/// planned size is returned; otherwise the decode path runs.
-pub fn lossless_edit(
+/// A baseline JPEG is turned by our own transform ([`rewrite`]: one entropy
+/// decode, then the rows encoded in parallel, with a restart marker per MCU
+/// row); anything else, and anything that transform does not read cleanly, by
+/// libjpeg-turbo's. Both give the same coefficients. An EXIF orientation other
+/// than 1 is applied first, in the same transform, and no metadata is copied (the
+/// decode path drops it too), so the result is upright with no orientation tag.
+/// `instructions` must have passed [`crate::edit::validate`] for the displayed
+/// size.
+pub fn lossless_transform(
     bytes: &[u8],
     limits: UploadLimits,
     instructions: &[EditInstruction],
-) -> Result<Option<(Vec<u8>, Prepared)>> {
+) -> Result<Option<Vec<u8>>> {
+    Ok(transform(bytes, limits, instructions)?.map(|(out, _)| out))
+}
+
+/// [`lossless_transform`], with the crop it made (the result's size).
+fn transform(
+    bytes: &[u8],
+    limits: UploadLimits,
+    instructions: &[EditInstruction],
+) -> Result<Option<(Vec<u8>, Rect)>> {
     if MediaFormat::sniff(bytes) != Some(MediaFormat::Jpeg) {
         return Ok(None);
     }
@@ -108,7 +122,26 @@ pub fn lossless_edit(
     else {
         return Ok(None);
     };
-    let Ok(out) = jpeg::transform(bytes, width, height, turn, crop) else {
+    let out = rewrite::transform(bytes, width, height, turn, crop)
+        .or_else(|| jpeg::transform(bytes, width, height, turn, crop).ok());
+    Ok(out.map(|out| (out, crop)))
+}
+
+/// Runs an edit made only of `rotate`, `flip` and `crop` on a JPEG as one
+/// lossless transform (see [`lossless_transform`]), returning the new JPEG's
+/// bytes and its facts and thumbnail, as an upload would have them; `Ok(None)`
+/// when the edit must take the decode path instead ([`crate::edit::apply`], then
+/// encoding), which gives the same size and, up to the JPEG round trip, the same
+/// pixels.
+///
+/// The result is verified by decoding it (at the thumbnail's DCT scale): only a
+/// decodable JPEG of the planned size is returned; otherwise the decode path runs.
+pub fn lossless_edit(
+    bytes: &[u8],
+    limits: UploadLimits,
+    instructions: &[EditInstruction],
+) -> Result<Option<(Vec<u8>, Prepared)>> {
+    let Some((out, crop)) = transform(bytes, limits, instructions)? else {
         return Ok(None);
     };
     // Verified as an upload would be: a JPEG of the planned size, upright, that

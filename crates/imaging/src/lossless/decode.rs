@@ -648,36 +648,10 @@ fn block(
 
 #[cfg(test)]
 mod tests {
-    use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
+    use turbojpeg::Subsamp;
 
     use super::*;
-    use crate::lossless::frame;
-
-    fn source(w: u32, h: u32, subsamp: Subsamp, quality: i32, optimize: bool) -> Vec<u8> {
-        let pixels: Vec<u8> = (0..w * h)
-            .flat_map(|i| {
-                let (x, y) = (i % w, i / w);
-                let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 26;
-                [
-                    (x / 3) as u8 ^ noise as u8,
-                    (y / 2) as u8,
-                    (x + y) as u8 ^ (noise as u8) << 1,
-                ]
-            })
-            .collect();
-        let mut compressor = Compressor::new().unwrap();
-        compressor.set_quality(quality).unwrap();
-        compressor.set_subsamp(subsamp).unwrap();
-        compressor.set_optimize(optimize).unwrap();
-        let image = Image {
-            pixels: pixels.as_slice(),
-            width: w as usize,
-            pitch: 3 * w as usize,
-            height: h as usize,
-            format: PixelFormat::RGB,
-        };
-        compressor.compress_to_vec(image).unwrap()
-    }
+    use crate::lossless::{frame, test_jpeg as source};
 
     /// Decodes in one pass and in halves split at several bytes, checks they
     /// agree, and says how many of the splits ran in parallel to the end.

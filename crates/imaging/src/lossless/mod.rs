@@ -8,6 +8,35 @@ mod frame;
 mod huffman;
 mod rewrite;
 
+/// A noisy, colourful `w` x `h` JPEG from libjpeg-turbo: every coefficient
+/// position gets used, with the file's own Huffman tables when `optimize`.
+#[cfg(test)]
+fn test_jpeg(w: u32, h: u32, subsamp: turbojpeg::Subsamp, quality: i32, optimize: bool) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let (x, y) = (i % w, i / w);
+            let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 27;
+            [
+                (x * 255 / w.max(1)) as u8 ^ noise as u8,
+                (y * 255 / h.max(1)) as u8,
+                ((x + 2 * y) % 256) as u8 ^ (noise as u8) << 2,
+            ]
+        })
+        .collect();
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(quality).unwrap();
+    compressor.set_subsamp(subsamp).unwrap();
+    compressor.set_optimize(optimize).unwrap();
+    let image = turbojpeg::Image {
+        pixels: pixels.as_slice(),
+        width: w as usize,
+        pitch: 3 * w as usize,
+        height: h as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    compressor.compress_to_vec(image).unwrap()
+}
+
 use image::metadata::Orientation;
 
 use crate::edit::{EditInstruction, FlipAxis};

@@ -114,26 +114,10 @@ struct Plane {
 }
 
 impl Plane {
-    /// The scan index of the first block of the source MCU holding the source of
-    /// block (`x`, `y`), when that block holds pixels.
-    fn source_mcu(&self, inverse: Turn, x: u32, y: u32) -> Option<usize> {
-        if x >= self.blocks.0 || y >= self.blocks.1 {
-            return None;
-        }
-        let (sx, sy) = inverse.map(
-            self.turned.0,
-            self.turned.1,
-            x + self.offset.0,
-            y + self.offset.1,
-        );
-        let (h, v) = self.source_mcu_shifts;
-        let mcu = (sy >> v) as usize * self.source_across as usize + (sx >> h) as usize;
-        Some(mcu * self.source_per_mcu as usize)
-    }
-
-    /// The scan index of the source block that becomes block (`x`, `y`).
+    /// Where block (`x`, `y`) comes from: the scan index of the first block of
+    /// its source MCU, and its own index within that MCU.
     #[inline(always)]
-    fn source(&self, inverse: Turn, x: u32, y: u32) -> usize {
+    fn source_in_mcu(&self, inverse: Turn, x: u32, y: u32) -> (usize, u32) {
         let (sx, sy) = inverse.map(
             self.turned.0,
             self.turned.1,
@@ -144,7 +128,24 @@ impl Plane {
         let (h, v) = self.source_mcu_shifts;
         let mcu = (sy >> v) as usize * self.source_across as usize + (sx >> h) as usize;
         let within = ((sy & ((1 << v) - 1)) << h) + (sx & ((1 << h) - 1));
-        mcu * self.source_per_mcu as usize + (self.source_first + within) as usize
+        (
+            mcu * self.source_per_mcu as usize,
+            self.source_first + within,
+        )
+    }
+
+    /// The scan index of the first block of the source MCU holding the source of
+    /// block (`x`, `y`), when that block holds pixels.
+    fn source_mcu(&self, inverse: Turn, x: u32, y: u32) -> Option<usize> {
+        let holds_pixels = x < self.blocks.0 && y < self.blocks.1;
+        holds_pixels.then(|| self.source_in_mcu(inverse, x, y).0)
+    }
+
+    /// The scan index of the source block that becomes block (`x`, `y`).
+    #[inline(always)]
+    fn source(&self, inverse: Turn, x: u32, y: u32) -> usize {
+        let (mcu, within) = self.source_in_mcu(inverse, x, y);
+        mcu + within as usize
     }
 }
 
@@ -499,33 +500,7 @@ mod tests {
     use turbojpeg::{Compressor, Image, PixelFormat, Subsamp};
 
     use super::*;
-
-    /// A noisy, colourful `w` x `h` JPEG: every coefficient position gets used.
-    fn source(w: u32, h: u32, subsamp: Subsamp, quality: i32, optimize: bool) -> Vec<u8> {
-        let pixels: Vec<u8> = (0..w * h)
-            .flat_map(|i| {
-                let (x, y) = (i % w, i / w);
-                let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 27;
-                [
-                    (x * 255 / w.max(1)) as u8 ^ noise as u8,
-                    (y * 255 / h.max(1)) as u8,
-                    ((x + 2 * y) % 256) as u8 ^ (noise as u8) << 2,
-                ]
-            })
-            .collect();
-        let mut compressor = Compressor::new().unwrap();
-        compressor.set_quality(quality).unwrap();
-        compressor.set_subsamp(subsamp).unwrap();
-        compressor.set_optimize(optimize).unwrap();
-        let image = Image {
-            pixels: pixels.as_slice(),
-            width: w as usize,
-            pitch: 3 * w as usize,
-            height: h as usize,
-            format: PixelFormat::RGB,
-        };
-        compressor.compress_to_vec(image).unwrap()
-    }
+    use crate::lossless::test_jpeg as source;
 
     fn pixels(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
         let image = turbojpeg::decompress(bytes, PixelFormat::RGB).unwrap();

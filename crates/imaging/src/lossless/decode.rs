@@ -49,6 +49,8 @@ impl Coefficients {
 
 /// Reads the entropy-coded data from its first byte, undoing byte stuffing and
 /// stopping at a marker, after which it yields zero bits and counts them.
+/// `Copy`, so that a block is decoded on a copy the compiler keeps in registers.
+#[derive(Clone, Copy)]
 struct Bits<'a> {
     data: &'a [u8],
     /// Next byte to read.
@@ -586,6 +588,8 @@ impl Speculation {
     }
 }
 
+/// Decodes one block into `out`; on `None` (a code no table holds, a value
+/// this path does not take) `bits` is left where the block started.
 #[inline(always)]
 fn block(
     bits: &mut Bits<'_>,
@@ -594,6 +598,34 @@ fn block(
     prediction: &mut i32,
     out: &mut Coefficients,
 ) -> Option<()> {
+    // On locals: nothing else can see them, so they stay in registers.
+    let mut local = *bits;
+    let mut values = [0i16; 64];
+    let (dc, mask, count) = block_on(&mut local, dc_table, ac_table, *prediction, &mut values)?;
+    *bits = local;
+    *prediction = i32::from(dc);
+    out.blocks.push(Block {
+        mask,
+        start: out.ac.len() as u32,
+        dc,
+    });
+    // A constant-size copy (inlined), then cut: no call per block.
+    let start = out.ac.len();
+    out.ac.extend_from_slice(&values);
+    out.ac.truncate(start + count);
+    Some(())
+}
+
+/// The DC value, the mask of nonzero AC positions and how many there are (their
+/// values in `values`).
+#[inline(always)]
+fn block_on(
+    bits: &mut Bits<'_>,
+    dc_table: &DecodeTable,
+    ac_table: &DecodeTable,
+    prediction: i32,
+    values: &mut [i16; 64],
+) -> Option<(i16, u64, usize)> {
     bits.refill();
     let (size, length) = dc_table.decode(bits.peek())?;
     bits.skip(length);
@@ -602,11 +634,13 @@ fn block(
     if size > 11 {
         return None;
     }
-    if size > 0 {
-        *prediction += bits.signed(u32::from(size));
-    }
-    let dc = i16::try_from(*prediction).ok()?;
-    let start = out.ac.len() as u32;
+    let difference = if size > 0 {
+        bits.signed(u32::from(size))
+    } else {
+        0
+    };
+    let dc = i16::try_from(prediction + difference).ok()?;
+    let mut count = 0;
     let mut mask = 0u64;
     let mut k = 1u32;
     while k < 64 {
@@ -619,7 +653,8 @@ fn block(
             if k > 63 {
                 return None;
             }
-            out.ac.push(value);
+            values[count] = value;
+            count += 1;
             mask |= 1 << k;
             k += 1;
             continue;
@@ -638,12 +673,12 @@ fn block(
         if k > 63 || size > 10 {
             return None;
         }
-        out.ac.push(bits.signed(size) as i16);
+        values[count] = bits.signed(size) as i16;
+        count += 1;
         mask |= 1 << k;
         k += 1;
     }
-    out.blocks.push(Block { mask, start, dc });
-    Some(())
+    Some((dc, mask, count))
 }
 
 #[cfg(test)]

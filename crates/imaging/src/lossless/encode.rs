@@ -75,6 +75,27 @@ impl BitWriter {
         dc_table: &EncodeTable,
         ac_table: &EncodeTable,
     ) -> Option<()> {
+        // The most one block can take, stuffed: no reallocation inside it.
+        self.out.reserve(512);
+        // Bits pending on locals, which stay in registers.
+        let mut sink = BitWriter {
+            out: std::mem::take(&mut self.out),
+            acc: self.acc,
+            count: self.count,
+        };
+        let done = sink.block_on(dc_difference, ac, dc_table, ac_table);
+        *self = sink;
+        done
+    }
+
+    #[inline(always)]
+    fn block_on(
+        &mut self,
+        dc_difference: i32,
+        ac: impl Iterator<Item = (u32, i32)>,
+        dc_table: &EncodeTable,
+        ac_table: &EncodeTable,
+    ) -> Option<()> {
         let (size, extra) = magnitude(dc_difference);
         if size > 11 {
             return None;
@@ -90,6 +111,11 @@ impl BitWriter {
                     self.put(code, length);
                     run -= 16;
                 }
+            }
+            if let Some((bits, length)) = ac_table.small(run, value) {
+                self.put(bits, length);
+                last = k;
+                continue;
             }
             let (size, extra) = magnitude(value);
             if size > 10 {
@@ -111,7 +137,9 @@ impl BitWriter {
 #[inline(always)]
 fn magnitude(value: i32) -> (u32, u32) {
     let size = 32 - value.unsigned_abs().leading_zeros();
-    let bits = if value < 0 { value - 1 } else { value } as u32;
+    // Without a branch on the sign (unpredictable in photos): value - 1 when
+    // negative.
+    let bits = (value + (value >> 31)) as u32;
     (size, bits & ((1u32 << size) - 1))
 }
 

@@ -147,6 +147,10 @@ impl DecodeTable {
 /// An encoding table: code and length by symbol.
 pub(super) struct EncodeTable {
     codes: [(u16, u8); 256],
+    /// For AC tables, by run (0..16) and value (-15..=15, offset by 16): the
+    /// symbol's code followed by the value's bits, `bits << 5 | length`.
+    /// Photos' AC coefficients are mostly this small.
+    small: [[u32; 32]; 16],
 }
 
 impl EncodeTable {
@@ -155,7 +159,28 @@ impl EncodeTable {
         for (code, length, symbol) in spec.codes().expect("the standard tables are prefix codes") {
             codes[usize::from(symbol)] = (code, length);
         }
-        Self { codes }
+        let mut small = [[0u32; 32]; 16];
+        for (run, row) in small.iter_mut().enumerate() {
+            for value in -15i32..=15 {
+                let size = 32 - value.unsigned_abs().leading_zeros();
+                let (code, length) = codes[run << 4 | size as usize];
+                if value == 0 || length == 0 {
+                    continue;
+                }
+                let extra = (value + (value >> 31)) as u32 & ((1 << size) - 1);
+                let bits = u32::from(code) << size | extra;
+                row[(value + 16) as usize] = bits << 5 | (u32::from(length) + size);
+            }
+        }
+        Self { codes, small }
+    }
+
+    /// For an AC table: a nonzero `value` after `run` zeros (`run` < 16), as
+    /// (bits, length), when it is small enough for the combined table.
+    #[inline(always)]
+    pub(super) fn small(&self, run: u32, value: i32) -> Option<(u32, u32)> {
+        let entry = *self.small.get(run as usize)?.get((value + 16) as usize)?;
+        (entry != 0).then_some((entry >> 5, entry & 31))
     }
 
     /// The code and its length for `symbol` (a length of 0 means the table has

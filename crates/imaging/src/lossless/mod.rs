@@ -43,6 +43,8 @@ use crate::edit::{EditInstruction, FlipAxis};
 use crate::error::Result;
 use crate::format::MediaFormat;
 use crate::jpeg::{self, Rect, Turn};
+#[cfg(test)]
+use crate::upload::probe;
 use crate::upload::{
     Prepared, UploadLimits, decode_at_least, render_thumbnail_sized, stored_shape, thumbnail_size,
 };
@@ -151,8 +153,14 @@ fn transform(
     else {
         return Ok(None);
     };
-    let out = rewrite::transform(bytes, width, height, turn, crop)
-        .or_else(|| jpeg::transform(bytes, width, height, turn, crop).ok());
+    let out = rewrite::transform(bytes, width, height, turn, crop).or_else(|| {
+        // libjpeg-turbo's transform carries on through what its decoder only
+        // warns about (a scan cut short, say) and writes a file that does not
+        // decode cleanly either (found by fuzzing): only a clean one is taken.
+        let out = jpeg::transform(bytes, width, height, turn, crop).ok()?;
+        let clean = jpeg::decode_at_least(&out, crop.width, crop.height, 1, 1).is_ok();
+        clean.then_some(out)
+    });
     Ok(out.map(|out| (out, crop)))
 }
 
@@ -200,4 +208,65 @@ pub fn lossless_edit(
         reencoded: None,
     };
     Ok(Some((out, prepared)))
+}
+
+#[cfg(test)]
+mod tests {
+    use turbojpeg::Subsamp;
+
+    use super::*;
+
+    const LIMITS: UploadLimits = UploadLimits {
+        max_bytes: 1 << 20,
+        max_pixels: 1 << 20,
+        max_side: 65_535,
+        max_aspect_ratio: 1000,
+    };
+
+    #[test]
+    fn a_scan_cut_short_is_never_turned_into_a_broken_file() {
+        for subsamp in [Subsamp::Sub2x2, Subsamp::None] {
+            let whole = test_jpeg(64, 48, subsamp, 85, false);
+            let mut checked = 0;
+            for cut in (whole.len() / 2..whole.len() - 2).step_by(7) {
+                // Cut inside the scan, then ended properly: libjpeg-turbo only
+                // warns ("premature end of data segment").
+                let mut bytes = whole[..cut].to_vec();
+                bytes.extend_from_slice(&[0xFF, 0xD9]);
+                if probe(&bytes, LIMITS).is_err() {
+                    continue;
+                }
+                checked += 1;
+                if let Some(out) =
+                    lossless_transform(&bytes, LIMITS, &[EditInstruction::Rotate(270)])
+                        .expect("valid instructions")
+                {
+                    let decoded = turbojpeg::decompress(&out, turbojpeg::PixelFormat::RGB);
+                    assert!(decoded.is_ok(), "cut at {cut}: {:?}", decoded.err());
+                }
+            }
+            assert!(checked > 10, "{checked}");
+        }
+        // Found by the fuzzer (a mutated Huffman table): our decoder refuses it,
+        // and libjpeg-turbo's transform wrote a file its own decoder
+        // calls corrupt.
+        let bytes = include_bytes!("../../../../fuzz/seeds/lossless_jpeg/16x9_444_bad_huffman.jpg");
+        let list = [EditInstruction::Rotate(270)];
+        assert!(
+            jpeg::transform(
+                bytes,
+                16,
+                9,
+                Turn::Rotate270,
+                Rect {
+                    x: 0,
+                    y: 0,
+                    width: 9,
+                    height: 16
+                }
+            )
+            .is_ok()
+        );
+        assert!(lossless_transform(bytes, LIMITS, &list).unwrap().is_none());
+    }
 }

@@ -114,10 +114,9 @@ struct Plane {
 }
 
 impl Plane {
-    /// Where block (`x`, `y`) comes from: the scan index of the first block of
-    /// its source MCU, and its own index within that MCU.
+    /// The scan index of the source block that becomes block (`x`, `y`).
     #[inline(always)]
-    fn source_in_mcu(&self, inverse: Turn, x: u32, y: u32) -> (usize, u32) {
+    fn source(&self, inverse: Turn, x: u32, y: u32) -> usize {
         let (sx, sy) = inverse.map(
             self.turned.0,
             self.turned.1,
@@ -128,24 +127,7 @@ impl Plane {
         let (h, v) = self.source_mcu_shifts;
         let mcu = (sy >> v) as usize * self.source_across as usize + (sx >> h) as usize;
         let within = ((sy & ((1 << v) - 1)) << h) + (sx & ((1 << h) - 1));
-        (
-            mcu * self.source_per_mcu as usize,
-            self.source_first + within,
-        )
-    }
-
-    /// The scan index of the first block of the source MCU holding the source of
-    /// block (`x`, `y`), when that block holds pixels.
-    fn source_mcu(&self, inverse: Turn, x: u32, y: u32) -> Option<usize> {
-        let holds_pixels = x < self.blocks.0 && y < self.blocks.1;
-        holds_pixels.then(|| self.source_in_mcu(inverse, x, y).0)
-    }
-
-    /// The scan index of the source block that becomes block (`x`, `y`).
-    #[inline(always)]
-    fn source(&self, inverse: Turn, x: u32, y: u32) -> usize {
-        let (mcu, within) = self.source_in_mcu(inverse, x, y);
-        mcu + within as usize
+        mcu * self.source_per_mcu as usize + (self.source_first + within) as usize
     }
 }
 
@@ -377,7 +359,6 @@ impl Encoder<'_> {
         // Only the positions a block sets are read back: never cleared.
         let mut turned = [0i32; 64];
         for x in 0..self.across {
-            std::hint::black_box(self.warm(x + 2, &rows, false) ^ self.warm(x + 1, &rows, true));
             for ((y, writer), prediction) in rows.clone().zip(&mut writers).zip(&mut predictions) {
                 self.mcu(x, y, writer, prediction, &mut turned)?;
             }
@@ -394,40 +375,6 @@ impl Encoder<'_> {
                 })
                 .collect(),
         )
-    }
-
-    /// Reads ahead what MCU column `x` of `rows` will read: the blocks of its
-    /// source MCUs or, once those are cached, their coefficients. These loads
-    /// do not wait on one another, so their cache misses overlap instead of
-    /// stalling the encoder one by one (a quarter turn reads the source across
-    /// MCU rows). Returns a checksum only so the loads are not optimised away.
-    fn warm(&self, x: u32, rows: &std::ops::Range<u32>, values: bool) -> u64 {
-        let plane = &self.planes[0];
-        let blocks = &self.coefficients.blocks;
-        let mut sum = 0u64;
-        for y in rows.clone() {
-            let (bx, by) = (x * plane.mcu_blocks.0, y * plane.mcu_blocks.1);
-            let Some(first) = plane.source_mcu(self.inverse, bx, by) else {
-                continue;
-            };
-            let last = first + plane.source_per_mcu as usize - 1;
-            let (Some(a), Some(b)) = (blocks.get(first), blocks.get(last)) else {
-                continue;
-            };
-            if !values {
-                sum ^= a.mask ^ b.mask;
-                continue;
-            }
-            let end = b.start as usize + b.mask.count_ones() as usize;
-            if let Some(coefficients) = self.coefficients.ac.get(a.start as usize..end) {
-                // One load per 64-byte line.
-                sum ^= coefficients
-                    .iter()
-                    .step_by(32)
-                    .fold(0, |s, &c| s ^ c as u64);
-            }
-        }
-        sum
     }
 
     /// MCU (`x`, `y`) of the result.

@@ -17,6 +17,17 @@ pub(super) struct Coefficients {
     pub blocks: Vec<Block>,
     /// The nonzero AC coefficients of every block, in zigzag order.
     pub ac: Vec<i16>,
+    /// The blocks a second decoder read, when the scan was decoded in halves:
+    /// kept where they are rather than copied.
+    rest: Option<Rest>,
+}
+
+/// Blocks from `first` on: `blocks[skip..]`, with their coefficients in `ac`.
+struct Rest {
+    first: usize,
+    skip: usize,
+    blocks: Vec<Block>,
+    ac: Vec<i16>,
 }
 
 /// One block, in 16 bytes: a turn reads blocks across the scan order, so all it
@@ -37,13 +48,15 @@ impl Coefficients {
     /// order, and their positions as a mask.
     #[inline(always)]
     pub(super) fn block(&self, index: usize) -> Option<(i16, u64, &[i16])> {
-        let Block { mask, start, dc } = *self.blocks.get(index)?;
+        let (blocks, ac, index) = match &self.rest {
+            Some(rest) if index >= rest.first => {
+                (&rest.blocks, &rest.ac, index - rest.first + rest.skip)
+            }
+            _ => (&self.blocks, &self.ac, index),
+        };
+        let Block { mask, start, dc } = *blocks.get(index)?;
         let start = start as usize;
-        Some((
-            dc,
-            mask,
-            self.ac.get(start..start + mask.count_ones() as usize)?,
-        ))
+        Some((dc, mask, ac.get(start..start + mask.count_ones() as usize)?))
     }
 }
 
@@ -129,6 +142,15 @@ impl<'a> Bits<'a> {
             };
             self.acc |= u64::from(byte) << (56 - self.count);
             self.count += 8;
+        }
+    }
+
+    /// Enough bits for one code and its value (at most 16 + 11): refills only
+    /// when fewer are left, so every few codes instead of every one.
+    #[inline(always)]
+    fn ensure(&mut self) {
+        if self.count < 27 {
+            self.refill();
         }
     }
 
@@ -259,14 +281,12 @@ fn at_restart(data: &[u8], scan: &Scan<'_>, middle: usize) -> (Option<Coefficien
     );
     match (first, second) {
         (Some(mut first), Some(second)) => {
-            let base = first.out.ac.len() as u64;
-            for block in &second.blocks {
-                let Ok(start) = u32::try_from(u64::from(block.start) + base) else {
-                    return (None, false);
-                };
-                first.out.blocks.push(Block { start, ..*block });
-            }
-            first.out.ac.extend_from_slice(&second.ac);
+            first.out.rest = Some(Rest {
+                first: first.out.blocks.len(),
+                skip: 0,
+                blocks: second.blocks,
+                ac: second.ac,
+            });
             (Some(first.out), true)
         }
         // One pass would have met the same trouble, or (the first half not ending
@@ -286,7 +306,7 @@ fn in_halves(data: &[u8], scan: &Scan<'_>, mut middle: usize) -> (Option<Coeffic
         .filter(|pair| *pair == [0xFF, 0x00])
         .count();
     let from = 8 * (middle - stuffed) as u64;
-    let (first, second) = rayon::join(
+    let (first, mut second) = rayon::join(
         move || {
             while !first.done() && first.bits.position() < from {
                 first.step()?;
@@ -305,7 +325,7 @@ fn in_halves(data: &[u8], scan: &Scan<'_>, mut middle: usize) -> (Option<Coeffic
             cursor += 1;
         }
         if second.starts.get(cursor) == Some(&key) {
-            if let Some(done) = first.adopt(&second, cursor, data) {
+            if let Some(done) = first.adopt(&mut second, cursor, data) {
                 return (done, true);
             }
             // The second decoder's run ends before the scan does: read on alone.
@@ -357,6 +377,7 @@ fn coefficients(blocks: usize, data_len: usize) -> Coefficients {
     Coefficients {
         blocks: Vec::with_capacity(blocks),
         ac: Vec::with_capacity((data_len * 4 + 6 * 64).min(blocks.saturating_mul(63))),
+        rest: None,
     }
 }
 
@@ -427,7 +448,7 @@ impl<'a, 'f> Decoder<'a, 'f> {
     /// (this decoder then reads on).
     fn adopt(
         &mut self,
-        second: &Speculation,
+        second: &mut Speculation,
         from: usize,
         data: &[u8],
     ) -> Option<Option<Coefficients>> {
@@ -471,29 +492,20 @@ impl<'a, 'f> Decoder<'a, 'f> {
         let shift: Vec<i32> = (0..3)
             .map(|c| self.predictions[c] - shift[c].unwrap_or(0))
             .collect();
-        let ac_from = second.out.blocks[from].start as usize;
-        let ac_base = self.out.ac.len() as u64;
-        for (offset, block) in second.out.blocks[from..end].iter().enumerate() {
+        let blocks = &mut second.out.blocks[from..end];
+        for (offset, block) in blocks.iter_mut().enumerate() {
             let component = self.scan.layout[(self.phase + offset) % per_mcu].0;
-            let dc = i16::try_from(i32::from(block.dc) + shift[component]).ok();
-            let Some(dc) = dc else {
+            let Ok(dc) = i16::try_from(i32::from(block.dc) + shift[component]) else {
                 return Some(None);
             };
-            let start = u32::try_from(u64::from(block.start) - ac_from as u64 + ac_base).ok();
-            let Some(start) = start else {
-                return Some(None);
-            };
-            self.out.blocks.push(Block {
-                mask: block.mask,
-                start,
-                dc,
-            });
+            block.dc = dc;
         }
-        let last = second.out.blocks[end - 1];
-        let ac_end = last.start as usize + last.mask.count_ones() as usize;
-        self.out
-            .ac
-            .extend_from_slice(&second.out.ac[ac_from..ac_end]);
+        self.out.rest = Some(Rest {
+            first: self.out.blocks.len(),
+            skip: from,
+            blocks: std::mem::take(&mut second.out.blocks),
+            ac: std::mem::take(&mut second.out.ac),
+        });
         Some(Some(std::mem::take(&mut self.out)))
     }
 }
@@ -626,7 +638,7 @@ fn block_on(
     prediction: i32,
     values: &mut [i16; 64],
 ) -> Option<(i16, u64, usize)> {
-    bits.refill();
+    bits.ensure();
     let (size, length) = dc_table.decode(bits.peek())?;
     bits.skip(length);
     // Larger differences cannot come from 8-bit samples, and the standard tables
@@ -644,7 +656,7 @@ fn block_on(
     let mut mask = 0u64;
     let mut k = 1u32;
     while k < 64 {
-        bits.refill();
+        bits.ensure();
         let peek = bits.peek();
         // Most coefficients: code and value in one lookup.
         if let Some((run, length, value)) = ac_table.decode_ac(peek) {
@@ -702,8 +714,9 @@ mod tests {
             joined += usize::from(took);
             match (&whole, &halves) {
                 (Some(a), Some(b)) => {
-                    assert!(a.blocks == b.blocks, "blocks differ, split at {split}");
-                    assert!(a.ac == b.ac, "coefficients differ, split at {split}");
+                    for index in 0..a.blocks.len() + 1 {
+                        assert_eq!(a.block(index), b.block(index), "split at {split}");
+                    }
                 }
                 (None, None) => {}
                 _ => panic!(

@@ -179,7 +179,12 @@ impl EncodeTable {
     /// (bits, length), when it is small enough for the combined table.
     #[inline(always)]
     pub(super) fn small(&self, run: u32, value: i32) -> Option<(u32, u32)> {
-        let entry = *self.small.get(run as usize)?.get((value + 16) as usize)?;
+        let index = (value + 16) as u32;
+        if index >= 32 {
+            return None;
+        }
+        // Masked indexes: no bounds checks (`run` is below 16 here).
+        let entry = self.small[(run & 15) as usize][(index & 31) as usize];
         (entry != 0).then_some((entry >> 5, entry & 31))
     }
 

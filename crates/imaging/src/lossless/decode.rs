@@ -301,19 +301,23 @@ fn in_halves(data: &[u8], scan: &Scan<'_>, mut middle: usize) -> (Option<Coeffic
     while middle > 0 && middle < data.len() && data[middle - 1] == 0xFF {
         middle += 1;
     }
-    let stuffed = data[..middle]
-        .windows(2)
-        .filter(|pair| *pair == [0xFF, 0x00])
-        .count();
-    let from = 8 * (middle - stuffed) as u64;
     let (first, mut second) = rayon::join(
         move || {
-            while !first.done() && first.bits.position() < from {
+            // Up to the middle, give or take the bytes read ahead: where the
+            // blocks are compared, a little early does no harm.
+            while !first.done() && first.bits.at < middle {
                 first.step()?;
             }
             Some(first)
         },
-        || Speculation::run(&data[middle..], scan, from),
+        || {
+            // Counted here, beside the first decoder, not before it starts.
+            let stuffed = data[..middle]
+                .windows(2)
+                .filter(|pair| *pair == [0xFF, 0x00])
+                .count();
+            Speculation::run(&data[middle..], scan, 8 * (middle - stuffed) as u64)
+        },
     );
     let Some(mut first) = first else {
         return (None, false);
@@ -325,7 +329,7 @@ fn in_halves(data: &[u8], scan: &Scan<'_>, mut middle: usize) -> (Option<Coeffic
             cursor += 1;
         }
         if second.starts.get(cursor) == Some(&key) {
-            if let Some(done) = first.adopt(&mut second, cursor, data) {
+            if let Some(done) = first.adopt(&mut second, cursor) {
                 return (done, true);
             }
             // The second decoder's run ends before the scan does: read on alone.
@@ -446,12 +450,7 @@ impl<'a, 'f> Decoder<'a, 'f> {
     /// this decoder's next block does: `Some` with the whole scan's result when
     /// that block's run reaches the end of the scan, `None` when it stops short
     /// (this decoder then reads on).
-    fn adopt(
-        &mut self,
-        second: &mut Speculation,
-        from: usize,
-        data: &[u8],
-    ) -> Option<Option<Coefficients>> {
+    fn adopt(&mut self, second: &mut Speculation, from: usize) -> Option<Option<Coefficients>> {
         let needed = self.scan.blocks - self.out.blocks.len();
         let end = from + needed;
         let next_break = second.breaks.iter().find(|&&(start, _)| start > from);
@@ -468,7 +467,9 @@ impl<'a, 'f> Decoder<'a, 'f> {
                 .get(end)
                 .map_or(second.end, |&start| start >> 3),
         };
-        let ends = end_of_scan(data).is_some_and(|bits| bits >= last_end && bits - last_end < 8);
+        let ends = second
+            .scan_end
+            .is_some_and(|bits| bits >= last_end && bits - last_end < 8);
         if !ends {
             return Some(None);
         }
@@ -510,30 +511,6 @@ impl<'a, 'f> Decoder<'a, 'f> {
     }
 }
 
-/// Where the entropy-coded data ends, in bits of data (stuffing undone), when the
-/// marker there (after fill bytes) is the end of image.
-fn end_of_scan(data: &[u8]) -> Option<u64> {
-    let mut stuffed = 0u64;
-    let mut at = 0;
-    loop {
-        let found = data.get(at..)?.iter().position(|&b| b == 0xFF)? + at;
-        match data.get(found + 1)? {
-            0x00 => {
-                stuffed += 1;
-                at = found + 2;
-            }
-            _ => {
-                let mut marker = found;
-                while data.get(marker + 1) == Some(&0xFF) {
-                    marker += 1;
-                }
-                return (data.get(marker + 1) == Some(&0xD9))
-                    .then_some(8 * (found as u64 - stuffed));
-            }
-        }
-    }
-}
-
 /// The second half's decoder: from a byte in the middle of the scan, not knowing
 /// which block of an MCU comes next nor the DC predictions, it decodes as if an
 /// MCU started there, and starts again at the next byte whenever the bits make
@@ -547,6 +524,9 @@ struct Speculation {
     breaks: Vec<(usize, u64)>,
     /// Where the last block ends.
     end: u64,
+    /// Where the entropy-coded data ends (stuffing undone), when the marker
+    /// there (after fill bytes) is the end of image.
+    scan_end: Option<u64>,
     out: Coefficients,
 }
 
@@ -560,6 +540,7 @@ impl Speculation {
             starts: Vec::with_capacity(most),
             breaks: vec![(0, from)],
             end: from,
+            scan_end: None,
             out: coefficients(most, data.len()),
         };
         let mut phase = 0;
@@ -594,6 +575,16 @@ impl Speculation {
                 phase = 0;
                 predictions = [0; 3];
                 this.breaks.push((this.out.blocks.len(), this.end));
+            }
+        }
+        if bits.padding > 0 {
+            // The reader stopped at a marker, every byte before it taken.
+            let mut marker = bits.at;
+            while data.get(marker..marker + 2) == Some(&[0xFF, 0xFF][..]) {
+                marker += 1;
+            }
+            if data.get(marker..marker + 2) == Some(&[0xFF, 0xD9][..]) {
+                this.scan_end = Some(from + 8 * bits.taken);
             }
         }
         this

@@ -376,7 +376,8 @@ impl<'f> Scan<'f> {
 }
 
 /// Room for `blocks` blocks from `data_len` bytes, reserved, not touched: no
-/// reallocation whatever the file holds.
+/// reallocation for what a file can hold (the last block's constant-size copy
+/// may still grow it once).
 fn coefficients(blocks: usize, data_len: usize) -> Coefficients {
     Coefficients {
         blocks: Vec::with_capacity(blocks),
@@ -471,7 +472,9 @@ impl<'a, 'f> Decoder<'a, 'f> {
             .scan_end
             .is_some_and(|bits| bits >= last_end && bits - last_end < 8);
         if !ends {
-            return Some(None);
+            // Not the end one pass would find, or the second decoder stopped
+            // short of the data's end: one pass decides.
+            return None;
         }
         // The second decoder's DC predictions started from 0: find what they were
         // at block `from`, per component, from the blocks before it in its run.
@@ -501,6 +504,9 @@ impl<'a, 'f> Decoder<'a, 'f> {
             };
             block.dc = dc;
         }
+        // Blocks past the scan's last (read from the last byte's padding bits)
+        // are not the scan's.
+        second.out.blocks.truncate(end);
         self.out.rest = Some(Rest {
             first: self.out.blocks.len(),
             skip: from,
@@ -763,6 +769,28 @@ mod tests {
             .unwrap();
         renumbered[at + 1] = 0xD0 + (renumbered[at + 1] - 0xD0 + 1) % 8;
         assert!(both_ways(&renumbered).0.is_none());
+    }
+
+    #[test]
+    fn the_last_bytes_padding_decides_the_same_in_halves() {
+        // Whatever the last byte of the scan holds (its padding bits can even
+        // read as one more block), both ways give the same blocks, and none
+        // past the scan's last.
+        for subsamp in [Subsamp::Gray, Subsamp::Sub2x2] {
+            let bytes = source(400, 300, subsamp, 90, false);
+            let last = bytes.len() - 3;
+            let mut seen_some = false;
+            for value in 0..=0xFEu8 {
+                let mut changed = bytes.clone();
+                changed[last] = value;
+                let (whole, _) = both_ways(&changed);
+                if let Some(whole) = whole {
+                    seen_some = true;
+                    assert!(whole.block(whole.blocks.len()).is_none());
+                }
+            }
+            assert!(seen_some, "{subsamp:?}");
+        }
     }
 
     #[test]

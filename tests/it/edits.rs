@@ -862,3 +862,42 @@ async fn a_point_edit_of_a_jpeg_cut_before_its_end_stores_zune_jpegs_pixels_edit
         "zune-jpeg's pixels, edited"
     );
 }
+
+/// A large, dense JPEG (noise at q100: the most coefficients per byte an encoder
+/// writes) through the service: its scan takes the two-half decode and the
+/// rows encode in parallel; the result, which carries restart markers, takes the
+/// split at a restart marker when it is turned back. The very pixels return.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_dense_jpeg_turns_losslessly_and_back_through_the_service() {
+    let t = TestApp::start().await;
+    let rgb = image::RgbImage::from_fn(2048, 1536, |x, y| {
+        let noise = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) >> 24;
+        image::Rgb([noise as u8, (x / 8) as u8 ^ noise as u8, (y / 6) as u8])
+    });
+    let original = edit::encode_jpeg(&rgb, 100).unwrap();
+    assert!(original.len() > 1 << 20, "{} bytes", original.len());
+    let source = image::load_from_memory(&original).unwrap().to_rgb8();
+    let turn = |id: String, degrees: u32| {
+        let t = &t;
+        async move {
+            let body = t
+                .gql(
+                    &t.alice.token,
+                    EDIT,
+                    json!({ "input": { "imageId": id, "instructions": [{ "rotate": degrees }] } }),
+                )
+                .await;
+            let image = body["data"]["editImage"]["image"].clone();
+            assert_eq!(image["contentType"], "image/jpeg", "{body}");
+            let stored = fetch(t, image["url"].as_str().unwrap()).await;
+            (image["id"].as_str().unwrap().to_owned(), stored)
+        }
+    };
+    let (turned_id, turned) = turn(upload(&t, &original).await, 90).await;
+    // Restart markers (0xFFDD defines them): our transform wrote it.
+    assert!(turned.windows(2).any(|pair| pair == [0xFF, 0xDD]));
+    let turned_pixels = image::load_from_memory(&turned).unwrap().to_rgb8();
+    assert_eq!(turned_pixels.dimensions(), (1536, 2048));
+    let (_, back) = turn(turned_id, 270).await;
+    assert_eq!(image::load_from_memory(&back).unwrap().to_rgb8(), source);
+}
